@@ -1,0 +1,40 @@
+# The template's own tasks. `make bake` generates a project with the default answers;
+# `make test` runs both test tiers (see README.md).
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+OUTPUT ?= build
+JOBS ?= auto
+
+.PHONY: help install bake test test-fast test-slow lint benchmark clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	python3 -m venv .tools && .tools/bin/pip install --quiet "uv>=0.5,<1"
+
+install: $(UV)  ## create .venv with the template's test tools
+	$(UV) sync --frozen --quiet
+
+bake: install  ## generate a project with the default answers into ./build (OUTPUT=dir to change)
+	mkdir -p $(OUTPUT)
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/cookiecutter --no-input --output-dir $(OUTPUT) . $(ANSWERS)
+
+test: test-fast test-slow  ## both tiers
+
+test-fast: install  ## every option combination rendered and checked offline (about a minute)
+	.venv/bin/pytest -n $(JOBS) -m "not slow" -q
+
+test-slow: install  ## pairwise combinations installed and run through their own gates (minutes)
+	.venv/bin/pytest -n 2 -m slow -q
+
+lint: install  ## the template's own code
+	.venv/bin/ruff check hooks tests benchmarks local_extensions.py
+	.venv/bin/ruff format --check hooks tests benchmarks local_extensions.py
+
+benchmark: install  ## bake timings (benchmarks/bake.py)
+	.venv/bin/python benchmarks/bake.py
+
+clean:  ## remove build output and tool environments
+	rm -rf build .venv .tools .pytest_cache

@@ -1,0 +1,201 @@
+"""Finish a freshly rendered project: prune, secrets, git, pre-commit, summary.
+
+Plain Python: the only Jinja is inside the ANSWERS_JSON string literal, so the tests import this
+module and call its functions. Nothing here needs the network, and a missing git or pre-commit
+only produces a one-line warning: generation always completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess  # nosec B404 - runs git and pre-commit with fixed arguments
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+# tojson escapes quotes (including ') so the rendered text can never close this raw string.
+ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
+
+MANIFEST_NAME = "template-manifest.json"
+SECRET_PLACEHOLDER = "change-me"  # noqa: S105 - the marker .env.example uses, not a secret
+_PLACEHOLDER_LINE = re.compile(rf"^(?P<key>[A-Z][A-Z0-9_]*)={re.escape(SECRET_PLACEHOLDER)}$", re.MULTILINE)
+
+Warn = Callable[[str], None]
+
+
+def load_manifest(project_dir: Path) -> dict[str, dict[str, object]]:
+    """Read the feature manifest shipped inside the rendered project."""
+    manifest = json.loads((project_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    features: dict[str, dict[str, object]] = manifest["features"]
+    return features
+
+
+def is_enabled(when: Mapping[str, object], answers: Mapping[str, object]) -> bool:
+    """A feature is enabled when every answer named in its ``when`` has the given value."""
+    return all(answers.get(key) == value for key, value in when.items())
+
+
+def feature_paths(feature: Mapping[str, object], package: str) -> list[str]:
+    """The feature's paths with ``{package}`` replaced by the package name."""
+    paths = feature.get("paths", [])
+    assert isinstance(paths, list)  # nosec B101 - manifest shape, checked by the template tests
+    return [str(path).replace("{package}", package) for path in paths]
+
+
+def paths_to_prune(features: Mapping[str, Mapping[str, object]], answers: Mapping[str, object]) -> list[str]:
+    """Paths owned by the features that these answers leave disabled."""
+    package = str(answers["package_name"])
+    disabled: list[str] = []
+    for feature in features.values():
+        when = feature["when"]
+        assert isinstance(when, Mapping)  # nosec B101 - manifest shape, checked by the template tests
+        if not is_enabled(when, answers):
+            disabled.extend(feature_paths(feature, package))
+    return disabled
+
+
+def prune(project_dir: Path, answers: Mapping[str, object]) -> list[str]:
+    """Delete the files of disabled features and the manifest itself; return what was removed."""
+    removed = []
+    for relative in paths_to_prune(load_manifest(project_dir), answers):
+        path = project_dir / relative
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(relative)
+        _remove_empty_parents(path.parent, project_dir)
+    (project_dir / MANIFEST_NAME).unlink()
+    return removed
+
+
+def _remove_empty_parents(directory: Path, stop: Path) -> None:
+    while directory != stop and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
+
+def write_env(project_dir: Path, token: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> bool:
+    """Create .env from .env.example, giving every ``KEY=change-me`` line a fresh random secret.
+
+    An existing .env is never overwritten (it may hold the user's real secrets). Returns whether
+    a file was written.
+    """
+    example, target = project_dir / ".env.example", project_dir / ".env"
+    if target.exists() or not example.exists():
+        return False
+    text = _PLACEHOLDER_LINE.sub(lambda match: f"{match['key']}={token()}", example.read_text(encoding="utf-8"))
+    target.write_text(text, encoding="utf-8")
+    target.chmod(0o600)
+    return True
+
+
+def _run(command: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # nosec B603 - fixed argument lists, no shell
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def git_identity_env(project_dir: Path, name: str, email: str) -> dict[str, str]:
+    """Environment for the first commit: the user's git identity, or the author's as a fallback.
+
+    The fallback goes through environment variables only, so the user's git config is untouched.
+    """
+    env = dict(os.environ)
+    configured = {
+        key: _run(["git", "config", "--get", key], project_dir).stdout.strip() for key in ("user.name", "user.email")
+    }
+    if not configured["user.name"]:
+        env.setdefault("GIT_AUTHOR_NAME", name)
+        env.setdefault("GIT_COMMITTER_NAME", name)
+    if not configured["user.email"]:
+        env.setdefault("GIT_AUTHOR_EMAIL", email)
+        env.setdefault("GIT_COMMITTER_EMAIL", email)
+    return env
+
+
+def init_git(project_dir: Path, answers: Mapping[str, object], warn: Warn) -> bool:
+    """``git init -b main``, add everything, one initial commit. Returns whether it succeeded."""
+    if shutil.which("git") is None:
+        warn("git not found: run `git init -b main && git add -A && git commit -m 'Initial commit'` later")
+        return False
+    steps = {
+        "git init": ["git", "init", "--quiet", "--initial-branch=main"],
+        "git add": ["git", "add", "--all"],
+        "git commit": ["git", "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "Initial commit"],
+    }
+    env = git_identity_env(project_dir, str(answers["author_name"]), str(answers["author_email"]))
+    for label, command in steps.items():
+        result = _run(command, project_dir, env)
+        if result.returncode != 0:
+            output = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+            warn(f"`{label}` failed ({output[-1]}): finish the git setup by hand")
+            return False
+    return True
+
+
+def install_pre_commit(project_dir: Path, warn: Warn) -> bool:
+    """Install the pre-commit git hook (offline: hooks are local). Returns whether it succeeded."""
+    if not (project_dir / ".git").exists():
+        warn("no git repository, so the pre-commit hook was not installed: run `pre-commit install` after `git init`")
+        return False
+    if shutil.which("pre-commit") is None:
+        warn("pre-commit not found: run `make install && uv run pre-commit install` later")
+        return False
+    result = _run(["pre-commit", "install"], project_dir)
+    if result.returncode != 0:
+        warn(f"`pre-commit install` failed ({result.stderr.strip() or result.stdout.strip()}): run it again later")
+        return False
+    return True
+
+
+MODULE_LABELS = {
+    "use_docker": "Docker + compose",
+    "use_sentry": "Sentry",
+    "use_vault": "Vault secrets",
+    "use_celery": "Celery jobs",
+    "use_playwright": "web UI + Playwright tests",
+    "use_grafana_alerts": "Prometheus rules + Grafana alerts",
+}
+
+
+def summary(project_dir: Path, answers: Mapping[str, object]) -> str:
+    """A few lines telling the user what was generated and how to run and test it."""
+    modules = [label for key, label in MODULE_LABELS.items() if answers.get(key) is True]
+    ci = {"github": "GitHub Actions", "gitlab": "GitLab CI"}.get(str(answers.get("ci")), "no CI")
+    return "\n".join(
+        (
+            f"Generated {project_dir.name}: FastAPI service, {answers.get('database')}, {ci}"
+            f"{', ' + ', '.join(modules) if modules else ''}.",
+            f"  cd {project_dir.name}",
+            "  make run     # serve on http://127.0.0.1:8000 (docs at /docs)",
+            "  make test    # run the test suite with the coverage gate",
+        )
+    )
+
+
+def warn_stderr(message: str) -> None:
+    print(f"WARNING: {message}", file=sys.stderr)
+
+
+def finish(project_dir: Path, answers: Mapping[str, object], warn: Warn = warn_stderr) -> None:
+    """Every post-generation step, in order."""
+    prune(project_dir, answers)
+    write_env(project_dir)
+    if answers.get("init_git") is True:
+        init_git(project_dir, answers, warn)
+    if answers.get("install_pre_commit") is True:
+        install_pre_commit(project_dir, warn)
+    if shutil.which("uv") is None:
+        warn("uv not found: `make run` will install it into .tools/ on first use")
+    print(summary(project_dir, answers))
+
+
+if __name__ == "__main__":
+    finish(Path.cwd(), json.loads(ANSWERS_JSON))

@@ -1,0 +1,100 @@
+"""Validate the answers before cookiecutter writes anything.
+
+Plain Python: the only Jinja is inside the ANSWERS_JSON string literal, so the tests import this
+module and call ``validate`` directly. Each problem is reported on one line starting with
+``ERROR:``; generation stops with exit status 1 and cookiecutter removes the half-made folder.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+from collections.abc import Mapping
+
+# tojson escapes quotes (including ') so the rendered text can never close this raw string.
+ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
+
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+# Public PEP 440 versions: 1.2.3, 1.0rc1, 2.0.post1, 0.1.0.dev3
+VERSION_PATTERN = re.compile(r"\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?")
+MAX_NAME_LENGTH = 64
+
+# Import names of the generated service's own dependencies: a package called like one of them
+# would shadow it.
+DEPENDENCY_IMPORT_NAMES = frozenset(
+    {
+        "alembic", "anyio", "argon2", "asyncpg", "celery", "fastapi", "httpx", "hvac", "jwt",
+        "kombu", "limits", "orjson", "playwright", "prometheus_client", "pwdlib", "pydantic",
+        "pydantic_settings", "pytest", "redis", "sentry_sdk", "sqlalchemy", "starlette",
+        "structlog", "tenacity", "uvicorn", "uvloop",
+    }
+)  # fmt: skip
+# sys.stdlib_module_names leaves out the regression-test package; "tests" is the project's test folder.
+STDLIB_EXTRAS = frozenset({"test", "tests"})
+BOOLEAN_KEYS = (
+    "use_docker",
+    "use_sentry",
+    "use_vault",
+    "use_celery",
+    "use_playwright",
+    "use_grafana_alerts",
+    "init_git",
+    "install_pre_commit",
+)
+
+
+def validate(answers: Mapping[str, object]) -> list[str]:
+    """Return one human-readable problem per invalid answer (empty when all are valid)."""
+    problems: list[str] = []
+    slug = str(answers.get("project_slug", ""))
+    package = str(answers.get("package_name", ""))
+    if not str(answers.get("project_name", "")).strip():
+        problems.append("project_name is empty: give the service a name")
+    if not SLUG_PATTERN.fullmatch(slug) or len(slug) > MAX_NAME_LENGTH:
+        problems.append(
+            f"project_slug {slug!r} is not a valid folder/repository name: use lowercase letters,"
+            f" digits and single dashes, starting with a letter (at most {MAX_NAME_LENGTH} characters)"
+        )
+    problems.extend(_package_problems(package))
+    email = str(answers.get("author_email", ""))
+    if not EMAIL_PATTERN.fullmatch(email):
+        problems.append(f"author_email {email!r} is not an e-mail address: use the form name@example.com")
+    version = str(answers.get("version", ""))
+    if not VERSION_PATTERN.fullmatch(version):
+        problems.append(f"version {version!r} is not a PEP 440 version: use the form 0.1.0")
+    for key in BOOLEAN_KEYS:
+        if key in answers and not isinstance(answers[key], bool):
+            problems.append(f"{key} must be true or false, not {answers[key]!r}")
+    return problems
+
+
+def _package_problems(package: str) -> list[str]:
+    if not PACKAGE_PATTERN.fullmatch(package) or len(package) > MAX_NAME_LENGTH:
+        return [
+            f"package_name {package!r} is not a valid Python package name: use lowercase letters,"
+            " digits and underscores, not starting with a digit (answer package_name=... to choose one)"
+        ]
+    if keyword.iskeyword(package) or keyword.issoftkeyword(package):
+        return [f"package_name {package!r} is a Python keyword: choose another name"]
+    if package in sys.stdlib_module_names or package in STDLIB_EXTRAS:
+        return [
+            f"package_name {package!r} would shadow a standard library module or the tests folder: choose another name"
+        ]
+    if package in DEPENDENCY_IMPORT_NAMES:
+        return [f"package_name {package!r} would shadow a dependency of the service: choose another name"]
+    return []
+
+
+def main() -> int:
+    problems = validate(json.loads(ANSWERS_JSON))
+    for problem in problems:
+        print(f"ERROR: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

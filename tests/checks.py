@@ -1,0 +1,144 @@
+"""Checks that every baked project must pass, whatever the answers."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import json
+import re
+import subprocess
+import tomllib
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .variants import TEMPLATE_DIR
+
+PROJECT_TEMPLATE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+MANIFEST_NAME = "template-manifest.json"
+LEFTOVER_JINJA = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s*(?:if|elif|else|endif|for|endfor|raw|endraw|set)\b|\{#")
+SCHEMAS = {
+    "compose.yaml": "compose-spec.json",
+    ".gitlab-ci.yml": "gitlab-ci.json",
+    ".github/workflows/*.yml": "github-workflows.json",
+    ".github/dependabot.yml": "dependabot.json",
+}
+
+
+def manifest_features() -> dict[str, dict[str, Any]]:
+    """The template's feature manifest, read from the template itself."""
+    manifest = json.loads((PROJECT_TEMPLATE_DIR / MANIFEST_NAME).read_text(encoding="utf-8"))
+    features: dict[str, dict[str, Any]] = manifest["features"]
+    return features
+
+
+def copied_without_render() -> list[str]:
+    """Globs (relative to the project root) of files cookiecutter copies verbatim."""
+    context = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
+    return list(context.get("_copy_without_render", []))
+
+
+def text_files(project: Path) -> Iterator[tuple[Path, str]]:
+    """Every text file of the project outside .git and virtual environments."""
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project)
+        if not path.is_file() or relative.parts[0] in {".git", ".venv", ".tools"}:
+            continue
+        try:
+            yield path, path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+
+
+def _is_verbatim(relative: str) -> bool:
+    return any(fnmatch.fnmatch(relative, pattern) for pattern in copied_without_render())
+
+
+def unrendered_jinja(project: Path) -> list[str]:
+    """Files still holding template syntax (verbatim-copied files may hold their own Jinja)."""
+    return [
+        str(path.relative_to(project))
+        for path, text in text_files(project)
+        if not _is_verbatim(str(path.relative_to(project))) and LEFTOVER_JINJA.search(text)
+    ]
+
+
+@cache
+def _schema(name: str) -> dict[str, Any]:
+    import check_jsonschema.builtin_schemas as builtin
+
+    path = Path(builtin.__file__).parent / "vendor" / name
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+def _validate_schema(relative: str, document: Any) -> None:
+    for pattern, schema in SCHEMAS.items():
+        if fnmatch.fnmatch(relative, pattern):
+            jsonschema.validate(document, _schema(schema))
+
+
+def parse_problems(project: Path) -> list[str]:
+    """Python that does not compile, TOML/YAML/JSON that does not parse or fails its schema."""
+    problems = []
+    for path, text in text_files(project):
+        relative = str(path.relative_to(project))
+        try:
+            if path.suffix == ".py":
+                ast.parse(text, filename=relative)
+            elif path.suffix == ".toml":
+                tomllib.loads(text)
+            elif path.suffix in {".yml", ".yaml"}:
+                documents = list(yaml.safe_load_all(text))
+                if len(documents) == 1:
+                    _validate_schema(relative, documents[0])
+            elif path.suffix == ".json":
+                json.loads(text)
+        except Exception as error:  # noqa: BLE001 - every parser's error is a finding
+            problems.append(f"{relative}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+    return problems
+
+
+def ruff_problems(project: Path, ruff: str) -> list[str]:
+    """Lint and format findings of the project's own ruff configuration."""
+    problems = []
+    for command in ([ruff, "check", "--no-cache", "--quiet", "."], [ruff, "format", "--no-cache", "--check", "."]):
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            problems.append(f"{' '.join(command[:2])}:\n{result.stdout}{result.stderr}")
+    return problems
+
+
+def is_enabled(feature: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
+    return all(answers.get(key) == value for key, value in feature["when"].items())
+
+
+def manifest_problems(project: Path, answers: Mapping[str, Any]) -> list[str]:
+    """An enabled feature has all its paths; a disabled one leaves no path and no mention."""
+    package = answers["package_name"]
+    problems = []
+    files = list(text_files(project))
+    all_paths = [str(path.relative_to(project)) for path in project.rglob("*") if ".git" not in path.parts]
+    for name, feature in manifest_features().items():
+        paths = [path.replace("{package}", package) for path in feature["paths"]]
+        if is_enabled(feature, answers):
+            problems += [f"{name} is enabled but {path} is missing" for path in paths if not (project / path).exists()]
+            continue
+        problems += [f"{name} is disabled but {path} exists" for path in paths if (project / path).exists()]
+        for word in feature["mentions"]:
+            pattern = re.compile(re.escape(word), re.IGNORECASE)
+            problems += [
+                f"{name} is disabled but {path.relative_to(project)} mentions {word!r}"
+                for path, text in files
+                if pattern.search(text)
+            ]
+            problems += [
+                f"{name} is disabled but path {path} mentions {word!r}" for path in all_paths if pattern.search(path)
+            ]
+    if (project / MANIFEST_NAME).exists():
+        problems.append(f"{MANIFEST_NAME} was left in the project")
+    return problems

@@ -1,0 +1,90 @@
+"""Bakes with unusual answers: refused cleanly when invalid, valid files when merely hostile."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .checks import parse_problems, ruff_problems, unrendered_jinja
+from .conftest import bake_ok
+from .variants import TEMPLATE_DIR
+
+FAST = {"init_git": False, "install_pre_commit": False}
+ALL_ON = {
+    "use_docker": True,
+    "use_sentry": True,
+    "use_vault": True,
+    "use_celery": True,
+    "use_playwright": True,
+    "use_grafana_alerts": True,
+    "database": "postgresql",
+}
+
+
+def run_cookiecutter(output: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI, with stdout and stderr in one stream in the order a terminal shows them."""
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(output), str(TEMPLATE_DIR)]
+    return subprocess.run([*command, *answers], capture_output=False, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, check=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "first_line"),
+    [
+        ("project_slug=Orders_Service", "ERROR: project_slug 'Orders_Service' is not a valid folder"),
+        ("package_name=class", "ERROR: package_name 'class' is a Python keyword"),
+        ("package_name=json", "ERROR: package_name 'json' would shadow a standard library module"),
+        ("author_email=not-an-email", "ERROR: author_email 'not-an-email' is not an e-mail address"),
+        ("project_name=3D Printer", "ERROR: package_name '3d_printer' is not a valid Python package name"),
+    ],
+)
+def test_invalid_answer_is_refused_with_one_clear_first_line(tmp_path: Path, answer: str, first_line: str) -> None:
+    result = run_cookiecutter(tmp_path, answer)
+
+    assert result.returncode != 0
+    assert result.stdout.splitlines()[0].startswith(first_line), result.stdout
+    assert list(tmp_path.iterdir()) == [], "a refused bake must leave nothing behind"
+
+
+HOSTILE_NAMES = [
+    'Bob\'s "Café" \\ 100% $HOME `id` <b>&amp;',
+    "Zoë's Ünïcödé Sérvice — 東京",
+    "Weird {{ '{{' }} name }} {% raw %}",
+    "Tabs\tand\\nbackslash-n",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_but_legal_answers_render_valid_files(cookies: Any, ruff: str, name: str) -> None:
+    answers = {**FAST, **ALL_ON, "project_name": name, "description": name, "author_name": name,
+               "project_slug": "hostile", "package_name": "hostile"}  # fmt: skip
+    project = bake_ok(cookies, answers)
+
+    assert unrendered_jinja(project) == []
+    assert parse_problems(project) == []
+    assert ruff_problems(project, ruff) == []
+
+
+# Any printable text a person might type as a name: letters of any script, punctuation, symbols.
+human_text = st.text(
+    alphabet=st.characters(categories=("L", "M", "N", "P", "S", "Zs"), exclude_characters="{}"),
+    min_size=1,
+    max_size=40,
+).filter(lambda text: text.strip() != "")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=human_text, description=human_text)
+def test_generated_text_files_parse_for_any_name(cookies: Any, name: str, description: str) -> None:
+    answers = {**FAST, **ALL_ON, "project_name": name, "description": description, "author_name": name,
+               "project_slug": "any-name", "package_name": "any_name"}  # fmt: skip
+    project = bake_ok(cookies, answers)
+
+    assert parse_problems(project) == []
+    assert unrendered_jinja(project) == []

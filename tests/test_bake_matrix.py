@@ -1,0 +1,26 @@
+"""Fast tier: bake every combination of the options and check the rendered project offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .checks import manifest_problems, parse_problems, ruff_problems, unrendered_jinja
+from .conftest import bake_ok
+from .variants import all_combinations, variant_id
+
+COMBINATIONS = list(all_combinations())
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=[variant_id(answers) for answers in COMBINATIONS])
+def test_combination_renders_clean_project(cookies: Any, ruff: str, answers: dict[str, Any]) -> None:
+    project = bake_ok(cookies, answers)
+    answers = {**answers, "package_name": "orders_service"}
+
+    problems = unrendered_jinja(project) + parse_problems(project) + manifest_problems(project, answers)
+    problems += ruff_problems(project, ruff)
+
+    assert problems == []
+    env = (project / ".env").read_text(encoding="utf-8")
+    assert "change-me" not in env

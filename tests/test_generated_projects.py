@@ -1,0 +1,83 @@
+"""Slow tier: install generated projects and run their own gates.
+
+The combinations are the pairwise set from tests/variants.py, so every pair of option values is
+installed and tested together at least once. Each project runs on the interpreter its
+python_version answer names (so the 3.13 combinations really run on 3.13).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import bake_ok
+from .services import create_database, postgres_server
+from .variants import TEMPLATE_DIR, pairwise_combinations, variant_id
+
+pytestmark = pytest.mark.slow
+PAIRWISE = pairwise_combinations()
+GATE_TIMEOUT = 15 * 60
+
+
+def interpreter(version: str) -> str:
+    """The python<version> executable from pyenv, or on PATH."""
+    # pyenv's own folders first: its shims on PATH fail for versions not selected globally.
+    installed = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
+    found = installed[-1] if installed else shutil.which(f"python{version}")
+    assert found, f"Python {version} is not installed: the slow tier runs each variant on its python_version"
+    return found
+
+
+@pytest.fixture(scope="session")
+def uv_cache() -> Path:
+    """One uv cache for every bake (and every xdist worker): installs become hard links."""
+    path = Path(os.environ.get("UV_CACHE_DIR", TEMPLATE_DIR / ".cache" / "uv"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+def run_gate(project: Path, env: dict[str, str], *command: str) -> None:
+    result = subprocess.run(
+        list(command), cwd=project, env=env, capture_output=True, text=True, timeout=GATE_TIMEOUT, check=False
+    )
+    output = (result.stdout + result.stderr)[-6000:]
+    assert result.returncode == 0, f"`{' '.join(command)}` failed in {project}:\n{output}"
+
+
+@pytest.mark.parametrize("answers", PAIRWISE, ids=[variant_id(answers) for answers in PAIRWISE])
+def test_generated_project_passes_its_own_gates(
+    cookies: Any, uv_cache: Path, request: pytest.FixtureRequest, answers: dict[str, Any]
+) -> None:
+    project = bake_ok(cookies, answers)
+    env = {
+        **os.environ,
+        "UV_CACHE_DIR": str(uv_cache),
+        "UV_PYTHON": interpreter(answers["python_version"]),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_LINK_MODE": "hardlink",
+    }
+    env.pop("VIRTUAL_ENV", None)
+    if answers["database"] == "postgresql":
+        database = f"variant_{PAIRWISE.index(answers)}"
+        env["TEST_DATABASE_URL"] = create_database(request.getfixturevalue("postgres_url"), database)
+
+    run_gate(project, env, "make", "test")
+    run_gate(project, env, "make", "lint")
+    run_gate(project, env, "make", "typecheck")
+    if not (project / ".git").exists():
+        run_gate(project, env, "git", "init", "-q", "-b", "main")
+    run_gate(project, env, "git", "add", "-A")
+    run_gate(project, env, ".venv/bin/pre-commit", "run", "--all-files")

@@ -1,0 +1,182 @@
+"""Unit tests of the hook functions, imported as plain modules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .checks import PROJECT_TEMPLATE_DIR, manifest_features
+from .hook_modules import post_gen, pre_gen
+
+VALID = {
+    "project_name": "Orders Service",
+    "project_slug": "orders-service",
+    "package_name": "orders_service",
+    "author_email": "jane@example.com",
+    "version": "0.1.0",
+    "use_sentry": False,
+}
+
+
+def test_valid_answers_have_no_problems() -> None:
+    assert pre_gen.validate(VALID) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("project_slug", "Orders_Service", "project_slug 'Orders_Service' is not a valid folder"),
+        ("project_slug", "-orders", "project_slug '-orders'"),
+        ("project_slug", "orders-", "project_slug 'orders-'"),
+        ("project_slug", "orders--service", "project_slug 'orders--service'"),
+        ("project_slug", "", "project_slug ''"),
+        ("project_slug", "a" * 65, "at most 64 characters"),
+        ("package_name", "3d_service", "package_name '3d_service' is not a valid Python package name"),
+        ("package_name", "orders-service", "package_name 'orders-service' is not a valid Python package name"),
+        ("package_name", "class", "package_name 'class' is a Python keyword"),
+        ("package_name", "match", "package_name 'match' is a Python keyword"),
+        ("package_name", "test", "package_name 'test' would shadow a standard library module"),
+        ("package_name", "json", "package_name 'json' would shadow a standard library module"),
+        ("package_name", "fastapi", "package_name 'fastapi' would shadow a dependency"),
+        ("author_email", "jane", "author_email 'jane' is not an e-mail address"),
+        ("author_email", "jane@example", "author_email 'jane@example' is not an e-mail address"),
+        ("author_email", "ja ne@example.com", "author_email 'ja ne@example.com'"),
+        ("version", "one", "version 'one' is not a PEP 440 version"),
+        ("project_name", "   ", "project_name is empty"),
+        ("use_sentry", "maybe", "use_sentry must be true or false, not 'maybe'"),
+    ],
+)
+def test_each_bad_answer_gives_one_clear_problem(key: str, value: Any, expected: str) -> None:
+    problems = pre_gen.validate({**VALID, key: value})
+    assert len(problems) == 1
+    assert expected in problems[0]
+
+
+def test_pre_gen_main_prints_error_lines_and_fails(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    monkeypatch.setattr(pre_gen, "ANSWERS_JSON", json.dumps({**VALID, "package_name": "json", "version": "x"}))
+    assert pre_gen.main() == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith("ERROR: ") for line in lines)
+
+
+def test_manifest_paths_are_disjoint_and_exist_in_the_template() -> None:
+    seen: set[str] = set()
+    for name, feature in manifest_features().items():
+        assert set(feature) == {"when", "paths", "mentions"}, name
+        for path in feature["paths"]:
+            assert path not in seen, f"{path} belongs to two features"
+            seen.add(path)
+            template_path = PROJECT_TEMPLATE_DIR / path.replace("{package}", "{{cookiecutter.package_name}}")
+            assert template_path.exists(), f"{name}: {path} is not in the template"
+
+
+def test_is_enabled_matches_booleans_and_choices() -> None:
+    assert post_gen.is_enabled({"use_sentry": True}, {"use_sentry": True})
+    assert not post_gen.is_enabled({"use_sentry": True}, {"use_sentry": False})
+    assert post_gen.is_enabled({"ci": "gitlab"}, {"ci": "gitlab"})
+    assert not post_gen.is_enabled({"ci": "gitlab"}, {"ci": "github"})
+
+
+def _fake_project(tmp_path: Path, features: dict[str, Any]) -> Path:
+    (tmp_path / post_gen.MANIFEST_NAME).write_text(json.dumps({"features": features}), encoding="utf-8")
+    return tmp_path
+
+
+def test_prune_removes_disabled_paths_empty_parents_and_the_manifest(tmp_path: Path) -> None:
+    features = {
+        "extra": {"when": {"use_extra": True}, "paths": ["src/{package}/extra", "docs/extra.md"], "mentions": []},
+        "kept": {"when": {"use_kept": True}, "paths": ["kept.txt"], "mentions": []},
+    }
+    project = _fake_project(tmp_path, features)
+    (project / "src/pkg/extra").mkdir(parents=True)
+    (project / "src/pkg/extra/module.py").write_text("", encoding="utf-8")
+    (project / "src/pkg/main.py").write_text("", encoding="utf-8")
+    (project / "docs").mkdir()
+    (project / "docs/extra.md").write_text("", encoding="utf-8")
+    (project / "kept.txt").write_text("", encoding="utf-8")
+
+    removed = post_gen.prune(project, {"package_name": "pkg", "use_extra": False, "use_kept": True})
+
+    assert removed == ["src/pkg/extra", "docs/extra.md"]
+    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == [
+        "kept.txt",
+        "src",
+        "src/pkg",
+        "src/pkg/main.py",
+    ]
+
+
+def test_write_env_replaces_placeholders_and_keeps_an_existing_env(tmp_path: Path) -> None:
+    (tmp_path / ".env.example").write_text(
+        "# comment with change-me\nSECRET_KEY=change-me\nDB_PASSWORD=change-me\nLOG_LEVEL=INFO\n", encoding="utf-8"
+    )
+    tokens = iter(["first", "second"])
+    assert post_gen.write_env(tmp_path, token=lambda: next(tokens))
+    env = tmp_path / ".env"
+    assert env.read_text(encoding="utf-8") == (
+        "# comment with change-me\nSECRET_KEY=first\nDB_PASSWORD=second\nLOG_LEVEL=INFO\n"
+    )
+    assert env.stat().st_mode & 0o777 == 0o600
+
+    env.write_text("SECRET_KEY=mine\n", encoding="utf-8")
+    assert not post_gen.write_env(tmp_path)
+    assert env.read_text(encoding="utf-8") == "SECRET_KEY=mine\n"
+
+
+def test_default_secret_is_long_and_random(tmp_path: Path) -> None:
+    (tmp_path / ".env.example").write_text("SECRET_KEY=change-me\n", encoding="utf-8")
+    post_gen.write_env(tmp_path)
+    first = (tmp_path / ".env").read_text(encoding="utf-8")
+    (tmp_path / ".env").unlink()
+    post_gen.write_env(tmp_path)
+    assert first != (tmp_path / ".env").read_text(encoding="utf-8")
+    assert len(first.strip().split("=", 1)[1]) >= 48
+
+
+def test_init_git_uses_the_author_when_no_identity_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for variable in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(variable, raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("hello\n", encoding="utf-8")
+    warnings: list[str] = []
+
+    ok = post_gen.init_git(project, {"author_name": "Zoë O'Brien", "author_email": "zoe@example.com"}, warnings.append)
+
+    assert ok, warnings
+    author = subprocess.run(
+        ["git", "log", "-1", "--format=%an <%ae>|%s"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert author == "Zoë O'Brien <zoe@example.com>|Initial commit"
+    branch = subprocess.run(["git", "branch", "--show-current"], cwd=project, capture_output=True, text=True)
+    assert branch.stdout.strip() == "main"
+    assert not (tmp_path / "home" / ".gitconfig").exists()
+
+
+def test_missing_tools_give_one_warning_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    warnings: list[str] = []
+    assert not post_gen.init_git(tmp_path, {"author_name": "a", "author_email": "a@b.c"}, warnings.append)
+    (tmp_path / ".git").mkdir()
+    assert not post_gen.install_pre_commit(tmp_path, warnings.append)
+    assert len(warnings) == 2
+    assert warnings[0].startswith("git not found")
+    assert warnings[1].startswith("pre-commit not found")
+
+
+def test_summary_names_modules_and_the_two_commands(tmp_path: Path) -> None:
+    answers = {"database": "postgresql", "ci": "gitlab", "use_celery": True, "use_docker": False}
+    text = post_gen.summary(tmp_path / "orders-service", answers)
+    assert "postgresql, GitLab CI, Celery jobs." in text
+    assert "make run" in text
+    assert "make test" in text
