@@ -14,6 +14,7 @@ import secrets
 import shutil
 import subprocess  # nosec B404 - runs git and pre-commit with fixed arguments
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -184,9 +185,25 @@ def warn_stderr(message: str) -> None:
     print(f"WARNING: {message}", file=sys.stderr)
 
 
+def is_cruft_update_render(project_dir: Path, answers: Mapping[str, object]) -> bool:
+    """Whether cruft is rendering a template version only to diff it (``cruft update``/``diff``).
+
+    cruft renders into a fresh ``tempfile.TemporaryDirectory`` and, unlike the cookiecutter CLI and
+    pytest-cookies, sets no ``_output_dir``. Such a render must stay a pure function of the answers:
+    a .git folder, a pre-commit hook or new random secrets in it would become part of the update.
+    """
+    if "_output_dir" in answers:
+        return False
+    parent = project_dir.resolve().parent
+    is_fresh_tempdir = re.fullmatch(r"tmp[a-z0-9_]{8}", parent.name) is not None
+    return is_fresh_tempdir and parent.parent == Path(tempfile.gettempdir()).resolve()
+
+
 def finish(project_dir: Path, answers: Mapping[str, object], warn: Warn = warn_stderr) -> None:
     """Every post-generation step, in order."""
     prune(project_dir, answers)
+    if is_cruft_update_render(project_dir, answers):
+        return
     write_env(project_dir)
     if answers.get("init_git") is True:
         init_git(project_dir, answers, warn)

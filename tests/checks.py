@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
+from ruamel.yaml import YAML
 
 from .variants import TEMPLATE_DIR
 
 PROJECT_TEMPLATE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 MANIFEST_NAME = "template-manifest.json"
 LEFTOVER_JINJA = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s*(?:if|elif|else|endif|for|endfor|raw|endraw|set)\b|\{#")
+# CI systems and compose read YAML 1.2 (where `on:` is a string, not a boolean), as does check-jsonschema.
+YAML_1_2 = YAML(typ="safe", pure=True)
 SCHEMAS = {
     "compose.yaml": "compose-spec.json",
     ".gitlab-ci.yml": "gitlab-ci.json",
@@ -93,7 +95,7 @@ def parse_problems(project: Path) -> list[str]:
             elif path.suffix == ".toml":
                 tomllib.loads(text)
             elif path.suffix in {".yml", ".yaml"}:
-                documents = list(yaml.safe_load_all(text))
+                documents = list(YAML_1_2.load_all(text))
                 if len(documents) == 1:
                     _validate_schema(relative, documents[0])
             elif path.suffix == ".json":

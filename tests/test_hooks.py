@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,22 @@ def test_summary_names_modules_and_the_two_commands(tmp_path: Path) -> None:
     assert "postgresql, GitLab CI, Celery jobs." in text
     assert "make run" in text
     assert "make test" in text
+
+
+def test_cruft_update_renders_are_recognised_and_cli_bakes_are_not(tmp_path: Path) -> None:
+    cruft_parent = Path(tempfile.mkdtemp())
+    try:
+        cruft_render = cruft_parent / "orders-service"
+        assert post_gen.is_cruft_update_render(cruft_render, {"project_slug": "orders-service"})
+        assert not post_gen.is_cruft_update_render(cruft_render, {"_output_dir": str(cruft_parent)})
+    finally:
+        cruft_parent.rmdir()
+    assert not post_gen.is_cruft_update_render(tmp_path / "out" / "orders-service", {})
+
+
+def test_cruft_update_render_is_only_pruned(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    project = _fake_project(tmp_path, {})
+    (project / ".env.example").write_text("SECRET_KEY=change-me\n", encoding="utf-8")
+    monkeypatch.setattr(post_gen, "is_cruft_update_render", lambda *_: True)
+    post_gen.finish(project, {"package_name": "pkg", "init_git": True, "install_pre_commit": True})
+    assert sorted(path.name for path in project.iterdir()) == [".env.example"]

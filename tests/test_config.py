@@ -1,0 +1,100 @@
+"""Organisation defaults (--config-file), replay and cruft, through the real command lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .variants import TEMPLATE_DIR
+
+FAST = ["init_git=no", "install_pre_commit=no"]
+
+
+def cookiecutter(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # A private HOME keeps the user's ~/.cookiecutterrc and replay folder out of the test.
+    env = {**os.environ, "HOME": str(home)}
+    env.pop("COOKIECUTTER_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "cookiecutter", *args], env=env, capture_output=True, text=True, check=True
+    )
+
+
+def test_config_file_applies_organisation_defaults(tmp_path: Path) -> None:
+    config = yaml.safe_load((TEMPLATE_DIR / "examples" / "org-defaults.yaml").read_text(encoding="utf-8"))
+    config["replay_dir"] = str(tmp_path / "replay")
+    config["cookiecutters_dir"] = str(tmp_path / "cookiecutters")
+    config_file = tmp_path / "org.yaml"
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+
+    cookiecutter(tmp_path, "--no-input", "--config-file", str(config_file), "-o", str(tmp_path / "out"),
+                 str(TEMPLATE_DIR), "project_name=Refunds", *FAST)  # fmt: skip
+
+    replayed = json.loads((tmp_path / "replay" / f"{TEMPLATE_DIR.name}.json").read_text(encoding="utf-8"))
+    answers = replayed["cookiecutter"]
+    assert answers["project_slug"] == "refunds"
+    for key, value in config["default_context"].items():
+        assert answers[key] == value, key
+    project = tmp_path / "out" / "refunds"
+    assert (project / ".gitlab-ci.yml").exists()
+    assert not (project / ".github").exists()
+
+
+def test_replay_generates_the_same_project_again(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump({"replay_dir": str(tmp_path / "replay")}), encoding="utf-8")
+    first, second = tmp_path / "first", tmp_path / "second"
+    cookiecutter(tmp_path, "--no-input", "--config-file", str(config_file), "-o", str(first), str(TEMPLATE_DIR),
+                 "project_name=Ledger", "ci=none", "use_docker=no", *FAST)  # fmt: skip
+    cookiecutter(tmp_path, "--replay", "--config-file", str(config_file), "-o", str(second), str(TEMPLATE_DIR))
+
+    assert tree(first / "ledger", ignore={".env"}) == tree(second / "ledger", ignore={".env"})
+    assert not (second / "ledger" / "compose.yaml").exists()
+
+
+def tree(root: Path, ignore: set[str]) -> dict[str, bytes]:
+    """Relative path -> content of every file outside .git."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name not in ignore
+    }
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    """This template's working tree (committed or not) as a fresh git repository, as cruft needs."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=TEMPLATE_DIR, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    repo = tmp_path / "template"
+    for relative in filter(None, listed):
+        if (TEMPLATE_DIR / relative).is_file():
+            (repo / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE_DIR / relative, repo / relative)
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "template"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *command], cwd=repo, check=True)
+    return repo
+
+
+def test_cruft_create_matches_cookiecutter_and_is_up_to_date(tmp_path: Path, template_repo: Path) -> None:
+    cruft = Path(sys.executable).parent / "cruft"
+    answers = ["--extra-context", json.dumps({"use_celery": True, "ci": "gitlab"})]
+    subprocess.run([str(cruft), "create", "--no-input", "--output-dir", str(tmp_path / "cruft"), *answers, str(template_repo)],
+                   check=True, capture_output=True)  # fmt: skip
+    cookiecutter(tmp_path, "--no-input", "-o", str(tmp_path / "plain"), str(template_repo),
+                 "use_celery=yes", "ci=gitlab")  # fmt: skip
+
+    created, plain = tmp_path / "cruft" / "orders-service", tmp_path / "plain" / "orders-service"
+    assert tree(created, ignore={".env", ".cruft.json"}) == tree(plain, ignore={".env"})
+    assert (created / ".git").is_dir(), "the hooks ran under cruft too"
+    state = json.loads((created / ".cruft.json").read_text(encoding="utf-8"))
+    assert state["context"]["cookiecutter"]["use_celery"] is True
+    subprocess.run([str(cruft), "check"], cwd=created, check=True, capture_output=True)
