@@ -22,7 +22,7 @@ PROJECT_TEMPLATE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
 MANIFEST_NAME = "template-manifest.json"
 LEFTOVER_JINJA = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s*(?:if|elif|else|endif|for|endfor|raw|endraw|set)\b|\{#")
 # CI systems and compose read YAML 1.2 (where `on:` is a string, not a boolean), as does check-jsonschema.
-YAML_1_2 = YAML(typ="safe", pure=True)
+YAML_1_2 = YAML(typ="safe")
 SCHEMAS = {
     "compose.yaml": "compose-spec.json",
     ".gitlab-ci.yml": "gitlab-ci.json",
@@ -70,18 +70,20 @@ def unrendered_jinja(project: Path) -> list[str]:
 
 
 @cache
-def _schema(name: str) -> dict[str, Any]:
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    """A validator for one of check-jsonschema's vendored schemas, built (and checked) once."""
     import check_jsonschema.builtin_schemas as builtin
 
-    path = Path(builtin.__file__).parent / "vendor" / name
-    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return schema
+    schema = json.loads((Path(builtin.__file__).parent / "vendor" / name).read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
 
 
 def _validate_schema(relative: str, document: Any) -> None:
     for pattern, schema in SCHEMAS.items():
         if fnmatch.fnmatch(relative, pattern):
-            jsonschema.validate(document, _schema(schema))
+            _validator(schema).validate(document)
 
 
 def parse_problems(project: Path) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,3 +38,29 @@ def bake_ok(cookies: Any, answers: dict[str, Any]) -> Path:
     assert result.exception is None, f"bake failed for {answers}: {result.exception!r}"
     assert result.exit_code == 0
     return Path(result.project_path)
+
+
+def tree(root: Path, ignore: set[str]) -> dict[str, bytes]:
+    """Relative path -> content of every file outside .git."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name not in ignore
+    }
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    """This template's working tree (committed or not) as a fresh git repository, as cruft needs."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=TEMPLATE_DIR, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    repo = tmp_path / "template"
+    for relative in filter(None, listed):
+        if (TEMPLATE_DIR / relative).is_file():
+            (repo / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE_DIR / relative, repo / relative)
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "template"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *command], cwd=repo, check=True)
+    return repo

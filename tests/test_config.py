@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
+from .conftest import tree
 from .variants import TEMPLATE_DIR
 
 FAST = ["init_git=no", "install_pre_commit=no"]
@@ -56,32 +55,6 @@ def test_replay_generates_the_same_project_again(tmp_path: Path) -> None:
 
     assert tree(first / "ledger", ignore={".env"}) == tree(second / "ledger", ignore={".env"})
     assert not (second / "ledger" / "compose.yaml").exists()
-
-
-def tree(root: Path, ignore: set[str]) -> dict[str, bytes]:
-    """Relative path -> content of every file outside .git."""
-    return {
-        str(path.relative_to(root)): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(root).parts and path.name not in ignore
-    }
-
-
-@pytest.fixture
-def template_repo(tmp_path: Path) -> Path:
-    """This template's working tree (committed or not) as a fresh git repository, as cruft needs."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=TEMPLATE_DIR, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    repo = tmp_path / "template"
-    for relative in filter(None, listed):
-        if (TEMPLATE_DIR / relative).is_file():
-            (repo / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE_DIR / relative, repo / relative)
-    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "template"]):
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *command], cwd=repo, check=True)
-    return repo
 
 
 def test_cruft_create_matches_cookiecutter_and_is_up_to_date(tmp_path: Path, template_repo: Path) -> None:

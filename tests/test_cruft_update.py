@@ -1,0 +1,100 @@
+"""Slow tier: a project created with cruft follows the template from version N to N+1.
+
+The test plays both sides: the platform team advances the template (a new lint rule, a changed CI
+step, a new setting, a version bump) while the service team has committed its own edits; then
+`cruft update` must bring the template change in, keep the local edits and `.env`, and leave a
+project whose own test suite passes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+CRUFT = str(Path(sys.executable).parent / "cruft")
+GIT = ["git", "-c", "user.name=Service Team", "-c", "user.email=team@example.com"]
+PROJECT_TEMPLATE = "{{cookiecutter.project_slug}}"
+
+
+def run(cwd: Path, *command: str) -> str:
+    result = subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"`{' '.join(command)}` failed:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def advance_template(repo: Path) -> None:
+    """Version N+1: the kind of change a platform team ships."""
+    project = repo / PROJECT_TEMPLATE
+    edit(project / "pyproject.toml", '"T20", "RUF",', '"T20", "RUF", "PIE",')
+    edit(project / ".github/workflows/ci.yml", "timeout-minutes: 15", "timeout-minutes: 25")
+    edit(project / ".env.example", "# --- Logging ---", "# --- Logging ---\n# Added in 0.2.0.\n# LOG_SAMPLE_RATE=1.0")
+    edit(repo / "cookiecutter.json", '"_template_version": "0.1.0"', '"_template_version": "0.2.0"')
+    run(repo, *GIT, "commit", "-qam", "0.2.0: flake8-pie rules, longer CI lint timeout, LOG_SAMPLE_RATE")
+
+
+def test_cruft_update_brings_template_changes_and_keeps_local_work(tmp_path: Path, template_repo: Path) -> None:
+    run(tmp_path, CRUFT, "create", "--no-input", "--output-dir", str(tmp_path), str(template_repo))
+    project = tmp_path / "orders-service"
+    env_before = (project / ".env").read_bytes()
+    run(project, "make", "install")  # the pre-commit hooks run the project's own tools
+    run(project, *GIT, "add", ".cruft.json")
+    run(project, *GIT, "commit", "-qm", "Track the template link")
+
+    items = next(project.glob("src/*/api/v1/items.py"))
+    items.write_text(items.read_text(encoding="utf-8") + "\n\n# Service team: pricing hooks go here.\n")
+    edit(project / "pyproject.toml", "line-length = 120", 'line-length = 120\nextend-exclude = ["scratch"]')
+    run(project, *GIT, "commit", "-qam", "Our own changes")
+    advance_template(template_repo)
+
+    check = subprocess.run([CRUFT, "check"], cwd=project, capture_output=True, text=True, check=False)
+    assert check.returncode != 0, "cruft check must report the project is behind"
+    run(project, CRUFT, "update", "--skip-apply-ask")
+
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"PIE"' in pyproject, "the template's new lint rule arrived"
+    assert 'extend-exclude = ["scratch"]' in pyproject, "the local pyproject edit survived"
+    assert 'version = "0.2.0"' in pyproject.split("[tool.fastapi-service-template]")[1]
+    assert "timeout-minutes: 25" in (project / ".github/workflows/ci.yml").read_text(encoding="utf-8")
+    assert "LOG_SAMPLE_RATE" in (project / ".env.example").read_text(encoding="utf-8")
+    assert "pricing hooks go here" in items.read_text(encoding="utf-8"), "the local code edit survived"
+    assert (project / ".env").read_bytes() == env_before, "the update must not touch .env"
+    assert not list(project.rglob("*.rej")), "no rejected hunks"
+    assert (
+        json.loads((project / ".cruft.json").read_text())["commit"]
+        == run(template_repo, "git", "rev-parse", "HEAD").strip()
+    )
+    status = run(project, "git", "status", "--porcelain")
+    assert ".git/" not in status, "nothing of the renders' git repositories leaks into the project"
+    run(project, CRUFT, "check")
+
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    result = subprocess.run(["make", "test", "lint"], cwd=project, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+
+def test_adding_a_module_later_with_cruft(tmp_path: Path, template_repo: Path) -> None:
+    answers = json.dumps({"use_docker": False})
+    run(tmp_path, CRUFT, "create", "--no-input", "--output-dir", str(tmp_path), "--extra-context", answers,
+        str(template_repo))  # fmt: skip
+    project = tmp_path / "orders-service"
+    run(project, *GIT, "add", ".cruft.json")
+    run(project, *GIT, "commit", "-qm", "Track the template link", "--no-verify")
+    assert not (project / "Dockerfile").exists()
+
+    run(project, CRUFT, "update", "--skip-apply-ask", "--variables-to-update", json.dumps({"use_docker": True}))
+
+    assert (project / "Dockerfile").exists()
+    assert (project / "compose.yaml").exists()
+    assert json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]["use_docker"] is True
