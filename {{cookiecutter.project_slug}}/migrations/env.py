@@ -1,0 +1,54 @@
+"""Alembic environment: migrations run on the service's own async engine and settings.
+
+Called by `python -m {{ cookiecutter.package_name }} migrate` (and plain `alembic`), or with an open
+connection in `config.attributes["connection"]` (the test suite shares its connection this way).
+"""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from {{ cookiecutter.package_name }}.db.models import Base
+from {{ cookiecutter.package_name }}.settings import get_settings
+
+target_metadata = Base.metadata
+
+
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things in place: Alembic copies the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_on_new_engine(database_url: str) -> None:
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(run_migrations)
+    finally:
+        await engine.dispose()
+
+
+def run_offline(database_url: str) -> None:
+    """`alembic upgrade head --sql`: print the SQL instead of running it."""
+    context.configure(url=database_url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+shared_connection = context.config.attributes.get("connection")
+if context.is_offline_mode():
+    run_offline(get_settings().database_url)
+elif shared_connection is not None:
+    run_migrations(shared_connection)
+else:
+    asyncio.run(run_on_new_engine(get_settings().database_url))

@@ -1,0 +1,1 @@
+"""HTTP routes: health probes at the root, the versioned API under /api/v1."""

@@ -1,0 +1,49 @@
+"""FastAPI dependencies shared by the routers: the app context, a DB session, the caller's identity."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..context import AppContext
+from ..core.errors import AuthenticationError
+from .v1 import PREFIX
+
+
+async def get_context(request: Request) -> AppContext:
+    # async: FastAPI runs plain `def` dependencies in a worker thread, a needless hop here.
+    context: AppContext = request.app.state.context
+    return context
+
+
+Context = Annotated[AppContext, Depends(get_context)]
+
+
+async def get_session(context: Context) -> AsyncIterator[AsyncSession]:
+    async with context.database.sessions() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+# auto_error=False: a missing token gets the service's own 401 envelope, not FastAPI's.
+bearer_token = OAuth2PasswordBearer(tokenUrl=f"{PREFIX}/auth/token", auto_error=False)
+
+
+async def current_user_id(context: Context, token: Annotated[str | None, Depends(bearer_token)]) -> int:
+    """The caller's user id from the access token's claims alone: no database lookup per request."""
+    if not token:
+        raise AuthenticationError
+    return context.tokens.verify_access_token(token).user_id
+
+
+CurrentUserId = Annotated[int, Depends(current_user_id)]
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies, see FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,64 @@
+"""Liveness (the process answers) and readiness (every dependency answers in time)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import structlog
+from fastapi import APIRouter
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from ..context import ReadinessCheck
+from ..core.errors import documented_errors, error_response
+from .deps import Context
+
+CheckStatus = Literal["ok", "error", "timeout"]
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ok"] = "ok"
+    checks: dict[str, CheckStatus]
+
+
+@router.get("/live", response_model=Liveness, summary="The process is up")
+async def live() -> Liveness:
+    return Liveness()
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses=documented_errors(503),
+    summary="Every dependency answers; 503 names the ones that do not",
+)
+async def ready(context: Context) -> Readiness | Response:
+    names = list(context.readiness_checks)
+    seconds = context.settings.readiness_timeout_seconds
+    outcomes = await asyncio.gather(*(_run(name, context.readiness_checks[name], seconds) for name in names))
+    checks = dict(zip(names, outcomes, strict=True))
+    failing = [name for name, outcome in checks.items() if outcome != "ok"]
+    if failing:
+        details = [{"check": name, "status": checks[name]} for name in failing]
+        return error_response(503, "not_ready", f"Failing checks: {', '.join(failing)}", details=details)
+    return Readiness(checks=checks)
+
+
+async def _run(name: str, check: ReadinessCheck, seconds: float) -> CheckStatus:
+    try:
+        async with asyncio.timeout(seconds):
+            await check()
+    except TimeoutError:
+        log.warning("readiness_check_timed_out", check=name, timeout_seconds=seconds)
+        return "timeout"
+    except Exception as error:  # any failure makes the dependency unusable; the reason goes to the log
+        log.warning("readiness_check_failed", check=name, error=repr(error))
+        return "error"
+    return "ok"

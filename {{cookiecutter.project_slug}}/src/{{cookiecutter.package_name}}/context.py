@@ -1,0 +1,27 @@
+"""Everything a request handler may need, built once per application by `create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from .core.ratelimit import LoginGuard
+from .core.security import PasswordHasher, TokenService
+from .db.engine import Database
+from .observability.metrics import Metrics
+from .settings import Settings
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class AppContext:
+    settings: Settings
+    database: Database
+    passwords: PasswordHasher
+    tokens: TokenService
+    login_guard: LoginGuard
+    metrics: Metrics
+    # name -> async callable that raises when the dependency is unusable; /health/ready runs each
+    # with a timeout. Adding a dependency is one line: `context.readiness_checks["redis"] = ping`.
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)

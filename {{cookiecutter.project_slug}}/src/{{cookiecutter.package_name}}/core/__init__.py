@@ -1,0 +1,1 @@
+"""Cross-cutting building blocks: settings-driven logging, errors, security, middleware, rate limits."""

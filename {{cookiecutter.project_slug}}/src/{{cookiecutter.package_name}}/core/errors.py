@@ -1,0 +1,136 @@
+"""The exception hierarchy and the one JSON error envelope every error response uses.
+
+`{"error": {"code": ..., "message": ..., "request_id": ..., "details": [...]}}` — for errors the
+service raises, for framework errors (404, 405, 422) and, through the request-context
+middleware, for unhandled exceptions (500), whose message never reveals internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from .request_id import current_request_id
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = None
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Documents the envelope in OpenAPI."""
+
+    error: ErrorBody
+
+
+class AppError(Exception):
+    """Base of every error the service raises on purpose; subclasses set status and code."""
+
+    status_code: int = HTTPStatus.INTERNAL_SERVER_ERROR
+    code: str = "internal_error"
+    message: str = "Internal server error"
+
+    def __init__(self, message: str | None = None, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.headers = dict(headers or {})
+
+
+class NotFoundError(AppError):
+    status_code = HTTPStatus.NOT_FOUND
+    code = "not_found"
+    message = "Resource not found"
+
+
+class ConflictError(AppError):
+    status_code = HTTPStatus.CONFLICT
+    code = "conflict"
+    message = "Resource already exists"
+
+
+class AuthenticationError(AppError):
+    status_code = HTTPStatus.UNAUTHORIZED
+    code = "not_authenticated"
+    message = "Missing, invalid or expired credentials"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class InvalidCredentialsError(AuthenticationError):
+    code = "invalid_credentials"
+    message = "Incorrect email or password"
+
+
+class TooManyRequestsError(AppError):
+    status_code = HTTPStatus.TOO_MANY_REQUESTS
+    code = "too_many_requests"
+    message = "Too many attempts: try again later"
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_seconds))})
+
+
+class AccountLockedError(TooManyRequestsError):
+    code = "account_locked"
+    message = "Too many failed logins: the account is temporarily locked"
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    details: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The envelope as a response; also used by the pure ASGI middleware (413, 500)."""
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": current_request_id()}
+    if details is not None:
+        error["details"] = list(details)
+    return Response(orjson.dumps({"error": error}), status_code, headers, media_type="application/json")
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}
+
+
+async def _app_error(_: Request, exc: AppError) -> Response:
+    return error_response(exc.status_code, exc.code, exc.message, headers=exc.headers)
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    code = _HTTP_CODES.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"))
+    message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
+    # Only location, message and type: the rejected input may be a password.
+    details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return error_response(422, "validation_error", "The request is invalid", details=details)
+
+
+# Passed to FastAPI(exception_handlers=...); unhandled exceptions become 500s in the middleware.
+EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
+    AppError: _app_error,
+    StarletteHTTPException: _http_error,
+    RequestValidationError: _validation_error,
+}
+
+
+def documented_errors(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the envelope, e.g. `responses=documented_errors(401, 404)`."""
+    return {
+        status: {"model": ErrorEnvelope, "description": HTTPStatus(status).phrase} for status in sorted(status_codes)
+    }

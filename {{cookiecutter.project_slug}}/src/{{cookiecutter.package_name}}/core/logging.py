@@ -1,0 +1,83 @@
+"""Structured logs: JSON lines in production, readable console lines in development.
+
+Every line carries the request id of the request it belongs to. The standard library's loggers
+(uvicorn, SQLAlchemy, Alembic) go through the same processors, so the output has one format.
+Values under keys that look like secrets are replaced before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import orjson
+import structlog
+from structlog.typing import EventDict, Processor
+
+from ..settings import Settings
+from .request_id import current_request_id
+
+REDACTED = "[REDACTED]"
+_SECRET_KEYS = re.compile(r"pass(word|phrase)?|secret|token|authorization|cookie|api[_-]?key|credential", re.IGNORECASE)
+
+
+def redact_secrets(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """Mask values whose key names a secret (password, token, authorization, cookie, ...)."""
+    for key in event_dict:
+        if _SECRET_KEYS.search(key):
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    request_id = current_request_id()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
+
+
+def _json_dumps(event_dict: MutableMapping[str, Any], **_: Any) -> str:
+    return orjson.dumps(event_dict, default=str).decode()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Configure structlog and the standard library's root logger from the settings."""
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    shared: list[Processor] = [
+        add_request_id,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    renderer: Processor
+    if settings.effective_log_format == "json":
+        shared.append(structlog.processors.format_exc_info)
+        renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(),
+        # Not cached: tests build apps with other settings. Hot paths bind a logger once instead.
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
+    # The middleware writes one access line per request; uvicorn's own would be a second one.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if settings.database_echo else logging.WARNING)

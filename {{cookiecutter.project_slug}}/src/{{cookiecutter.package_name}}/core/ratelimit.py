@@ -1,0 +1,95 @@
+"""Login brute-force protection: an attempt rate per account and IP, and a lockout after failures.
+
+Counters live in process memory, or in Redis when REDIS_URL is set (shared by every worker and
+replica). If Redis fails the guard fails open: logins keep working, a warning is logged and
+`rate_limit_storage_errors_total` goes up, because locking every user out is worse.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import structlog
+from limits import RateLimitItem, RateLimitItemPerSecond, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+
+from ..settings import Settings
+from .errors import AccountLockedError, TooManyRequestsError
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+
+class LoginGuard:
+    def __init__(self, settings: Settings, on_storage_error: Callable[[], None]) -> None:
+        self._attempts: RateLimitItem = parse(settings.login_rate_limit)
+        self._failures: RateLimitItem = RateLimitItemPerSecond(
+            settings.login_lockout_threshold, settings.login_lockout_seconds
+        )
+        self._on_storage_error = on_storage_error
+        self._pool: ConnectionPool | None = None
+        storage: Storage
+        if settings.redis_url:
+            from redis.asyncio import ConnectionPool  # only when configured: it slows start-up
+
+            timeout = settings.redis_timeout_seconds
+            self._pool = ConnectionPool.from_url(
+                settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+            # limits types its pass-through options narrowly; a pool is what redis-py expects here.
+            options: dict[str, Any] = {"connection_pool": self._pool}
+            storage = RedisStorage(
+                f"async+{settings.redis_url}", implementation="redispy", wrap_exceptions=True, **options
+            )
+        else:
+            storage = MemoryStorage(wrap_exceptions=True)
+        self._storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    @property
+    def uses_redis(self) -> bool:
+        return self._pool is not None
+
+    async def check(self, account: str, client_ip: str) -> None:
+        """Count a login attempt; raise 429 errors while the account is locked or the rate is exceeded."""
+        if not await self._fail_open(self._limiter.test(self._failures, "login-failures", account), True):
+            raise AccountLockedError(await self._retry_after(self._failures, "login-failures", account))
+        if not await self._fail_open(self._limiter.hit(self._attempts, "login-attempts", account, client_ip), True):
+            raise TooManyRequestsError(await self._retry_after(self._attempts, "login-attempts", account, client_ip))
+
+    async def record_failure(self, account: str) -> None:
+        await self._fail_open(self._limiter.hit(self._failures, "login-failures", account), True)
+
+    async def record_success(self, account: str) -> None:
+        await self._fail_open(self._limiter.clear(self._failures, "login-failures", account), None)
+
+    async def ping(self) -> None:
+        """Readiness check for the storage (Redis)."""
+        if not await self._storage.check():
+            raise ConnectionError("rate-limit storage is unreachable")
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
+        stats = await self._fail_open(self._limiter.get_window_stats(item, *identifiers), None)
+        if stats is None:
+            return item.get_expiry()
+        return math.ceil(stats.reset_time - time.time())
+
+    async def _fail_open(self, operation: Awaitable[T], fallback: T) -> T:
+        try:
+            return await operation
+        except StorageError as error:
+            log.warning("rate_limit_storage_unavailable", error=str(error.storage_error))
+            self._on_storage_error()
+            return fallback

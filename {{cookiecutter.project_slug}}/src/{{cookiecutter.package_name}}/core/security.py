@@ -1,0 +1,149 @@
+"""Password hashing (argon2id) and JSON Web Tokens (access and refresh)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from ..settings import Settings
+from .errors import AuthenticationError
+
+T = TypeVar("T")
+TokenType = Literal["access", "refresh"]
+
+
+class PasswordHasher:
+    """argon2id hashing in worker threads: a hash takes tens of milliseconds and must not block the loop.
+
+    A capacity limiter bounds how many hashes run at once, and so the memory they use.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        hasher = Argon2Hasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_cost_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+        self._password_hash = PasswordHash((hasher,))
+        self._threads = settings.password_hashing_threads
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._unknown_user_hash: str | None = None
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        if self._limiter is None:  # created lazily: it needs a running event loop
+            self._limiter = anyio.CapacityLimiter(self._threads)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+    async def hash(self, password: str) -> str:
+        return await self._in_thread(self._password_hash.hash, password)
+
+    async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        """Whether the password matches, and a new hash when the stored one used older parameters.
+
+        With no stored hash (unknown user) a throw-away hash is still verified, so the response
+        time does not tell which e-mail addresses have accounts.
+        """
+        if password_hash is None:
+            if self._unknown_user_hash is None:
+                self._unknown_user_hash = await self.hash(secrets.token_urlsafe(16))
+            await self._in_thread(self._password_hash.verify, password, self._unknown_user_hash)
+            return False, None
+        return await self._in_thread(self._password_hash.verify_and_update, password, password_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    token: str
+    jti: str
+    family_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    jti: str
+    family_id: str | None
+    expires_at: float
+
+
+# Access tokens already verified, so a client's repeated requests skip signature checks. Keyed by
+# the whole token: any altered byte misses the cache and gets verified in full.
+VERIFIED_CACHE_SIZE = 4096
+
+
+class TokenService:
+    """Issues and verifies HMAC-signed JWTs; only the configured algorithm is ever accepted."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._key = settings.signing_key
+        self._algorithm = settings.jwt_algorithm
+        self._issuer = settings.jwt_issuer
+        self.access_ttl = timedelta(seconds=settings.access_token_ttl_seconds)
+        self.refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
+        self._verified_access_tokens: dict[str, TokenClaims] = {}
+
+    def _encode(self, user_id: int, token_type: TokenType, ttl: timedelta, **extra: str) -> tuple[str, str, datetime]:
+        now = datetime.now(UTC)
+        jti = uuid.uuid4().hex
+        claims = {
+            "sub": str(user_id),
+            "type": token_type,
+            "iss": self._issuer,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": jti,
+        }
+        return jwt.encode({**claims, **extra}, self._key, algorithm=self._algorithm), jti, now + ttl
+
+    def issue_access_token(self, user_id: int) -> str:
+        token, _, _ = self._encode(user_id, "access", self.access_ttl)
+        return token
+
+    def issue_refresh_token(self, user_id: int, family_id: str | None = None) -> RefreshToken:
+        """A refresh token in `family_id`, or in a new family (a new login)."""
+        family_id = family_id or uuid.uuid4().hex
+        token, jti, expires_at = self._encode(user_id, "refresh", self.refresh_ttl, fid=family_id)
+        return RefreshToken(token=token, jti=jti, family_id=family_id, expires_at=expires_at)
+
+    def verify_access_token(self, token: str) -> TokenClaims:
+        claims = self._verified_access_tokens.get(token)
+        if claims is not None and claims.expires_at > time.time():
+            return claims
+        claims = self.verify(token, "access")
+        if len(self._verified_access_tokens) >= VERIFIED_CACHE_SIZE:
+            self._verified_access_tokens.clear()  # crude but bounded; refilled by the next requests
+        self._verified_access_tokens[token] = claims
+        return claims
+
+    def verify(self, token: str, expected_type: TokenType) -> TokenClaims:
+        """The claims of a valid, unexpired token of the expected type; AuthenticationError otherwise."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[self._algorithm],
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "jti", "sub", "iss"]},
+            )
+            if claims.get("type") != expected_type:
+                raise AuthenticationError("Wrong token type")
+            return TokenClaims(
+                user_id=int(claims["sub"]),
+                jti=str(claims["jti"]),
+                family_id=claims.get("fid"),
+                expires_at=float(claims["exp"]),
+            )
+        except (jwt.PyJWTError, ValueError) as error:
+            raise AuthenticationError from error

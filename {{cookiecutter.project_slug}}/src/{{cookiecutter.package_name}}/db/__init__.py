@@ -1,0 +1,1 @@
+"""Persistence: the engine and sessions, the ORM models and the repositories that query them."""

@@ -1,0 +1,98 @@
+"""The async engine and its sessions; start-up waits for the database with retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from ..settings import Settings
+
+log = structlog.get_logger(__name__)
+# Errors worth another try while the database starts: refused or reset connections, timeouts.
+TRANSIENT_ERRORS = (OSError, OperationalError, DBAPIError, TimeoutError)
+
+
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout_seconds,
+        "hide_parameters": settings.is_production,
+        "pool_pre_ping": settings.database_pool_pre_ping,
+    }
+    if not settings.is_sqlite:
+        options["pool_recycle"] = 1800  # before servers and proxies drop idle connections
+        options["connect_args"] = {"timeout": settings.database_connect_timeout_seconds}
+    return options
+
+
+def _configure_sqlite(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    # Foreign keys are off in SQLite by default; WAL lets readers run alongside the one writer.
+    cursor = dbapi_connection.cursor()
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    sleep = state.next_action.sleep if state.next_action else 0.0
+    log.warning(
+        "database_unreachable", attempt=state.attempt_number, retry_in_seconds=round(sleep, 2), error=repr(error)
+    )
+
+
+class Database:
+    """Owns the engine (and so the connection pool) of one application instance."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine: AsyncEngine = create_async_engine(settings.database_url, **_engine_options(settings))
+        if settings.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool, no transaction: a single SELECT needs neither BEGIN nor ROLLBACK round trips.
+        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._startup_attempts = settings.database_startup_attempts
+        self._startup_backoff = settings.database_startup_backoff_seconds
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def wait_until_reachable(self) -> None:
+        """Ping with exponential backoff; the last error propagates when every attempt failed."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._startup_attempts),
+            # Doubling waits with jitter, so restarting replicas do not retry in lockstep.
+            wait=wait_exponential(multiplier=self._startup_backoff, max=5) + wait_random(0, self._startup_backoff),
+            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self.ping()
+
+    def pool_stats(self) -> dict[str, int]:
+        """Connections in use and idle (empty for pools that do not count them)."""
+        pool: Any = self.engine.pool
+        if not hasattr(pool, "checkedout"):
+            return {}
+        return {"in_use": pool.checkedout(), "idle": pool.checkedin()}
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,118 @@
+"""The application factory: read top to bottom, it is the table of contents of the service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from . import __version__
+from .about import DESCRIPTION, TITLE
+from .api import health
+from .api.v1.router import ROUTERS as API_V1_ROUTERS
+from .context import AppContext
+from .core.errors import EXCEPTION_HANDLERS
+from .core.logging import configure_logging
+from .core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
+from .core.ratelimit import LoginGuard
+from .core.security import PasswordHasher, TokenService
+from .db.engine import Database
+from .observability import metrics
+from .observability.metrics import Metrics, MetricsMiddleware
+from .settings import Settings, get_settings
+{%- if cookiecutter.use_playwright %}
+from .web import MOUNT_PATH, create_web_app
+{%- endif %}
+
+log = structlog.get_logger(__name__)
+
+OPENAPI_TAGS = [
+    {"name": "auth", "description": "Accounts and tokens: register, log in, refresh."},
+    {"name": "users", "description": "The authenticated user."},
+    {"name": "items", "description": "Items owned by the authenticated user."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service. Nothing connects to anything until the lifespan starts."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version=__version__,
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
+        redoc_url=None,  # one docs UI (/docs), so one relaxed Content-Security-Policy
+    )
+    app.state.context = build_context(settings)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    for router in API_V1_ROUTERS:
+        app.include_router(router)
+    {%- if cookiecutter.use_playwright %}
+    app.mount(MOUNT_PATH, create_web_app(app.state.context))  # the server-rendered UI
+    {%- endif %}
+    add_middleware(app, settings)
+    return app
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Create the long-lived services (pools and clients connect lazily) and the readiness checks."""
+    app_metrics = Metrics(version=__version__, environment=settings.environment)
+    database = Database(settings)
+    app_metrics.watch_pool(database.pool_stats)
+    login_guard = LoginGuard(settings, on_storage_error=app_metrics.rate_limit_storage_errors.inc)
+    context = AppContext(
+        settings=settings,
+        database=database,
+        passwords=PasswordHasher(settings),
+        tokens=TokenService(settings),
+        login_guard=login_guard,
+        metrics=app_metrics,
+    )
+    context.readiness_checks["database"] = database.ping
+    if login_guard.uses_redis:
+        context.readiness_checks["redis"] = login_guard.ping
+    return context
+
+
+def add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Innermost first: each call wraps everything added before it."""
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    docs_paths = [path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if path]
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs_paths, hsts=settings.is_production)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.context.metrics)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Wait for the database at start-up; on shutdown (after in-flight requests finish) close the pools."""
+    context: AppContext = app.state.context
+    await context.database.wait_until_reachable()
+    log.info(
+        "started",
+        version=__version__,
+        environment=context.settings.environment,
+        database=context.database.engine.url.render_as_string(hide_password=True),
+    )
+    try:
+        yield
+    finally:
+        await context.login_guard.close()
+        await context.database.dispose()
+        log.info("stopped")

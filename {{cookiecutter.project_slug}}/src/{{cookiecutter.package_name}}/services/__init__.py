@@ -1,0 +1,1 @@
+"""Use cases that span several repositories and core services."""

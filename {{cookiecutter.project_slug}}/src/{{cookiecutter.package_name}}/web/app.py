@@ -1,0 +1,63 @@
+"""The UI as its own small application, mounted by the service at MOUNT_PATH.
+
+Its own exception handlers answer with HTML pages (or a redirect to the login page) where the
+API answers with the JSON error envelope; everything else (middleware, services, database) is shared.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ..context import AppContext
+from ..core.errors import NotFoundError
+from .rendering import HERE, redirect, render
+from .routes import router
+from .session import MOUNT_PATH, CsrfError, LoginRequiredError
+
+__all__ = ["MOUNT_PATH", "create_web_app"]
+
+
+def create_web_app(context: AppContext) -> FastAPI:
+    web = FastAPI(
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        exception_handlers={
+            LoginRequiredError: _login_required,
+            CsrfError: _csrf_failed,
+            NotFoundError: _not_found,
+            StarletteHTTPException: _http_error,
+            RequestValidationError: _not_found,  # a malformed address, e.g. /items/abc/edit
+        },
+    )
+    web.state.context = context
+    web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    web.include_router(router)
+    return web
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    return redirect("/login")
+
+
+async def _csrf_failed(request: Request, exc: Exception) -> Response:
+    return _error_page(request, HTTPStatus.FORBIDDEN, CsrfError.message)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _error_page(request, HTTPStatus.NOT_FOUND, "There is no such page, or it belongs to someone else.")
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    status = HTTPStatus(exc.status_code)
+    return _error_page(request, status, status.description)
+
+
+def _error_page(request: Request, status: HTTPStatus, message: str) -> Response:
+    return render(request, "error.html", {"status": status.value, "heading": status.phrase, "message": message}, status)

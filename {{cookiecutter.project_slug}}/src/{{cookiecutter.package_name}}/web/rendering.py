@@ -1,0 +1,69 @@
+"""Rendering pages: Jinja2 templates (autoescaped), the CSRF token in every form, strict headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from ..context import AppContext
+from .session import CSRF_FIELD, MOUNT_PATH, issue_csrf_token, remember_csrf_token, session_user_id
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+# Pages load one stylesheet from this site and run no scripts at all; a page sets its own policy
+# and the security-headers middleware keeps it.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_HEADERS = {"content-security-policy": PAGE_CSP, "cache-control": "no-store"}
+
+# Shown after a redirect (`?done=created`): fixed texts, so the query string cannot inject any.
+NOTICES = {
+    "signed-up": "Your account is ready. Log in to continue.",
+    "logged-out": "You are logged out.",
+    "created": "Item created.",
+    "updated": "Item saved.",
+    "deleted": "Item deleted.",
+}
+
+
+def context_of(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+def render(request: Request, template: str, values: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    context = context_of(request)
+    page_values = {
+        "ui": MOUNT_PATH,
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": issue_csrf_token(request),
+        "signed_in": session_user_id(request, context) is not None,
+        "notice": NOTICES.get(request.query_params.get("done", "")),
+        **(values or {}),
+    }
+    response = templates.TemplateResponse(request, template, page_values, status_code, headers=PAGE_HEADERS)
+    remember_csrf_token(request, response, context)
+    return response
+
+
+def redirect(path: str, done: str | None = None) -> RedirectResponse:
+    """303 See Other after a form post, so reloading the next page does not post again."""
+    query = f"?done={done}" if done else ""
+    return RedirectResponse(f"{MOUNT_PATH}{path}{query}", status_code=303)
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """The first problem of each field, worded for people (pydantic's messages, capitalised)."""
+    problems: dict[str, str] = {}
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "form"
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.setdefault(field, message[:1].upper() + message[1:])
+    return problems

@@ -1,0 +1,175 @@
+"""The pages: sign up, log in, log out, and the signed-in user's items (list, create, edit, delete).
+
+Every form post checks the CSRF token first, then works through the same services and
+repositories as the API, and answers with a redirect (success) or the form again with messages.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from ..api.deps import Context, Session, client_ip
+from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration
+from ..core.errors import AuthenticationError, ConflictError, TooManyRequestsError
+from ..db import repositories
+from ..db.repositories import ItemRepository, UserRepository
+from ..services.auth import AuthService, register_user
+from .rendering import field_errors, redirect, render
+from .session import check_csrf, end_session, require_user_id, session_user_id, start_session
+
+PAGE_SIZE = 20
+
+router = APIRouter()
+# Every field defaults to empty: a missing field is then a validation message (or a failed CSRF check), not a crash.
+FormText = Annotated[str, Form()]
+
+
+@router.get("/")
+async def home(request: Request, context: Context) -> Response:
+    return redirect("/items" if session_user_id(request, context) is not None else "/login")
+
+
+@router.get("/signup")
+async def signup_page(request: Request) -> Response:
+    return render(request, "signup.html", {"email": ""})
+
+
+@router.post("/signup")
+async def signup(
+    request: Request,
+    context: Context,
+    db: Session,
+    email: FormText = "",
+    password: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        registration = Registration(email=email.strip(), password=password)
+        await register_user(db, context.passwords, registration.email, registration.password)
+    except ValidationError as error:
+        return render(request, "signup.html", {"email": email, "errors": field_errors(error)}, 422)
+    except ConflictError as error:
+        return render(request, "signup.html", {"email": email, "errors": {"email": error.message}}, 409)
+    return redirect("/login", done="signed-up")
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    return render(request, "login.html", {"email": ""})
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    context: Context,
+    db: Session,
+    email: FormText = "",
+    password: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    email = email.strip().lower()
+    try:
+        tokens = await AuthService(db, context).login(email, password, client_ip(request))
+    except (AuthenticationError, TooManyRequestsError) as error:
+        return render(request, "login.html", {"email": email, "error": error.message}, int(error.status_code))
+    response = redirect("/items")
+    start_session(response, context, tokens.access_token, tokens.expires_in)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, context: Context, csrf_token: FormText = "") -> Response:
+    check_csrf(request, csrf_token)
+    response = redirect("/login", done="logged-out")
+    end_session(response, context)
+    return response
+
+
+@router.get("/items")
+async def items_page(
+    request: Request, context: Context, db: Session, page: Annotated[int, Query(ge=1)] = 1
+) -> Response:
+    user_id = require_user_id(request, context)
+    user = await UserRepository(db).by_id(user_id)
+    # One row more than a page tells whether a next page exists.
+    rows = await repositories.list_items(await db.connection(), user_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    values = {
+        "email": user.email if user else "",
+        "items": rows[:PAGE_SIZE],
+        "page": page,
+        "has_next": len(rows) > PAGE_SIZE,
+    }
+    return render(request, "items.html", values)
+
+
+@router.get("/items/new")
+async def new_item_page(request: Request, context: Context) -> Response:
+    require_user_id(request, context)
+    return render(request, "item_form.html", {"item_id": None, "title": "", "description": ""})
+
+
+@router.post("/items/new")
+async def create_item(
+    request: Request,
+    context: Context,
+    db: Session,
+    csrf_token: FormText = "",
+    title: FormText = "",
+    description: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    user_id = require_user_id(request, context)
+    try:
+        body = ItemCreate(title=title, description=description or None)
+    except ValidationError as error:
+        values = {"item_id": None, "title": title, "description": description, "errors": field_errors(error)}
+        return render(request, "item_form.html", values, 422)
+    await ItemRepository(db).add(user_id, body.title, body.description)
+    await db.commit()
+    return redirect("/items", done="created")
+
+
+@router.get("/items/{item_id}/edit")
+async def edit_item_page(request: Request, context: Context, db: Session, item_id: int) -> Response:
+    item = await ItemRepository(db).get_for_owner(require_user_id(request, context), item_id)
+    values = {"item_id": item.id, "title": item.title, "description": item.description or ""}
+    return render(request, "item_form.html", values)
+
+
+@router.post("/items/{item_id}/edit")
+async def update_item(
+    request: Request,
+    context: Context,
+    db: Session,
+    item_id: int,
+    csrf_token: FormText = "",
+    title: FormText = "",
+    description: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    item = await ItemRepository(db).get_for_owner(require_user_id(request, context), item_id)
+    try:
+        changes = ItemUpdate(title=title, description=description or None)
+    except ValidationError as error:
+        values = {"item_id": item_id, "title": title, "description": description, "errors": field_errors(error)}
+        return render(request, "item_form.html", values, 422)
+    item.title, item.description = str(changes.title), changes.description
+    await db.commit()
+    return redirect("/items", done="updated")
+
+
+@router.post("/items/{item_id}/delete")
+async def delete_item(
+    request: Request, context: Context, db: Session, item_id: int, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    repository = ItemRepository(db)
+    await repository.delete(await repository.get_for_owner(require_user_id(request, context), item_id))
+    await db.commit()
+    return redirect("/items", done="deleted")

@@ -1,0 +1,102 @@
+"""The browser session and CSRF protection.
+
+The session cookie carries the service's own access token (HttpOnly, SameSite=Lax, Secure in
+production, scoped to the UI's path), so the UI authenticates exactly like the API and a session
+ends when the token expires (ACCESS_TOKEN_TTL_SECONDS). Forms are protected by the double-submit
+pattern: a random token in a SameSite=Strict cookie must match the hidden form field.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Literal
+
+from fastapi import Request, Response
+
+from ..context import AppContext
+from ..core.errors import AppError, AuthenticationError
+
+MOUNT_PATH = "/ui"  # the UI's URL prefix, also the path its cookies are limited to
+SESSION_COOKIE = "session"
+CSRF_COOKIE = "csrf"
+CSRF_FIELD = "csrf_token"
+
+
+class LoginRequiredError(AppError):
+    """Raised by pages that need a user; the UI answers with a redirect to the login page."""
+
+
+class CsrfError(AppError):
+    status_code = 403
+    code = "csrf_failed"
+    message = "This form has expired or did not come from this site. Reload the page and try again."
+
+
+def session_user_id(request: Request, context: AppContext) -> int | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return context.tokens.verify_access_token(token).user_id
+    except AuthenticationError:
+        return None
+
+
+def require_user_id(request: Request, context: AppContext) -> int:
+    user_id = session_user_id(request, context)
+    if user_id is None:
+        raise LoginRequiredError
+    return user_id
+
+
+def start_session(response: Response, context: AppContext, access_token: str, lifetime_seconds: int) -> None:
+    _set_cookie(response, context, SESSION_COOKIE, access_token, max_age=lifetime_seconds, samesite="lax")
+
+
+def end_session(response: Response, context: AppContext) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path=MOUNT_PATH,
+        secure=context.settings.is_production,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def issue_csrf_token(request: Request) -> str:
+    """The browser's CSRF token, or a new one that `remember_csrf_token` sets as a cookie."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_token", None)
+    if not token:
+        token = request.state.new_csrf_token = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def remember_csrf_token(request: Request, response: Response, context: AppContext) -> None:
+    if token := getattr(request.state, "new_csrf_token", None):
+        _set_cookie(response, context, CSRF_COOKIE, token, max_age=None, samesite="strict")
+
+
+def check_csrf(request: Request, submitted: str) -> None:
+    expected = request.cookies.get(CSRF_COOKIE)
+    if not expected or not secrets.compare_digest(expected.encode(), submitted.encode()):
+        raise CsrfError
+
+
+def _set_cookie(
+    response: Response,
+    context: AppContext,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None,
+    samesite: Literal["lax", "strict"],
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=MOUNT_PATH,
+        secure=context.settings.is_production,
+        httponly=True,
+        samesite=samesite,
+    )

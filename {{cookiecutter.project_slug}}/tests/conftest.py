@@ -1,0 +1,183 @@
+"""Shared fixtures: a migrated test database, apps built by the factory from test settings, clients.
+
+The database is TEST_DATABASE_URL, else DATABASE_URL when it points at PostgreSQL, else a
+temporary SQLite file. A configured database that cannot be reached stops the run: the suite
+never quietly falls back to SQLite. Its tables are dropped and migrated at the start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import make_url, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.core.ratelimit import LoginGuard
+from {{ cookiecutter.package_name }}.db.models import Base
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from .support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account, IsolatedSettings, log_in
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _configured_database_url() -> str | None:
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        return url
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith("postgresql") else None
+
+
+def _drop_and_migrate(connection: Connection) -> None:
+    Base.metadata.drop_all(connection)
+    connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    config = Config(str(PROJECT_DIR / "alembic.ini"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The migrated test database."""
+    url = _configured_database_url() or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    connect_args = {} if url.startswith("sqlite") else {"timeout": 5}
+    engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_drop_and_migrate)
+    except (OSError, SQLAlchemyError) as error:
+        shown = make_url(url).render_as_string(hide_password=True)
+        pytest.exit(
+            f"test database {shown} cannot be used ({error!r}): start it or point TEST_DATABASE_URL elsewhere", 1
+        )
+    finally:
+        await engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings_factory(database_url: str) -> Callable[..., Settings]:
+    """Test settings: fast password hashing, the test database, overrides as keyword arguments."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "database_url": database_url,
+            "secret_key": SECRET_KEY,
+            "database_startup_attempts": 1,
+            "argon2_time_cost": 1,
+            "argon2_memory_cost_kib": 8,
+            "argon2_parallelism": 1,
+            "log_format": "json",
+            **overrides,
+        }
+        return IsolatedSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    """Override in a test module to run its tests with other settings."""
+    return settings_factory()
+
+
+StartedApp = Callable[[Settings], Awaitable[FastAPI]]
+
+
+@pytest.fixture(scope="session")
+async def started_apps() -> AsyncIterator[StartedApp]:
+    """One started app per distinct settings, kept for the whole session.
+
+    FastAPI prepares an app's routes on its first request; doing that for every test would
+    nearly double the suite's run time.
+    """
+    apps: dict[tuple[str, str], FastAPI] = {}
+    async with AsyncExitStack() as stack:
+
+        async def started(settings: Settings) -> FastAPI:
+            key = (settings.model_dump_json(), settings.signing_key)
+            if key not in apps:
+                application = create_app(settings)
+                await stack.enter_async_context(application.router.lifespan_context(application))
+                apps[key] = application
+            return apps[key]
+
+        yield started
+
+
+async def _empty_tables(context: AppContext) -> None:
+    async with context.database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def app(settings: Settings, started_apps: StartedApp) -> FastAPI:
+    """A started app with an empty database and fresh login counters (shared by tests with equal settings)."""
+    application = await started_apps(settings)
+    context: AppContext = application.state.context
+    context.login_guard = LoginGuard(settings, on_storage_error=context.metrics.rate_limit_storage_errors.inc)
+    await _empty_tables(context)
+    return application
+
+
+@pytest.fixture
+async def fresh_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An app of its own, for tests that change it or read its logs and counters from zero."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await _empty_tables(application.state.context)
+        yield application
+
+
+@pytest.fixture
+async def fresh_client(fresh_app: FastAPI) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=fresh_app, client=CLIENT_ADDRESS)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
+        yield http_client
+
+
+@pytest.fixture
+def app_context(app: FastAPI) -> AppContext:
+    context: AppContext = app.state.context
+    return context
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
+        yield http_client
+
+
+@pytest.fixture
+def make_account(client: AsyncClient) -> Callable[[str], Awaitable[Account]]:
+    """Register and log in a user."""
+
+    async def make(email: str = "ada@example.com") -> Account:
+        response = await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+        assert response.status_code == 201, response.text
+        tokens = await log_in(client, email)
+        return Account(email, PASSWORD, tokens["access_token"], tokens["refresh_token"])
+
+    return make
+
+
+@pytest.fixture
+async def account(make_account: Callable[[str], Awaitable[Account]]) -> Account:
+    return await make_account("ada@example.com")

@@ -1,0 +1,114 @@
+"""Browser tests: the real service under uvicorn on a free local port, driven by Chromium through Playwright.
+
+The server gets a temporary SQLite database of its own and runs from a temporary directory, so
+neither the developer's `.env` nor their database is touched. Chromium is Playwright's managed
+browser, or the one at PLAYWRIGHT_CHROMIUM_EXECUTABLE (e.g. /usr/bin/chromium) where Playwright
+cannot download its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PACKAGE = "{{ cookiecutter.package_name }}"
+STARTUP_TIMEOUT_SECONDS = 30
+# A system Chromium must not phone home: it would only wait on a closed network.
+SYSTEM_CHROMIUM_FLAGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_until_ready(url: str, server: subprocess.Popen[bytes], log_file: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited with {server.returncode}:\n{log_file.read_text()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"the server was not ready within {STARTUP_TIMEOUT_SECONDS} s:\n{log_file.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of the running service (migrated, empty database), stopped after the session."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'e2e.db'}",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "LOGIN_RATE_LIMIT": "1000/minute",  # every test logs in; the limit has its own tests
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_COST_KIB": "8",
+        "ARGON2_PARALLELISM": "1",
+        "LOG_FORMAT": "json",
+    }
+    env.pop("REDIS_URL", None)
+    subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", PACKAGE, "migrate", "--config", str(PROJECT_DIR / "alembic.ini")],
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    log_file = workdir / "server.log"
+    with log_file.open("wb") as log:
+        server = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", PACKAGE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_ready(f"{base_url}/health/ready", server, log_file)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server: str) -> str:
+    """pytest-playwright opens relative URLs (`page.goto("/ui/login")`) against this."""
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Playwright's own Chromium, or the system one at PLAYWRIGHT_CHROMIUM_EXECUTABLE."""
+    executable = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE")
+    if not executable:
+        return browser_type_launch_args
+    flags = list(SYSTEM_CHROMIUM_FLAGS)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        flags.append("--no-sandbox")  # Chromium refuses to run its sandbox as root (containers, CI)
+    return {**browser_type_launch_args, "executable_path": executable, "args": flags}

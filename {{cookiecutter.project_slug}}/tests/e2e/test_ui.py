@@ -1,0 +1,143 @@
+"""The UI's user flows in a real browser: sign up, log in and out, manage items, privacy between users."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "a long browser passphrase 7"  # pragma: allowlist secret
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def sign_up(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/ui/signup")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign up").click()
+
+
+def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/ui/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def signed_up_and_in(page: Page) -> str:
+    email = new_email()
+    sign_up(page, email)
+    log_in(page, email)
+    expect(page.get_by_role("heading", name="My items")).to_be_visible()
+    return email
+
+
+def create_item(page: Page, title: str, description: str = "") -> None:
+    page.get_by_role("link", name="New item").click()
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Description (optional)").fill(description)
+    page.get_by_role("button", name="Create").click()
+
+
+def test_sign_up_then_log_in(page: Page) -> None:
+    email = new_email()
+    sign_up(page, email)
+    expect(page.get_by_role("status")).to_have_text("Your account is ready. Log in to continue.")
+    log_in(page, email)
+    expect(page).to_have_url(re.compile(r"/ui/items$"))
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+
+
+def test_sign_up_explains_what_is_wrong(page: Page) -> None:
+    sign_up(page, "not-an-address", "short")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Please correct the following")
+    expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#password-error")).to_contain_text("at least 12 characters")
+
+
+def test_bad_login_shows_an_error(page: Page) -> None:
+    email = new_email()
+    sign_up(page, email)
+    log_in(page, email, "this is not my passphrase")
+    expect(page.get_by_role("alert")).to_have_text("Incorrect email or password")
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+    expect(page.get_by_label("Email address")).to_have_value(email)  # no retyping
+
+
+def test_create_edit_and_delete_an_item(page: Page) -> None:
+    signed_up_and_in(page)
+    create_item(page, "Buy milk", "Two litres")
+    expect(page.get_by_role("status")).to_have_text("Item created.")
+    expect(page.get_by_role("heading", name="Buy milk")).to_be_visible()
+
+    page.get_by_role("link", name="Edit Buy milk").click()
+    expect(page.get_by_label("Title")).to_have_value("Buy milk")
+    page.get_by_label("Title").fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 1 character")
+    page.get_by_label("Title").fill("Buy oat milk")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Item saved.")
+    expect(page.get_by_role("heading", name="Buy oat milk")).to_be_visible()
+
+    page.get_by_role("button", name="Delete Buy oat milk").click()
+    expect(page.get_by_role("status")).to_have_text("Item deleted.")
+    expect(page.get_by_text("You have no items yet.")).to_be_visible()
+
+
+def test_log_out_ends_the_session(page: Page) -> None:
+    signed_up_and_in(page)
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("status")).to_have_text("You are logged out.")
+    page.goto("/ui/items")
+    expect(page).to_have_url(re.compile(r"/ui/login$"))
+
+
+def test_a_second_user_cannot_see_the_first_users_items(browser: Browser, base_url: str) -> None:
+    first, second = browser.new_page(base_url=base_url), browser.new_page(base_url=base_url)
+    try:
+        signed_up_and_in(first)
+        create_item(first, "First user's secret")
+        edit_url = first.get_by_role("link", name="Edit First user's secret").get_attribute("href")
+
+        signed_up_and_in(second)
+        expect(second.get_by_text("You have no items yet.")).to_be_visible()
+        expect(second.get_by_text("First user's secret")).to_have_count(0)
+        second.goto(str(edit_url))
+        expect(second.get_by_role("heading", name="Not Found")).to_be_visible()
+    finally:
+        first.context.close()
+        second.context.close()
+
+
+def test_pages_are_styled_script_free_and_keyboard_friendly(page: Page) -> None:
+    csp_violations: list[str] = []
+    page.on("console", lambda message: csp_violations.append(message.text) if message.type == "error" else None)
+    response = page.goto("/ui/login")
+    assert response is not None
+    assert "script-src" not in response.headers["content-security-policy"]  # default-src 'none' forbids scripts
+    expect(page.get_by_role("button", name="Log in")).to_have_css("background-color", "rgb(31, 95, 191)")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    assert csp_violations == []
+
+
+def test_item_list_screenshot(page: Page, output_path: str) -> None:
+    """Leaves test-results/<test>/items.png behind: a picture of the main page for reviews and CI."""
+    signed_up_and_in(page)
+    create_item(page, "Buy milk", "Two litres, semi-skimmed")
+    create_item(page, "Book dentist", "Before the end of the month")
+    create_item(page, "Renew passport")
+    expect(page.get_by_role("listitem")).to_have_count(3)
+    screenshot = Path(output_path) / "items.png"
+    page.screenshot(path=screenshot, full_page=True)
+    assert screenshot.stat().st_size > 0

@@ -1,0 +1,143 @@
+"""Registration, login, refresh rotation with reuse detection, rate limiting and lockout."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy import update
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.db.models import User
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import PASSWORD, WRONG_PASSWORD, Account, log_in
+
+MakeAccount = Callable[[str], Awaitable[Account]]
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory(login_rate_limit="4/minute", login_lockout_threshold=3)
+
+
+async def register(client: AsyncClient, email: str, password: str = PASSWORD) -> tuple[int, dict[str, object]]:
+    response = await client.post("/api/v1/auth/register", json={"email": email, "password": password})
+    return response.status_code, response.json()
+
+
+async def test_register_returns_the_account_without_any_password(client: AsyncClient) -> None:
+    status, body = await register(client, "Ada@Example.com")
+    assert status == 201
+    assert set(body) == {"id", "email", "created_at"}
+    assert body["email"] == "ada@example.com"
+
+
+async def test_register_refuses_a_taken_email(client: AsyncClient) -> None:
+    await register(client, "ada@example.com")
+    status, body = await register(client, "ADA@example.com")
+    assert status == 409
+    assert body["error"]["code"] == "conflict"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "location"),
+    [
+        ("ada@example.com", "too short", ["body", "password"]),
+        ("ada@example.com", "password1234", ["body", "password"]),
+        ("not-an-email", PASSWORD, ["body", "email"]),
+    ],
+)
+async def test_register_refuses_weak_passwords_and_bad_emails(
+    client: AsyncClient, email: str, password: str, location: list[str]
+) -> None:
+    status, body = await register(client, email, password)
+    assert status == 422
+    error = body["error"]
+    assert error["code"] == "validation_error"  # type: ignore[index]
+    assert error["details"][0]["loc"] == location  # type: ignore[index]
+    assert password not in str(body)  # the rejected input is never echoed
+
+
+async def test_login_returns_a_bearer_token_pair(client: AsyncClient, account: Account) -> None:
+    tokens = await log_in(client, "ADA@example.com ")
+    assert tokens["token_type"] == "bearer"
+    assert tokens["expires_in"] == 900
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.json()["email"] == account.email
+
+
+@pytest.mark.parametrize(("email", "password"), [("ada@example.com", WRONG_PASSWORD), ("nobody@example.com", PASSWORD)])
+async def test_login_refuses_bad_credentials_alike(
+    client: AsyncClient, account: Account, email: str, password: str
+) -> None:
+    response = await client.post("/api/v1/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"]["code"] == "invalid_credentials"
+
+
+async def test_login_refuses_deactivated_accounts(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    async with app_context.database.sessions() as session:
+        await session.execute(update(User).values(is_active=False))
+        await session.commit()
+    response = await client.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
+    assert response.status_code == 401
+    refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert refreshed.status_code == 401
+
+
+async def test_refresh_rotates_and_a_reused_token_revokes_the_family(client: AsyncClient, account: Account) -> None:
+    first = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert first.status_code == 200
+    rotated = first.json()
+    assert rotated["refresh_token"] != account.refresh_token
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {rotated['access_token']}"})
+    assert me.status_code == 200
+
+    reused = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert reused.status_code == 401
+    assert "already used" in reused.json()["error"]["message"]
+    # The reuse revoked the whole family, including the newest token.
+    newest = await client.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert newest.status_code == 401
+
+
+async def test_other_logins_keep_their_own_family(client: AsyncClient, account: Account) -> None:
+    other_session = await log_in(client, account.email)
+    await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})  # reuse
+    still_valid = await client.post("/api/v1/auth/refresh", json={"refresh_token": other_session["refresh_token"]})
+    assert still_valid.status_code == 200
+
+
+@pytest.mark.parametrize("token", ["garbage", "access"])
+async def test_refresh_accepts_only_refresh_tokens(client: AsyncClient, account: Account, token: str) -> None:
+    presented = account.access_token if token == "access" else token
+    response = await client.post("/api/v1/auth/refresh", json={"refresh_token": presented})
+    assert response.status_code == 401
+
+
+async def test_login_attempts_per_account_and_ip_are_rate_limited(client: AsyncClient, account: Account) -> None:
+    # The fixture's login was attempt 1 of 4 per minute.
+    for _ in range(3):
+        assert (
+            await client.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
+        ).status_code == 200
+    response = await client.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "too_many_requests"
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+
+
+async def test_repeated_failures_lock_the_account(client: AsyncClient, account: Account) -> None:
+    for _ in range(3):
+        failed = await client.post("/api/v1/auth/token", data={"username": account.email, "password": WRONG_PASSWORD})
+        assert failed.status_code == 401
+    locked = await client.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "account_locked"
+    assert int(locked.headers["retry-after"]) > 60

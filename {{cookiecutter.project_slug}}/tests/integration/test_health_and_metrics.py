@@ -1,0 +1,88 @@
+"""Liveness, readiness with per-check timeouts, and the Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+
+UNREACHABLE = "postgresql+asyncpg://app@127.0.0.1:1/app"  # nothing listens on port 1
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory(readiness_timeout_seconds=0.05)
+
+
+async def test_live(client: AsyncClient) -> None:
+    response = await client.get("/health/live")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_ready_reports_each_check(client: AsyncClient) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+async def test_ready_fails_when_the_database_is_unreachable(client: AsyncClient, app_context: AppContext) -> None:
+    working = app_context.database.engine
+    unreachable = create_async_engine(UNREACHABLE)
+    app_context.database.engine = unreachable
+    try:
+        response = await client.get("/health/ready")
+    finally:
+        app_context.database.engine = working
+        await unreachable.dispose()
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "not_ready"
+    assert "database" in error["message"]
+    assert error["details"] == [{"check": "database", "status": "error"}]
+
+
+async def test_ready_times_out_slow_checks(
+    client: AsyncClient, app_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hangs() -> None:
+        await asyncio.sleep(10)
+
+    monkeypatch.setitem(app_context.readiness_checks, "slow", hangs)
+    response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["error"]["details"] == [{"check": "slow", "status": "timeout"}]
+
+
+async def test_start_up_fails_when_the_database_stays_unreachable(settings_factory: Callable[..., Settings]) -> None:
+    app = create_app(settings_factory(database_url=UNREACHABLE))
+    with pytest.raises(ConnectionRefusedError):
+        async with app.router.lifespan_context(app):
+            pass  # pragma: no cover - start-up must not get here
+
+
+async def test_metrics_use_route_templates_and_status_classes(fresh_client: AsyncClient) -> None:
+    await fresh_client.get("/api/v1/items/12345")
+    await fresh_client.get("/api/v1/items/67890")
+    await fresh_client.get("/no/such/page")
+    response = await fresh_client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'http_requests_total{method="GET",route="/api/v1/items/{item_id}",status="4xx"} 2.0' in text
+    assert 'route="<unmatched>"' in text
+    assert "/api/v1/items/12345" not in text
+    assert 'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/items/{item_id}"' in text
+    assert 'http_requests_in_progress{method="GET"}' in text
+    assert 'app_info{environment="test",version=' in text
+    assert 'db_pool_connections{state="in_use"}' in text
+
+
+async def test_unknown_methods_share_one_label(client: AsyncClient) -> None:
+    await client.request("BREW", "/health/live")
+    assert 'method="OTHER"' in (await client.get("/metrics")).text

@@ -1,0 +1,153 @@
+"""Cross-cutting HTTP behaviour: the error envelope, 413, request ids, security headers, CORS, docs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import Account
+
+MAX_BODY_BYTES = 1024
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory(max_body_bytes=MAX_BODY_BYTES, cors_origins=["https://app.example.com"])
+
+
+def assert_envelope(body: dict[str, object], code: str) -> None:
+    error = body["error"]
+    assert isinstance(error, dict)
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert error["request_id"]
+
+
+async def test_unknown_routes_get_the_envelope(client: AsyncClient) -> None:
+    response = await client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert_envelope(response.json(), "not_found")
+
+
+async def test_wrong_methods_get_the_envelope(client: AsyncClient) -> None:
+    response = await client.put("/health/live")
+    assert response.status_code == 405
+    assert_envelope(response.json(), "method_not_allowed")
+    assert response.headers["allow"] == "GET"
+
+
+async def test_invalid_json_gets_the_envelope(client: AsyncClient, account: Account) -> None:
+    response = await client.post(
+        "/api/v1/items", content=b"{not json", headers={**account.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert_envelope(response.json(), "validation_error")
+    assert response.json()["error"]["details"][0]["type"] == "json_invalid"
+
+
+async def test_crashes_get_the_envelope_with_security_headers(fresh_app: FastAPI, fresh_client: AsyncClient) -> None:
+    async def crash() -> None:
+        raise RuntimeError("secret internals")
+
+    fresh_app.add_api_route("/crash", crash)
+    response = await fresh_client.get("/crash")
+    assert response.status_code == 500
+    assert_envelope(response.json(), "internal_error")
+    assert "secret internals" not in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_declared_oversized_body_is_refused(client: AsyncClient, account: Account) -> None:
+    body = b'{"title": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    response = await client.post(
+        "/api/v1/items", content=body, headers={**account.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert_envelope(response.json(), "payload_too_large")
+
+
+async def test_a_streamed_oversized_body_is_refused(client: AsyncClient, account: Account) -> None:
+    async def chunked() -> AsyncIterator[bytes]:
+        yield b'{"title": "'
+        for _ in range(MAX_BODY_BYTES // 100 + 1):
+            yield b"x" * 100
+        yield b'"}'
+
+    headers = {**account.headers, "Content-Type": "application/json"}
+    response = await client.post("/api/v1/items", content=chunked(), headers=headers)
+    assert response.status_code == 413
+    assert_envelope(response.json(), "payload_too_large")
+    assert (await client.get("/api/v1/items", headers=account.headers)).json() == []
+
+
+async def test_request_ids_are_echoed_or_generated(client: AsyncClient) -> None:
+    echoed = await client.get("/health/live", headers={"X-Request-ID": "trace-42"})
+    assert echoed.headers["x-request-id"] == "trace-42"
+    replaced = await client.get("/health/live", headers={"X-Request-ID": "bad id\twith tabs"})
+    assert len(replaced.headers["x-request-id"]) == 32
+    error = await client.get("/missing", headers={"X-Request-ID": "trace-43"})
+    assert error.json()["error"]["request_id"] == "trace-43"
+
+
+async def test_request_ids_reach_the_access_log(fresh_client: AsyncClient, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    await fresh_client.get(
+        "/api/v1/items/7", headers={"X-Request-ID": "trace-44", "Authorization": "Bearer secret-token"}
+    )
+    output = capsys.readouterr().out
+    access = next(line for line in output.splitlines() if '"event":"request"' in line)
+    assert '"request_id":"trace-44"' in access
+    assert '"route":"/api/v1/items/{item_id}"' in access
+    assert '"status":401' in access
+    assert "secret-token" not in output
+
+
+async def test_api_responses_carry_strict_security_headers(client: AsyncClient) -> None:
+    headers = (await client.get("/health/live")).headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert "strict-transport-security" not in headers  # only in production, behind HTTPS
+
+
+async def test_the_docs_page_may_load_swagger_ui(client: AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in csp
+    assert "swagger-ui" in response.text
+
+
+async def test_production_adds_hsts(settings_factory: Callable[..., Settings]) -> None:
+    app = create_app(settings_factory(environment="production", allow_sqlite_in_production=True))
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="https://api") as client,
+    ):
+        response = await client.get("/health/live")
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_cors_allows_configured_origins_only(client: AsyncClient) -> None:
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+    allowed = await client.options("/api/v1/items", headers={"Origin": "https://app.example.com", **preflight})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    refused = await client.options("/api/v1/items", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_openapi_documents_the_contract(client: AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["info"]["title"]
+    assert {tag["name"] for tag in spec["tags"]} == {"auth", "users", "items", "health"}
+    register = spec["paths"]["/api/v1/auth/register"]["post"]
+    assert {"201", "409", "422"} <= set(register["responses"])
+    assert "ErrorEnvelope" in spec["components"]["schemas"]

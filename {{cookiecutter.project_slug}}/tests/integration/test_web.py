@@ -1,0 +1,224 @@
+"""The server-rendered UI over HTTP (no browser): forms, validation messages, sessions, CSRF, privacy.
+
+The browser tests in tests/e2e drive the same pages in Chromium; these keep `make test` fast and
+cover every branch of the web package.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+from fastapi import Response
+from httpx import AsyncClient
+from httpx import Response as HttpResponse
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.web.session import start_session
+
+from ..support import PASSWORD, WRONG_PASSWORD
+
+EMAIL = "grace@example.com"
+TOO_SHORT = "short"  # pragma: allowlist secret
+
+
+async def csrf_token(client: AsyncClient, page: str = "/ui/login") -> str:
+    response = await client.get(page)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
+    assert match, response.text
+    return match.group(1)
+
+
+async def post_form(client: AsyncClient, path: str, **fields: str) -> HttpResponse:
+    token = await csrf_token(client)
+    return await client.post(path, data={"csrf_token": token, **fields})
+
+
+async def sign_up_and_log_in(client: AsyncClient, email: str = EMAIL) -> None:
+    assert (await post_form(client, "/ui/signup", email=email, password=PASSWORD)).status_code == 303
+    response = await post_form(client, "/ui/login", email=email, password=PASSWORD)
+    assert response.headers["location"] == "/ui/items"
+
+
+async def create(client: AsyncClient, title: str, description: str = "") -> int:
+    response = await post_form(client, "/ui/items/new", title=title, description=description)
+    assert response.headers["location"] == "/ui/items?done=created"
+    listing = await client.get("/ui/items")
+    ids = re.findall(r'href="/ui/items/(\d+)/edit"', listing.text)
+    return int(ids[-1])
+
+
+async def test_pages_are_html_with_a_strict_policy_and_a_csrf_cookie(client: AsyncClient) -> None:
+    response = await client.get("/ui/signup")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    policy = response.headers.get_list("content-security-policy")
+    assert len(policy) == 1  # the page's own policy replaces the API's, it is not added to it
+    assert "default-src 'none'" in policy[0]
+    assert "style-src 'self'" in policy[0]
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-frame-options"] == "DENY"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("csrf=")
+    assert all(part in cookie for part in ("HttpOnly", "Path=/ui", "SameSite=strict"))
+    assert '<label for="email">Email address</label>' in response.text
+
+
+async def test_the_stylesheet_is_served(client: AsyncClient) -> None:
+    response = await client.get("/ui/static/app.css")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")
+
+
+async def test_the_start_page_sends_visitors_to_log_in_and_users_to_their_items(client: AsyncClient) -> None:
+    assert (await client.get("/ui/")).headers["location"] == "/ui/login"
+    await sign_up_and_log_in(client)
+    assert (await client.get("/ui/")).headers["location"] == "/ui/items"
+
+
+async def test_form_posts_without_the_csrf_token_are_refused(client: AsyncClient) -> None:
+    await client.get("/ui/login")  # the browser has a CSRF cookie, the forged form does not know it
+    for token in ({}, {"csrf_token": "forged"}):
+        response = await client.post("/ui/signup", data={"email": EMAIL, "password": PASSWORD, **token})
+        assert response.status_code == 403
+        assert "Reload the page and try again" in response.text
+    assert (await client.post("/ui/logout", data={})).status_code == 403  # the field is required too
+
+
+async def test_sign_up_reports_each_problem_next_to_its_field(client: AsyncClient) -> None:
+    response = await post_form(client, "/ui/signup", email="not-an-address", password=TOO_SHORT)
+    assert response.status_code == 422
+    assert 'id="email-error"' in response.text
+    assert 'id="password-error"' in response.text
+    assert "at least 12 characters" in response.text
+    assert 'aria-describedby="password-hint password-error"' in response.text
+    assert 'value="not-an-address"' in response.text  # kept, not retyped
+    assert f'value="{TOO_SHORT}"' not in response.text  # a password is never sent back
+
+
+async def test_sign_up_refuses_a_taken_address(client: AsyncClient) -> None:
+    assert (await post_form(client, "/ui/signup", email=EMAIL, password=PASSWORD)).status_code == 303
+    response = await post_form(client, "/ui/signup", email=EMAIL.upper(), password=PASSWORD)
+    assert response.status_code == 409
+    assert "already exists" in response.text
+
+
+async def test_logging_in_sets_a_secure_by_default_session_cookie(client: AsyncClient) -> None:
+    await post_form(client, "/ui/signup", email=EMAIL, password=PASSWORD)
+    notice = await client.get("/ui/login", params={"done": "signed-up"})
+    assert 'role="status">Your account is ready' in notice.text
+    response = await post_form(client, "/ui/login", email=f"  {EMAIL.upper()} ", password=PASSWORD)
+    assert response.status_code == 303
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("session="))
+    assert all(part in cookie for part in ("HttpOnly", "Path=/ui", "SameSite=lax", "Max-Age=900"))
+    assert "Secure" not in cookie  # plain HTTP outside production
+    assert "Signed in as <strong>grace@example.com</strong>" in (await client.get("/ui/items")).text
+
+
+def test_session_cookies_are_secure_in_production(settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(environment="production", allow_sqlite_in_production=True)
+    response = Response()
+    start_session(response, cast(AppContext, SimpleNamespace(settings=settings)), "token", 60)
+    assert "Secure" in response.headers["set-cookie"]
+
+
+async def test_a_bad_login_says_so(client: AsyncClient) -> None:
+    await post_form(client, "/ui/signup", email=EMAIL, password=PASSWORD)
+    response = await post_form(client, "/ui/login", email=EMAIL, password=WRONG_PASSWORD)
+    assert response.status_code == 401
+    assert 'role="alert">Incorrect email or password' in response.text
+    assert "session=" not in response.headers.get("set-cookie", "")
+
+
+async def test_pages_need_a_valid_session(client: AsyncClient) -> None:
+    for path in ("/ui/items", "/ui/items/new", "/ui/items/1/edit"):
+        assert (await client.get(path)).headers["location"] == "/ui/login"
+    client.cookies.set("session", "not-a-token", path="/ui")
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+
+
+async def test_create_edit_and_delete_an_item(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    assert "You have no items yet." in (await client.get("/ui/items")).text
+    item_id = await create(client, "Buy <milk>", "Two litres")
+    listing = await client.get("/ui/items", params={"done": "created"})
+    assert "Buy &lt;milk&gt;" in listing.text  # escaped
+    assert 'role="status">Item created.' in listing.text
+
+    assert 'value="Buy &lt;milk&gt;"' in (await client.get(f"/ui/items/{item_id}/edit")).text
+    changed = await post_form(client, f"/ui/items/{item_id}/edit", title="Buy oat milk", description="")
+    assert changed.headers["location"] == "/ui/items?done=updated"
+    listing = await client.get("/ui/items")
+    assert "Buy oat milk" in listing.text
+    assert "Two litres" not in listing.text
+
+    deleted = await post_form(client, f"/ui/items/{item_id}/delete")
+    assert deleted.headers["location"] == "/ui/items?done=deleted"
+    assert "You have no items yet." in (await client.get("/ui/items")).text
+
+
+async def test_item_forms_explain_what_is_wrong(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    assert (await client.get("/ui/items/new")).status_code == 200
+    response = await post_form(client, "/ui/items/new", title="   ", description="x")
+    assert response.status_code == 422
+    assert 'aria-invalid="true"' in response.text
+    item_id = await create(client, "Buy milk")
+    response = await post_form(client, f"/ui/items/{item_id}/edit", title="x" * 201)
+    assert response.status_code == 422
+    assert "at most 200 characters" in response.text
+
+
+async def test_the_list_is_paged(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    for number in range(21):
+        await post_form(client, "/ui/items/new", title=f"item {number}")
+    first = await client.get("/ui/items")
+    assert 'rel="next"' in first.text
+    assert "item 20" not in first.text
+    second = await client.get("/ui/items", params={"page": 2})
+    assert "item 20" in second.text
+    assert 'rel="prev"' in second.text
+
+
+async def test_other_users_items_do_not_exist(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client, "first@example.com")
+    item_id = await create(client, "First user's secret")
+    await post_form(client, "/ui/logout")
+    await sign_up_and_log_in(client, "second@example.com")
+    assert "First user" not in (await client.get("/ui/items")).text
+    for response in (
+        await client.get(f"/ui/items/{item_id}/edit"),
+        await post_form(client, f"/ui/items/{item_id}/edit", title="mine now"),
+        await post_form(client, f"/ui/items/{item_id}/delete"),
+    ):
+        assert response.status_code == 404
+        assert "belongs to someone else" in response.text
+
+
+async def test_logging_out_ends_the_session(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    response = await post_form(client, "/ui/logout")
+    assert response.headers["location"] == "/ui/login?done=logged-out"
+    assert 'session=""' in response.headers["set-cookie"]
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/ui/nowhere", 404), ("/ui/items/abc/edit", 404), ("/ui/items?page=0", 404)]
+)
+async def test_bad_addresses_get_an_html_page(client: AsyncClient, path: str, status: int) -> None:
+    await sign_up_and_log_in(client)
+    response = await client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_other_http_errors_get_an_html_page(client: AsyncClient) -> None:
+    response = await client.put("/ui/login")
+    assert response.status_code == 405
+    assert "<h1>Method Not Allowed</h1>" in response.text

@@ -1,0 +1,52 @@
+"""Constants and helpers the tests share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from httpx import AsyncClient
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+PASSWORD = "a long test passphrase 42"  # pragma: allowlist secret
+WRONG_PASSWORD = "not the right passphrase"  # pragma: allowlist secret
+SECRET_KEY = "tests-only-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"  # pragma: allowlist secret
+CLIENT_ADDRESS = ("203.0.113.7", 50000)
+
+
+class IsolatedSettings(Settings):
+    """Settings built only from what a test passes: never the developer's environment or .env."""
+
+    model_config = SettingsConfigDict(env_file=None)  # not even parsed
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def log_in(client: AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post("/api/v1/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens

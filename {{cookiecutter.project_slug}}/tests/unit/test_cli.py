@@ -1,0 +1,101 @@
+"""The command line: serve, migrate, create-user, and a clear message for bad settings."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from {{ cookiecutter.package_name }}.__main__ import main
+
+from ..support import PASSWORD
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def database_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A clean environment (no .env, no inherited settings) with a fresh SQLite file."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("ENVIRONMENT", "DATABASE_URL", "SECRET_KEY", "REDIS_URL", "LOG_FORMAT", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ARGON2_MEMORY_COST_KIB", "8")
+    monkeypatch.setenv("ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("ARGON2_PARALLELISM", "1")
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def migrate(database_file: Path) -> None:
+    assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
+
+
+def test_migrate_creates_the_schema(database_file: Path) -> None:
+    migrate(database_file)
+    with sqlite3.connect(database_file) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"users", "items", "refresh_tokens", "alembic_version"} <= tables
+
+
+def test_migrate_needs_its_configuration(database_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate", "--config", "missing.ini"]) == 1
+    assert "missing.ini not found" in capsys.readouterr().err
+
+
+def test_create_user_from_stdin(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate(database_file)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["create-user", "--email", "Admin@Example.com", "--password-stdin"]) == 0
+    assert "created user 1 <admin@example.com>" in capsys.readouterr().out
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["create-user", "--email", "admin@example.com", "--password-stdin"]) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_create_user_prompts_twice(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    migrate(database_file)
+    monkeypatch.setattr("getpass.getpass", lambda prompt: PASSWORD)
+    assert main(["create-user", "--email", "ops@example.com"]) == 0
+    answers = iter([PASSWORD, "something else entirely"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    with pytest.raises(SystemExit, match="do not match"):
+        main(["create-user", "--email", "ops2@example.com"])
+
+
+def test_create_user_enforces_the_password_policy(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["create-user", "--email", "ops@example.com", "--password-stdin"]) == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+
+
+def test_serve_runs_uvicorn_with_uvloop_and_httptools(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    monkeypatch.setenv("PORT", "9001")
+    assert main(["serve", "--host", "0.0.0.0"]) == 0  # noqa: S104 - the argument under test
+    ((app, options),) = calls
+    assert app.endswith(".main:create_app")
+    assert options["factory"] is True
+    assert (options["loop"], options["http"]) == ("uvloop", "httptools")
+    assert (options["host"], options["port"], options["workers"]) == ("0.0.0.0", 9001, 1)  # noqa: S104
+    assert options["access_log"] is False
+
+
+def test_invalid_settings_stop_every_command_with_a_message(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    assert main(["migrate"]) == 2
+    error = capsys.readouterr().err
+    assert "invalid settings" in error
+    assert "SECRET_KEY is missing" in error

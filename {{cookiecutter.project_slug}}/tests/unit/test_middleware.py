@@ -1,0 +1,97 @@
+"""The pure ASGI middleware on minimal applications (the full app is covered in integration/)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from starlette.types import Receive, Scope, Send
+
+from {{ cookiecutter.package_name }}.core.logging import configure_logging
+from {{ cookiecutter.package_name }}.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from {{ cookiecutter.package_name }}.core.request_id import choose_request_id
+
+from ..support import IsolatedSettings
+
+
+async def echo_body(scope: Scope, receive: Receive, send: Send) -> None:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def crash_before_responding(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("database password is hunter2")
+
+
+async def crash_while_responding(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    raise RuntimeError("half-way")
+
+
+def client_for(app: object) -> AsyncClient:
+    return AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver")  # type: ignore[arg-type]
+
+
+async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+@pytest.fixture(autouse=True)
+def json_logs() -> None:
+    configure_logging(IsolatedSettings(log_format="json"))
+
+
+@pytest.mark.parametrize(
+    ("header", "kept"),
+    [(b"abc-123_X.y:z", True), (b"has spaces", False), (b"x" * 129, False), (b"\xff\xfe", False), (None, False)],
+)
+def test_request_ids_from_clients_are_kept_only_when_well_formed(header: bytes | None, kept: bool) -> None:
+    chosen = choose_request_id(header)
+    assert (chosen == (header or b"").decode("latin-1")) is kept
+    assert 1 <= len(chosen) <= 128
+
+
+async def test_a_crash_becomes_a_500_envelope_without_internals(capsys: pytest.CaptureFixture[str]) -> None:
+    async with client_for(RequestContextMiddleware(crash_before_responding)) as client:
+        response = await client.get("/", headers={"X-Request-ID": "crash-1"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {"code": "internal_error", "message": "Internal server error", "request_id": "crash-1"}
+    }
+    assert "hunter2" not in response.text
+    assert response.headers["x-request-id"] == "crash-1"
+    assert '"event":"unhandled_error"' in capsys.readouterr().out
+
+
+async def test_a_crash_after_the_response_started_is_left_to_the_server() -> None:
+    async with client_for(RequestContextMiddleware(crash_while_responding)) as client:
+        with pytest.raises(RuntimeError, match="half-way"):
+            await client.get("/")
+
+
+async def test_bodies_within_the_limit_pass_whole() -> None:
+    async with client_for(BodySizeLimitMiddleware(echo_body, max_body_bytes=10)) as client:
+        assert (await client.post("/", content=b"0123456789")).text == "0123456789"
+        assert (await client.post("/", content=chunks(b"01234", b"56789"))).text == "0123456789"
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    async with client_for(BodySizeLimitMiddleware(crash_before_responding, max_body_bytes=10)) as client:
+        response = await client.post("/", content=b"x" * 11)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_a_streamed_body_is_cut_off_at_the_limit() -> None:
+    async with client_for(BodySizeLimitMiddleware(echo_body, max_body_bytes=10)) as client:
+        response = await client.post("/", content=chunks(b"012345", b"6789", b"overflow"))
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"

@@ -1,0 +1,76 @@
+"""The login guard: attempt rate per account and IP, lockout per account, failing open without Redis."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from {{ cookiecutter.package_name }}.core.errors import AccountLockedError, TooManyRequestsError
+from {{ cookiecutter.package_name }}.core.logging import configure_logging
+from {{ cookiecutter.package_name }}.core.ratelimit import LoginGuard
+
+from ..support import IsolatedSettings
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def inc(self) -> None:
+        self.count += 1
+
+
+def guard(**settings: Any) -> LoginGuard:
+    return LoginGuard(IsolatedSettings(**settings), on_storage_error=Counter().inc)
+
+
+async def test_attempts_per_account_and_ip_are_limited() -> None:
+    login_guard = guard(login_rate_limit="2/minute")
+    await login_guard.check("ada@example.com", "10.0.0.1")
+    await login_guard.check("ada@example.com", "10.0.0.1")
+    with pytest.raises(TooManyRequestsError) as raised:
+        await login_guard.check("ada@example.com", "10.0.0.1")
+    assert 1 <= int(raised.value.headers["Retry-After"]) <= 60
+    await login_guard.check("ada@example.com", "10.0.0.2")  # another IP has its own budget
+    await login_guard.check("bob@example.com", "10.0.0.1")  # and so has another account
+
+
+async def test_repeated_failures_lock_the_account_until_the_window_passes() -> None:
+    login_guard = guard(login_lockout_threshold=2, login_lockout_seconds=300)
+    await login_guard.record_failure("ada@example.com")
+    await login_guard.check("ada@example.com", "10.0.0.1")
+    await login_guard.record_failure("ada@example.com")
+    with pytest.raises(AccountLockedError) as raised:
+        await login_guard.check("ada@example.com", "10.0.0.9")  # from any address
+    assert 250 <= int(raised.value.headers["Retry-After"]) <= 300
+
+
+async def test_a_successful_login_forgets_earlier_failures() -> None:
+    login_guard = guard(login_lockout_threshold=2)
+    await login_guard.record_failure("ada@example.com")
+    await login_guard.record_success("ada@example.com")
+    await login_guard.record_failure("ada@example.com")
+    await login_guard.check("ada@example.com", "10.0.0.1")
+
+
+async def test_an_unreachable_redis_fails_open_with_a_warning_and_a_metric(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(IsolatedSettings(log_format="json"))
+    errors = Counter()
+    # Nothing listens on port 1: every Redis call fails at once.
+    settings = IsolatedSettings(redis_url="redis://127.0.0.1:1/0", login_rate_limit="1/minute")
+    login_guard = LoginGuard(settings, on_storage_error=errors.inc)
+    assert login_guard.uses_redis
+    try:
+        for _ in range(3):
+            await login_guard.check("ada@example.com", "10.0.0.1")
+        await login_guard.record_failure("ada@example.com")
+        await login_guard.record_success("ada@example.com")
+        with pytest.raises(ConnectionError):
+            await login_guard.ping()
+    finally:
+        await login_guard.close()
+    assert errors.count >= 5
+    warnings = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"event": "rate_limit_storage_unavailable", "level": "warning"}.items() <= warnings[0].items()

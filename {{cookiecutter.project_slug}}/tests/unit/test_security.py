@@ -1,0 +1,137 @@
+"""Tokens: only valid, unexpired, correctly signed tokens of the expected type pass. Hashing: argon2id."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+
+from {{ cookiecutter.package_name }}.core import security
+from {{ cookiecutter.package_name }}.core.errors import AuthenticationError
+from {{ cookiecutter.package_name }}.core.security import PasswordHasher, TokenService
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import SECRET_KEY, IsolatedSettings
+
+FAST_HASHING: dict[str, Any] = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
+
+
+@pytest.fixture
+def tokens() -> TokenService:
+    return TokenService(IsolatedSettings(secret_key=SECRET_KEY))
+
+
+def _claims(**overrides: Any) -> dict[str, Any]:
+    now = int(datetime.now(UTC).timestamp())
+    claims = {"sub": "7", "type": "access", "iss": Settings.model_fields["jwt_issuer"].default}
+    return {**claims, "iat": now, "exp": now + 300, "jti": "abc", **overrides}
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_access_token_round_trip(tokens: TokenService) -> None:
+    claims = tokens.verify(tokens.issue_access_token(7), "access")
+    assert claims.user_id == 7
+    assert len(claims.jti) == 32
+
+
+def test_refresh_tokens_carry_their_family(tokens: TokenService) -> None:
+    first = tokens.issue_refresh_token(7)
+    second = tokens.issue_refresh_token(7, first.family_id)
+    assert second.family_id == first.family_id
+    assert tokens.verify(second.token, "refresh").family_id == first.family_id
+
+
+def test_a_token_of_the_other_type_is_refused(tokens: TokenService) -> None:
+    with pytest.raises(AuthenticationError, match="Wrong token type"):
+        tokens.verify(tokens.issue_access_token(7), "refresh")
+
+
+def test_a_tampered_payload_is_refused(tokens: TokenService) -> None:
+    header, _, signature = tokens.issue_access_token(7).split(".")
+    forged = f"{header}.{_b64(_claims(sub='1'))}.{signature}"
+    with pytest.raises(AuthenticationError):
+        tokens.verify(forged, "access")
+
+
+def test_alg_none_is_refused(tokens: TokenService) -> None:
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(_claims())}."
+    with pytest.raises(AuthenticationError):
+        tokens.verify(unsigned, "access")
+
+
+@pytest.mark.parametrize(
+    ("claims", "key", "algorithm"),
+    [
+        (_claims(), "another-key-of-sufficient-length-0123456789", "HS256"),  # wrong key
+        (_claims(), SECRET_KEY, "HS512"),  # an algorithm outside the allow-list
+        (_claims(exp=int(datetime.now(UTC).timestamp()) - 1), SECRET_KEY, "HS256"),  # expired
+        (_claims(iss="someone-else"), SECRET_KEY, "HS256"),
+        ({k: v for k, v in _claims().items() if k != "jti"}, SECRET_KEY, "HS256"),  # a required claim missing
+        (_claims(sub="not-a-number"), SECRET_KEY, "HS256"),
+    ],
+    ids=["wrong-key", "wrong-algorithm", "expired", "wrong-issuer", "no-jti", "bad-subject"],
+)
+def test_invalid_tokens_are_refused(tokens: TokenService, claims: dict[str, Any], key: str, algorithm: str) -> None:
+    with pytest.raises(AuthenticationError):
+        tokens.verify(jwt.encode(claims, key, algorithm=algorithm), "access")
+
+
+def test_verified_access_tokens_are_cached_until_they_expire(
+    tokens: TokenService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = tokens.issue_access_token(7)
+    first = tokens.verify_access_token(token)
+    assert tokens.verify_access_token(token) is first
+    monkeypatch.setattr(time, "time", lambda: first.expires_at + 1)
+    assert tokens.verify_access_token(token) is not first  # verified again once past its expiry
+
+
+def test_the_verified_token_cache_stays_bounded(tokens: TokenService, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "VERIFIED_CACHE_SIZE", 1)
+    first, second = tokens.issue_access_token(1), tokens.issue_access_token(2)
+    cached = tokens.verify_access_token(first)
+    tokens.verify_access_token(second)  # evicts the first
+    assert tokens.verify_access_token(first) is not cached
+
+
+def test_a_cached_token_does_not_vouch_for_an_altered_one(tokens: TokenService) -> None:
+    token = tokens.issue_access_token(7)
+    tokens.verify_access_token(token)
+    with pytest.raises(AuthenticationError):
+        tokens.verify_access_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+
+
+async def test_passwords_hash_with_argon2id_and_verify() -> None:
+    hasher = PasswordHasher(IsolatedSettings(**FAST_HASHING))
+    password_hash = await hasher.hash("violet tugboat 1987")
+    assert password_hash.startswith("$argon2id$")
+    assert await hasher.verify("violet tugboat 1987", password_hash) == (True, None)
+    assert (await hasher.verify("wrong", password_hash))[0] is False
+
+
+async def test_unknown_users_still_cost_a_verification() -> None:
+    hasher = PasswordHasher(IsolatedSettings(**FAST_HASHING))
+    assert await hasher.verify("anything", None) == (False, None)
+    assert await hasher.verify("anything", None) == (False, None)  # reuses the throw-away hash
+
+
+async def test_hashes_made_with_older_parameters_are_upgraded() -> None:
+    old = await PasswordHasher(IsolatedSettings(**FAST_HASHING)).hash("violet tugboat 1987")
+    stronger = PasswordHasher(IsolatedSettings(**{**FAST_HASHING, "argon2_time_cost": 2}))
+    valid, new_hash = await stronger.verify("violet tugboat 1987", old)
+    assert valid
+    assert new_hash is not None
+    assert "t=2" in new_hash
+
+
+def test_default_hashing_parameters_are_not_weakened() -> None:
+    settings = IsolatedSettings()
+    assert (settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism) == (3, 65536, 4)

@@ -1,0 +1,94 @@
+"""Settings validation: development conveniences, production refusals, one clear error message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from {{ cookiecutter.package_name }}.settings import SettingsError, get_settings
+
+from ..support import SECRET_KEY, IsolatedSettings
+
+POSTGRES_URL = "postgresql+asyncpg://app@db.internal:5432/app"
+
+
+def test_development_defaults_run_without_configuration() -> None:
+    settings = IsolatedSettings()
+    assert settings.environment == "development"
+    assert settings.is_sqlite
+    assert settings.effective_log_format == "console"
+    assert settings.max_body_bytes == 1024 * 1024
+    assert len(settings.signing_key) >= 32  # a random per-process key
+
+
+def test_a_configured_secret_key_is_used() -> None:
+    assert IsolatedSettings(secret_key=SECRET_KEY).signing_key == SECRET_KEY
+
+
+def test_cors_origins_accept_a_comma_separated_list() -> None:
+    settings = IsolatedSettings(cors_origins="https://a.example, https://b.example,")
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_log_level_is_case_insensitive() -> None:
+    assert IsolatedSettings(log_level="debug").log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("login_rate_limit", "ten per minute"), ("database_url", "not a url"), ("max_body_bytes", 0)],
+)
+def test_malformed_values_are_refused(field: str, value: Any) -> None:
+    with pytest.raises(ValidationError):
+        IsolatedSettings(**{field: value})
+
+
+def test_production_accepts_a_strong_key_and_postgresql() -> None:
+    settings = IsolatedSettings(environment="production", secret_key=SECRET_KEY, database_url=POSTGRES_URL)
+    assert settings.is_production
+    assert settings.effective_log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "problem"),
+    [
+        (None, "SECRET_KEY is missing"),
+        ("", "SECRET_KEY is missing"),
+        ("change-me", "well-known placeholder"),
+        ("short-but-random-Xy7", "SECRET_KEY is weak"),
+        ("a" * 64, "SECRET_KEY is weak"),
+    ],
+)
+def test_production_refuses_weak_or_default_secret_keys(secret_key: str | None, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        IsolatedSettings(environment="production", secret_key=secret_key, database_url=POSTGRES_URL)
+
+
+def test_production_refuses_sqlite_unless_allowed() -> None:
+    with pytest.raises(ValidationError, match="ALLOW_SQLITE_IN_PRODUCTION"):
+        IsolatedSettings(environment="production", secret_key=SECRET_KEY)
+    allowed = IsolatedSettings(environment="production", secret_key=SECRET_KEY, allow_sqlite_in_production=True)
+    assert allowed.is_sqlite
+
+
+def test_get_settings_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("\n".join(["MAX_BODY_BYTES=2048", "LOG_LEVEL=WARNING"]), encoding="utf-8")
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")  # the environment wins over .env
+    settings = get_settings()
+    assert (settings.max_body_bytes, settings.log_level) == (2048, "ERROR")
+
+
+def test_get_settings_explains_every_problem(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("SECRET_KEY", "change-me")
+    monkeypatch.setenv("PORT", "not-a-port")
+    with pytest.raises(SettingsError) as raised:
+        get_settings()
+    message = str(raised.value)
+    assert message.startswith("invalid settings:")
+    assert "PORT:" in message
