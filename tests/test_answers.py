@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .checks import parse_problems, ruff_problems, unrendered_jinja
+from .checks import PROJECT_TEMPLATE_DIR, copied_without_render, parse_problems, ruff_problems, unrendered_jinja
 from .conftest import bake_ok
 from .variants import TEMPLATE_DIR
 
@@ -88,3 +89,19 @@ def test_generated_text_files_parse_for_any_name(cookies: Any, name: str, descri
 
     assert parse_problems(project) == []
     assert unrendered_jinja(project) == []
+
+
+def test_files_with_their_own_jinja_are_copied_byte_for_byte(cookies: Any) -> None:
+    project = bake_ok(cookies, {**FAST, **ALL_ON})
+    verbatim = [
+        path
+        for path in PROJECT_TEMPLATE_DIR.rglob("*")
+        if path.is_file()
+        and any(fnmatch.fnmatch(str(path.relative_to(TEMPLATE_DIR)), glob) for glob in copied_without_render())
+    ]
+    assert verbatim, "the web UI's HTML templates are copied without rendering"
+    for source in verbatim:
+        relative = str(source.relative_to(PROJECT_TEMPLATE_DIR)).replace(
+            "{{cookiecutter.package_name}}", "orders_service"
+        )
+        assert (project / relative).read_bytes() == source.read_bytes(), relative

@@ -49,8 +49,8 @@ def test_cruft_update_brings_template_changes_and_keeps_local_work(tmp_path: Pat
     project = tmp_path / "orders-service"
     env_before = (project / ".env").read_bytes()
     run(project, "make", "install")  # the pre-commit hooks run the project's own tools
-    run(project, *GIT, "add", ".cruft.json")
-    run(project, *GIT, "commit", "-qm", "Track the template link")
+    run(project, *GIT, "add", ".cruft.json", "uv.lock")
+    run(project, *GIT, "commit", "-qm", "Track the template link and the lock file")
 
     items = next(project.glob("src/*/api/v1/items.py"))
     items.write_text(items.read_text(encoding="utf-8") + "\n\n# Service team: pricing hooks go here.\n")

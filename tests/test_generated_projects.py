@@ -26,6 +26,8 @@ pytestmark = pytest.mark.slow
 # A CI job matrix runs one combination per job by setting TEMPLATE_VARIANT to its JSON.
 PAIRWISE = [json.loads(os.environ["TEMPLATE_VARIANT"])] if "TEMPLATE_VARIANT" in os.environ else pairwise_combinations()
 GATE_TIMEOUT = 15 * 60
+# Gates an optional module adds to its project, run with the real tools (.ci/run installs them).
+MODULE_GATES = {"use_playwright": "e2e"}
 
 
 def interpreter(version: str) -> str:
@@ -79,6 +81,9 @@ def test_generated_project_passes_its_own_gates(
     run_gate(project, env, "make", "test")
     run_gate(project, env, "make", "lint")
     run_gate(project, env, "make", "typecheck")
+    for toggle, target in MODULE_GATES.items():
+        if answers[toggle]:
+            run_gate(project, env, "make", target)
     if not (project / ".git").exists():
         run_gate(project, env, "git", "init", "-q", "-b", "main")
     run_gate(project, env, "git", "add", "-A")
