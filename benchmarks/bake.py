@@ -72,7 +72,9 @@ def main() -> None:
     print(f"default bake                         : {default:6.3f} s (+{default - bare:.3f} s over bare; target +0.200)")
     print(f"all-options bake                     : {everything:6.3f} s (+{everything - bare:.3f} s over bare)")
     if not args.skip_fast_tier:
-        print(f"fast tier, every combination          : {time_fast_tier():6.1f} s wall (target < 120 s, {os.cpu_count()} cores)")
+        print(
+            f"fast tier, every combination          : {time_fast_tier():6.1f} s wall (target < 120 s, {os.cpu_count()} cores)"
+        )
 
 
 if __name__ == "__main__":

@@ -32,12 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.services import free_port, postgres_server  # noqa: E402
+from tests.services import free_port, postgres_server
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 PACKAGE = "orders_service"
 SECRET_KEY = "benchmark-" + "k" * 54
-BARE_APP = '''
+BARE_APP = """
 from fastapi import FastAPI
 
 app = FastAPI()
@@ -46,7 +46,7 @@ app = FastAPI()
 @app.get("/health/live")
 async def live() -> dict[str, str]:
     return {"status": "ok"}
-'''
+"""
 POST_SCRIPT = """
 wrk.method = "POST"
 wrk.body = '{"title": "benchmark item", "description": "created under load"}'
@@ -67,7 +67,7 @@ def bake_and_install(workdir: Path) -> Path:
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> dict:
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 - loopback only
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
         return json.loads(response.read() or b"{}")
 
@@ -162,7 +162,9 @@ def measure_bare(project: Path, args: argparse.Namespace) -> None:
     command = [str(project / ".venv" / "bin" / "uvicorn"), "bare_app:app", "--host", "127.0.0.1", "--port", str(port),
                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]  # fmt: skip
     with serve(command, project, dict(os.environ), "/health/live", port):
-        print(f"[bare ] GET /health/live (bare FastAPI) : {wrk(f'http://127.0.0.1:{port}/health/live', 32, args.seconds, {})}")
+        print(
+            f"[bare ] GET /health/live (bare FastAPI) : {wrk(f'http://127.0.0.1:{port}/health/live', 32, args.seconds, {})}"
+        )
 
 
 def measure_test_suite(project: Path) -> None:
