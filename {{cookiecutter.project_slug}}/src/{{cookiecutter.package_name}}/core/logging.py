@@ -7,6 +7,7 @@ Values under keys that look like secrets are replaced before anything is written
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -24,10 +25,16 @@ REDACTED = "[REDACTED]"
 _SECRET_KEYS = re.compile(r"pass(word|phrase)?|secret|token|authorization|cookie|api[_-]?key|credential", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=1024)
+def _names_a_secret(key: str) -> bool:
+    # Cached: log keys are a small fixed vocabulary, and this runs for every key of every line.
+    return _SECRET_KEYS.search(key) is not None
+
+
 def redact_secrets(_: Any, __: str, event_dict: EventDict) -> EventDict:
     """Mask values whose key names a secret (password, token, authorization, cookie, ...)."""
     for key in event_dict:
-        if _SECRET_KEYS.search(key):
+        if _names_a_secret(key):
             event_dict[key] = REDACTED
     return event_dict
 

@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from tenacity import (
@@ -23,7 +23,7 @@ from ..settings import Settings
 
 log = structlog.get_logger(__name__)
 # Errors worth another try while the database starts: refused or reset connections, timeouts.
-TRANSIENT_ERRORS = (OSError, OperationalError, DBAPIError, TimeoutError)
+TRANSIENT_ERRORS = (OSError, DBAPIError, TimeoutError)
 
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
