@@ -2,6 +2,9 @@
 # `make test` runs both test tiers (see README.md).
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
+# Bytecode compiled at install: the tests bake by starting many Python processes, and without
+# .pyc files (PYTHONDONTWRITEBYTECODE is common on CI) each one recompiles its imports.
+export UV_COMPILE_BYTECODE := 1
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 OUTPUT ?= build
 JOBS ?= auto
