@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from .conftest import bake_ok
-from .services import create_database, postgres_server
+from .services import create_database, postgres_server, redis_server
 from .variants import TEMPLATE_DIR, pairwise_combinations, variant_id
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,7 @@ def run_gate(project: Path, env: dict[str, str], *command: str) -> None:
 
 @pytest.mark.parametrize("answers", PAIRWISE, ids=[variant_id(answers) for answers in PAIRWISE])
 def test_generated_project_passes_its_own_gates(
-    cookies: Any, uv_cache: Path, request: pytest.FixtureRequest, answers: dict[str, Any]
+    cookies: Any, uv_cache: Path, request: pytest.FixtureRequest, tmp_path: Path, answers: dict[str, Any]
 ) -> None:
     project = bake_ok(cookies, answers)
     env = {
@@ -78,12 +78,15 @@ def test_generated_project_passes_its_own_gates(
         database = f"variant_{PAIRWISE.index(answers)}"
         env["TEST_DATABASE_URL"] = create_database(request.getfixturevalue("postgres_url"), database)
 
-    run_gate(project, env, "make", "test")
+    # Each variant gets its own Redis: Celery workers of parallel variants must not share a queue.
+    with redis_server(tmp_path / "redis") as redis:
+        env["TEST_REDIS_URL"] = redis.url
+        run_gate(project, env, "make", "test")
+        for toggle, target in MODULE_GATES.items():
+            if answers[toggle]:
+                run_gate(project, env, "make", target)
     run_gate(project, env, "make", "lint")
     run_gate(project, env, "make", "typecheck")
-    for toggle, target in MODULE_GATES.items():
-        if answers[toggle]:
-            run_gate(project, env, "make", target)
     if not (project / ".git").exists():
         run_gate(project, env, "git", "init", "-q", "-b", "main")
     run_gate(project, env, "git", "add", "-A")
