@@ -121,39 +121,58 @@ def git_identity_env(project_dir: Path, name: str, email: str) -> dict[str, str]
     return env
 
 
-def init_git(project_dir: Path, answers: Mapping[str, object], warn: Warn) -> bool:
-    """``git init -b main``, add everything, one initial commit. Returns whether it succeeded."""
+def create_repository(project_dir: Path, warn: Warn) -> bool:
+    """``git init -b main``. Returns whether it succeeded."""
     if shutil.which("git") is None:
         warn("git not found: run `git init -b main && git add -A && git commit -m 'Initial commit'` later")
         return False
+    return _git_step("git init", ["git", "init", "--quiet", "--initial-branch=main"], project_dir, None, warn)
+
+
+def commit_everything(project_dir: Path, answers: Mapping[str, object], warn: Warn) -> bool:
+    """Add every file and make the initial commit. Returns whether it succeeded."""
+    env = git_identity_env(project_dir, str(answers["author_name"]), str(answers["author_email"]))
     steps = {
-        "git init": ["git", "init", "--quiet", "--initial-branch=main"],
         "git add": ["git", "add", "--all"],
         "git commit": ["git", "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "Initial commit"],
     }
-    env = git_identity_env(project_dir, str(answers["author_name"]), str(answers["author_email"]))
-    for label, command in steps.items():
-        result = _run(command, project_dir, env)
-        if result.returncode != 0:
-            output = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-            warn(f"`{label}` failed ({output[-1]}): finish the git setup by hand")
-            return False
-    return True
+    return all(_git_step(label, command, project_dir, env, warn) for label, command in steps.items())
 
 
-def install_pre_commit(project_dir: Path, warn: Warn) -> bool:
-    """Install the pre-commit git hook (offline: hooks are local). Returns whether it succeeded."""
-    if not (project_dir / ".git").exists():
-        warn("no git repository, so the pre-commit hook was not installed: run `pre-commit install` after `git init`")
-        return False
-    if shutil.which("pre-commit") is None:
-        warn("pre-commit not found: run `make install && uv run pre-commit install` later")
-        return False
-    result = _run(["pre-commit", "install"], project_dir)
+def _git_step(label: str, command: list[str], project_dir: Path, env: Mapping[str, str] | None, warn: Warn) -> bool:
+    result = _run(command, project_dir, env)
     if result.returncode != 0:
-        warn(f"`pre-commit install` failed ({result.stderr.strip() or result.stdout.strip()}): run it again later")
-        return False
-    return True
+        output = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        warn(f"`{label}` failed ({output[-1]}): finish the git setup by hand")
+    return result.returncode == 0
+
+
+class PreCommitInstall:
+    """``pre-commit install`` in the background: it only needs ``.git``, so it overlaps the first commit."""
+
+    def __init__(self, project_dir: Path, warn: Warn) -> None:
+        self.warn = warn
+        self.process: subprocess.Popen[str] | None = None
+        if not (project_dir / ".git").exists():
+            warn(
+                "no git repository, so the pre-commit hook was not installed: run `pre-commit install` after `git init`"
+            )
+        elif shutil.which("pre-commit") is None:
+            warn("pre-commit not found: run `make install && uv run pre-commit install` later")
+        else:
+            self.process = subprocess.Popen(  # nosec B603 B607 - fixed argument list, no shell
+                ["pre-commit", "install"], cwd=project_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+
+    def wait(self) -> bool:
+        """Whether the hook is installed (warns when it is not)."""
+        if self.process is None:
+            return False
+        stdout, stderr = self.process.communicate()
+        if self.process.returncode != 0:
+            self.warn(f"`pre-commit install` failed ({stderr.strip() or stdout.strip()}): run it again later")
+            return False
+        return True
 
 
 MODULE_LABELS = {
@@ -205,10 +224,12 @@ def finish(project_dir: Path, answers: Mapping[str, object], warn: Warn = warn_s
     if is_cruft_update_render(project_dir, answers):
         return
     write_env(project_dir)
-    if answers.get("init_git") is True:
-        init_git(project_dir, answers, warn)
-    if answers.get("install_pre_commit") is True:
-        install_pre_commit(project_dir, warn)
+    repository = answers.get("init_git") is True and create_repository(project_dir, warn)
+    hook = PreCommitInstall(project_dir, warn) if answers.get("install_pre_commit") is True else None
+    if repository:
+        commit_everything(project_dir, answers, warn)
+    if hook is not None:
+        hook.wait()
     if shutil.which("uv") is None:
         warn("uv not found: `make run` will install it into .tools/ on first use")
     print(summary(project_dir, answers))

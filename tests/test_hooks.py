@@ -140,7 +140,7 @@ def test_default_secret_is_long_and_random(tmp_path: Path) -> None:
     assert len(first.strip().split("=", 1)[1]) >= 48
 
 
-def test_init_git_uses_the_author_when_no_identity_is_configured(
+def test_first_commit_uses_the_author_when_no_identity_is_configured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -152,7 +152,10 @@ def test_init_git_uses_the_author_when_no_identity_is_configured(
     (project / "README.md").write_text("hello\n", encoding="utf-8")
     warnings: list[str] = []
 
-    ok = post_gen.init_git(project, {"author_name": "Zoë O'Brien", "author_email": "zoe@example.com"}, warnings.append)
+    answers = {"author_name": "Zoë O'Brien", "author_email": "zoe@example.com"}
+    ok = post_gen.create_repository(project, warnings.append) and post_gen.commit_everything(
+        project, answers, warnings.append
+    )
 
     assert ok, warnings
     author = subprocess.run(
@@ -167,9 +170,9 @@ def test_init_git_uses_the_author_when_no_identity_is_configured(
 def test_missing_tools_give_one_warning_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     warnings: list[str] = []
-    assert not post_gen.init_git(tmp_path, {"author_name": "a", "author_email": "a@b.c"}, warnings.append)
+    assert not post_gen.create_repository(tmp_path, warnings.append)
     (tmp_path / ".git").mkdir()
-    assert not post_gen.install_pre_commit(tmp_path, warnings.append)
+    assert not post_gen.PreCommitInstall(tmp_path, warnings.append).wait()
     assert len(warnings) == 2
     assert warnings[0].startswith("git not found")
     assert warnings[1].startswith("pre-commit not found")
