@@ -66,9 +66,12 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(command: list[str], cwd: Path, env: dict[str, str], ready_path: str, port: int) -> Iterator[Served]:
-    """Start a server process and wait until ``ready_path`` answers; SIGTERM it on exit."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def serve(
+    command: list[str], cwd: Path, env: dict[str, str], ready_path: str, port: int, log: Path | None = None
+) -> Iterator[Served]:
+    """Start a server process (output to ``log``, else discarded); wait until ``ready_path`` answers; SIGTERM it on exit."""
+    output = log.open("ab") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         started = time.perf_counter()
         wait_ready(f"http://127.0.0.1:{port}{ready_path}", process)
@@ -77,6 +80,8 @@ def serve(command: list[str], cwd: Path, env: dict[str, str], ready_path: str, p
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+        if log:
+            output.close()
 
 
 def service_env(port: int, database_url: str, **extra: str) -> dict[str, str]:
@@ -94,13 +99,13 @@ def service_env(port: int, database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def migrated_service(project: Path, env: dict[str, str]) -> Iterator[Served]:
-    """Migrate, then serve the project with its production `serve` command."""
+def migrated_service(project: Path, env: dict[str, str], log: Path | None = None) -> Iterator[Served]:
+    """Migrate, then serve the project with its production `serve` command (its output to ``log``)."""
     python = str(project / ".venv" / "bin" / "python")
     migrate = subprocess.run([python, "-m", PACKAGE, "migrate"], cwd=project, env=env, capture_output=True, text=True)
     if migrate.returncode != 0:
         raise RuntimeError(f"migrate failed:\n{migrate.stderr[-3000:]}")
-    with serve([python, "-m", PACKAGE, "serve"], project, env, "/health/ready", int(env["PORT"])) as served:
+    with serve([python, "-m", PACKAGE, "serve"], project, env, "/health/ready", int(env["PORT"]), log) as served:
         yield served
 
 

@@ -25,3 +25,5 @@ class AppContext:
     # name -> async callable that raises when the dependency is unusable; /health/ready runs each
     # with a timeout. Adding a dependency is one line: `context.readiness_checks["redis"] = ping`.
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    # Checks the service can serve without (it fails open): their failure reports "degraded", not 503.
+    degradable_checks: set[str] = field(default_factory=set)

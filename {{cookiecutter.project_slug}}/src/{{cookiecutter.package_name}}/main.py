@@ -79,6 +79,7 @@ def build_context(settings: Settings) -> AppContext:
     context.readiness_checks["database"] = database.ping
     if login_guard.uses_redis:
         context.readiness_checks["redis"] = login_guard.ping
+        context.degradable_checks.add("redis")  # login rate limiting fails open without it
     return context
 
 

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     database_pool_pre_ping: bool = False
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_command_timeout_seconds: float = Field(default=15.0, gt=0)
     database_startup_attempts: int = Field(default=5, ge=1)
     database_startup_backoff_seconds: float = Field(default=0.2, ge=0)
     database_echo: bool = False

@@ -7,11 +7,15 @@ from collections.abc import Callable
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import Account
 
 UNREACHABLE = "postgresql+asyncpg://app@127.0.0.1:1/app"  # nothing listens on port 1
 
@@ -86,3 +90,66 @@ async def test_metrics_use_route_templates_and_status_classes(fresh_client: Asyn
 async def test_unknown_methods_share_one_label(client: AsyncClient) -> None:
     await client.request("BREW", "/health/live")
     assert 'method="OTHER"' in (await client.get("/metrics")).text
+
+
+async def test_api_answers_503_fast_when_the_database_is_unreachable(
+    client: AsyncClient, app_context: AppContext, account: Account
+) -> None:
+    working = app_context.database.sessions
+    unreachable = create_async_engine(UNREACHABLE)
+    app_context.database.sessions = async_sessionmaker(unreachable)
+    try:
+        response = await client.get("/api/v1/items/1", headers=account.headers)
+    finally:
+        app_context.database.sessions = working
+        await unreachable.dispose()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    error = response.json()["error"]
+    assert (error["code"], error["request_id"]) == ("service_unavailable", response.headers["x-request-id"])
+    assert (await client.get("/health/live")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("raised", "code"),
+    [
+        (OperationalError("SELECT 1", {}, Exception("server closed the connection")), "database_unavailable"),
+        (SQLAlchemyTimeoutError("QueuePool limit reached"), "database_unavailable"),
+        (DBAPIError(None, None, Exception("not yet accepting connections")), "database_unavailable"),
+        (TimeoutError(), "service_unavailable"),
+    ],
+)
+async def test_lost_connections_and_full_pools_answer_503(
+    client: AsyncClient, app_context: AppContext, account: Account, monkeypatch: pytest.MonkeyPatch,
+    raised: Exception, code: str,
+) -> None:  # fmt: skip
+    def fail(*_: object, **__: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(app_context.database, "sessions", fail)
+    response = await client.get("/api/v1/items/1", headers=account.headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (503, code)
+
+
+async def test_query_errors_stay_500s(
+    client: AsyncClient, app_context: AppContext, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_: object, **__: object) -> None:
+        raise IntegrityError("INSERT", {}, Exception("constraint violated"))
+
+    monkeypatch.setattr(app_context.database, "sessions", fail)
+    response = await client.get("/api/v1/items/1", headers=account.headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (500, "internal_error")
+
+
+async def test_a_degradable_check_failing_keeps_the_service_ready(
+    client: AsyncClient, app_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable() -> None:
+        raise ConnectionError("rate-limit storage is unreachable")
+
+    monkeypatch.setitem(app_context.readiness_checks, "redis", unreachable)
+    monkeypatch.setattr(app_context, "degradable_checks", {"redis"})
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "checks": {"database": "ok", "redis": "error"}}

@@ -24,7 +24,9 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: Literal["ok"] = "ok"
+    """`degraded`: a check the service can run without (see `degradable_checks`) is failing."""
+
+    status: Literal["ok", "degraded"] = "ok"
     checks: dict[str, CheckStatus]
 
 
@@ -37,7 +39,7 @@ async def live() -> Liveness:
     "/ready",
     response_model=Readiness,
     responses=documented_errors(503),
-    summary="Every dependency answers; 503 names the ones that do not",
+    summary="Every required dependency answers; 503 names the ones that do not",
 )
 async def ready(context: Context) -> Readiness | Response:
     names = list(context.readiness_checks)
@@ -45,10 +47,11 @@ async def ready(context: Context) -> Readiness | Response:
     outcomes = await asyncio.gather(*(_run(name, context.readiness_checks[name], seconds) for name in names))
     checks = dict(zip(names, outcomes, strict=True))
     failing = [name for name, outcome in checks.items() if outcome != "ok"]
-    if failing:
+    required = [name for name in failing if name not in context.degradable_checks]
+    if required:
         details = [{"check": name, "status": checks[name]} for name in failing]
         return error_response(503, "not_ready", f"Failing checks: {', '.join(failing)}", details=details)
-    return Readiness(checks=checks)
+    return Readiness(status="degraded" if failing else "ok", checks=checks)
 
 
 async def _run(name: str, check: ReadinessCheck, seconds: float) -> CheckStatus:

@@ -12,13 +12,18 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from .request_id import current_request_id
+
+log = structlog.get_logger(__name__)
 
 
 class ErrorBody(BaseModel):
@@ -82,6 +87,17 @@ class TooManyRequestsError(AppError):
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after_seconds))})
 
 
+class ServiceUnavailableError(AppError):
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+    message = "A dependency of the service is unavailable: try again shortly"
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    code = "database_unavailable"
+    message = "The database is unavailable: try again shortly"
+
+
 class AccountLockedError(TooManyRequestsError):
     code = "account_locked"
     message = "Too many failed logins: the account is temporarily locked"
@@ -121,11 +137,35 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> Response
     return error_response(422, "validation_error", "The request is invalid", details=details)
 
 
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """503 for a dependency that cannot be reached; anything else stays a bug (500)."""
+    if isinstance(exc, DBAPIError) and not _is_connection_failure(exc):
+        raise exc  # a bad query, not an outage: the request-context middleware answers 500 and logs it
+    error = (
+        DatabaseUnavailableError()
+        if isinstance(exc, DBAPIError | SQLAlchemyTimeoutError)
+        else ServiceUnavailableError()
+    )
+    log.warning("dependency_unavailable", method=request.method, path=request.url.path, error=repr(exc))
+    return error_response(error.status_code, error.code, error.message, headers={"Retry-After": "5"})
+
+
+def _is_connection_failure(exc: DBAPIError) -> bool:
+    # No statement: it failed while connecting (e.g. "not yet accepting connections" during recovery).
+    return exc.statement is None or exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
 # Passed to FastAPI(exception_handlers=...); unhandled exceptions become 500s in the middleware.
 EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
     AppError: _app_error,
     StarletteHTTPException: _http_error,
     RequestValidationError: _validation_error,
+    # Refused or reset connections and connect timeouts surface as OSError/TimeoutError, a full
+    # pool as SQLAlchemy's TimeoutError, a connection lost mid-query as an invalidated DBAPIError.
+    DBAPIError: _unavailable,
+    SQLAlchemyTimeoutError: _unavailable,
+    OSError: _unavailable,
+    TimeoutError: _unavailable,
 }
 
 

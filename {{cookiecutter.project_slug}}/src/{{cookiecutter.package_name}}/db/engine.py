@@ -36,7 +36,11 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
     }
     if not settings.is_sqlite:
         options["pool_recycle"] = 1800  # before servers and proxies drop idle connections
-        options["connect_args"] = {"timeout": settings.database_connect_timeout_seconds}
+        # A statement that outlives command_timeout is cancelled: a hung database never hangs a request.
+        options["connect_args"] = {
+            "timeout": settings.database_connect_timeout_seconds,
+            "command_timeout": settings.database_command_timeout_seconds,
+        }
     return options
 
 
