@@ -28,6 +28,8 @@ PAIRWISE = [json.loads(os.environ["TEMPLATE_VARIANT"])] if "TEMPLATE_VARIANT" in
 GATE_TIMEOUT = 15 * 60
 # Gates an optional module adds to its project, run with the real tools (.ci/run installs them).
 MODULE_GATES = {"use_playwright": "e2e"}
+# Gates every project has beyond test, lint and typecheck.
+COMMON_GATES = ("fuzz",)
 
 
 def interpreter(version: str) -> str:
@@ -82,6 +84,8 @@ def test_generated_project_passes_its_own_gates(
     with redis_server(tmp_path / "redis") as redis:
         env["TEST_REDIS_URL"] = redis.url
         run_gate(project, env, "make", "test")
+        for target in COMMON_GATES:
+            run_gate(project, env, "make", target)
         for toggle, target in MODULE_GATES.items():
             if answers[toggle]:
                 run_gate(project, env, "make", target)

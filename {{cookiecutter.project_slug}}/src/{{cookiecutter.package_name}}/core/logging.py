@@ -39,6 +39,17 @@ def redact_secrets(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def escape_control_characters(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """Console lines: a newline or terminal escape in a logged value (a path, a header) cannot forge a line."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and _CONTROL_CHARACTERS.search(value):
+            event_dict[key] = _CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match[0]):02x}", value)
+    return event_dict
+
+
 def add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
     request_id = current_request_id()
     if request_id is not None:
@@ -63,7 +74,8 @@ def configure_logging(settings: Settings) -> None:
     if settings.effective_log_format == "json":
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
-    else:
+    else:  # JSON escapes control characters itself
+        shared.append(escape_control_characters)
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
     structlog.configure(
         processors=[*shared, renderer],

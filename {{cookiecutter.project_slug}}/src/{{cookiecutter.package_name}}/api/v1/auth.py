@@ -21,7 +21,7 @@ router = APIRouter(prefix=f"{PREFIX}/auth", tags=["auth"])
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=documented_errors(409, 422),
+    responses=documented_errors(400, 409, 422),
     summary="Create an account",
 )
 async def register(body: Registration, session: Session, context: Context) -> User:
@@ -32,7 +32,7 @@ async def register(body: Registration, session: Session, context: Context) -> Us
 @router.post(
     "/token",
     response_model=TokenPair,
-    responses=documented_errors(401, 422, 429),
+    responses=documented_errors(400, 401, 422, 429),
     summary="Log in: exchange e-mail and password for tokens",
 )
 async def issue_tokens(
@@ -46,7 +46,7 @@ async def issue_tokens(
 @router.post(
     "/refresh",
     response_model=TokenPair,
-    responses=documented_errors(401, 422),
+    responses=documented_errors(400, 401, 422),
     summary="Exchange a refresh token for a new token pair",
 )
 async def refresh_tokens(body: RefreshRequest, session: Session, context: Context) -> IssuedTokens:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from ...core.errors import documented_errors
 from ...db import repositories
@@ -16,11 +16,20 @@ from . import PREFIX
 from .schemas import ItemCreate, ItemRead, ItemUpdate
 
 MAX_PAGE_SIZE = 100
+# Ids and offsets are 64-bit integers in every database: a larger one is a 422, never a driver overflow.
+MAX_ROW_NUMBER = 2**63 - 1
+ItemId = Annotated[int, Path(ge=1, le=MAX_ROW_NUMBER)]
 
 router = APIRouter(prefix=f"{PREFIX}/items", tags=["items"], responses=documented_errors(401, 422))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemRead, summary="Create an item")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ItemRead,
+    responses=documented_errors(400),
+    summary="Create an item",
+)
 async def create_item(body: ItemCreate, user_id: CurrentUserId, session: Session) -> Item:
     item = await ItemRepository(session).add(user_id, body.title, body.description)
     await session.commit()
@@ -32,7 +41,7 @@ async def list_items(
     user_id: CurrentUserId,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_NUMBER)] = 0,
 ) -> Response:
     # The busiest endpoint, tuned: the connection is held for the query only (not the whole
     # request), and rows go straight to orjson instead of through one model per row (ItemRead
@@ -43,12 +52,12 @@ async def list_items(
 
 
 @router.get("/{item_id}", response_model=ItemRead, responses=documented_errors(404), summary="Read an item")
-async def read_item(item_id: int, user_id: CurrentUserId, session: Session) -> Item:
+async def read_item(item_id: ItemId, user_id: CurrentUserId, session: Session) -> Item:
     return await ItemRepository(session).get_for_owner(user_id, item_id)
 
 
-@router.patch("/{item_id}", response_model=ItemRead, responses=documented_errors(404), summary="Change an item")
-async def update_item(item_id: int, body: ItemUpdate, user_id: CurrentUserId, session: Session) -> Item:
+@router.patch("/{item_id}", response_model=ItemRead, responses=documented_errors(400, 404), summary="Change an item")
+async def update_item(item_id: ItemId, body: ItemUpdate, user_id: CurrentUserId, session: Session) -> Item:
     item = await ItemRepository(session).get_for_owner(user_id, item_id)
     for field, value in body.model_dump(exclude_unset=True).items():
         setattr(item, field, value)
@@ -59,7 +68,7 @@ async def update_item(item_id: int, body: ItemUpdate, user_id: CurrentUserId, se
 @router.delete(
     "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=documented_errors(404), summary="Delete an item"
 )
-async def delete_item(item_id: int, user_id: CurrentUserId, session: Session) -> None:
+async def delete_item(item_id: ItemId, user_id: CurrentUserId, session: Session) -> None:
     repository = ItemRepository(session)
     await repository.delete(await repository.get_for_owner(user_id, item_id))
     await session.commit()

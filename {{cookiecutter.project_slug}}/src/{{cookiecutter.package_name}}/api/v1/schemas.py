@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ...core.password_policy import MAX_LENGTH, MIN_LENGTH, password_problem
 
@@ -25,7 +26,10 @@ Email = Annotated[EmailStr, AfterValidator(str.lower)]
 Password = Annotated[
     str,
     AfterValidator(_acceptable_password),
-    Field(description=f"{MIN_LENGTH} to {MAX_LENGTH} characters, not a common password"),
+    Field(
+        description=f"{MIN_LENGTH} to {MAX_LENGTH} characters, not a common password",
+        json_schema_extra={"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH},
+    ),
 ]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
@@ -88,7 +92,8 @@ class ItemUpdate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Buy oat milk"}]})
 
-    title: Title | None = None
+    # Optional but never null: the schema leaves null out, the validator below refuses it.
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")

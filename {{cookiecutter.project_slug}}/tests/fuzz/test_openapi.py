@@ -1,0 +1,81 @@
+"""Hostile input from the OpenAPI schema: schemathesis generates requests for every operation.
+
+Every answer must be documented in the schema (status, headers, body), no request may cause a
+5xx, and every error uses the envelope. Its own target (`make fuzz`, `FUZZ_EXAMPLES` per
+operation): it takes longer than the rest of the suite. The app runs in-process on a SQLite file
+of its own (the contract does not depend on the database), logged in as a registered user.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
+from schemathesis.python import asgi
+from sqlalchemy import create_engine
+
+from {{ cookiecutter.package_name }}.db.models import Base
+from {{ cookiecutter.package_name }}.main import create_app
+
+from ..support import PASSWORD, SECRET_KEY, IsolatedSettings
+
+pytestmark = pytest.mark.fuzz
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
+
+# Built at import: schemathesis reads the schema while pytest collects. Nothing connects until
+# the client below starts the lifespan.
+DATABASE = Path(tempfile.mkdtemp(prefix="fuzz-")) / "fuzz.db"
+APP = create_app(
+    IsolatedSettings(
+        environment="test",
+        database_url=f"sqlite+aiosqlite:///{DATABASE}",
+        secret_key=SECRET_KEY,
+        argon2_time_cost=1,
+        argon2_memory_cost_kib=8,
+        argon2_parallelism=1,
+        login_rate_limit="100000/minute",
+        login_lockout_threshold=100000,
+        log_level="WARNING",
+    )
+)
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@pytest.fixture(scope="module")
+def asgi_client() -> Iterator[Any]:
+    """One client (one event loop, one lifespan) for every generated request, logged in."""
+    engine = create_engine(f"sqlite:///{DATABASE}")
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    with asgi.get_client(APP) as client:  # type: ignore[arg-type]  # FastAPI is an ASGI app, typed narrowly there
+        client.post("/api/v1/auth/register", json={"email": "fuzz@example.com", "password": PASSWORD})
+        form = {"username": "fuzz@example.com", "password": PASSWORD}
+        client.headers["Authorization"] = (
+            f"Bearer {client.post('/api/v1/auth/token', data=form).json()['access_token']}"
+        )
+        yield client
+
+
+@schemathesis.check
+def error_envelope(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Every 4xx/5xx answer is `{"error": {"code", "message", "request_id"}}`."""
+    if response.status_code < 400:
+        return None
+    error = response.json()["error"]
+    assert {"code", "message", "request_id"} <= set(error), f"not the error envelope: {response.text}"
+    return True
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_answers_as_documented(case: Any, asgi_client: Any) -> None:
+    # The password policy also refuses common passwords, which no schema can express.
+    excluded = [positive_data_acceptance] if case.operation.path == "/api/v1/auth/register" else []
+    case.call_and_validate(session=asgi_client, excluded_checks=excluded)
