@@ -22,6 +22,9 @@ from .core.security import PasswordHasher, TokenService
 from .db.engine import Database
 from .observability import metrics
 from .observability.metrics import Metrics, MetricsMiddleware
+{%- if cookiecutter.use_sentry %}
+from .observability.sentry import init_sentry, report_unhandled
+{%- endif %}
 from .settings import Settings, get_settings
 {%- if cookiecutter.use_playwright %}
 from .web import MOUNT_PATH, create_web_app
@@ -41,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service. Nothing connects to anything until the lifespan starts."""
     settings = settings or get_settings()
     configure_logging(settings)
+{%- if cookiecutter.use_sentry %}
+    init_sentry(settings)  # only when SENTRY_DSN is set
+{%- endif %}
     app = FastAPI(
         title=TITLE,
         description=DESCRIPTION,
@@ -94,7 +100,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware{% if cookiecutter.use_sentry %}, report_error=report_unhandled{% endif %})
     docs_paths = [path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if path]
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs_paths, hsts=settings.is_production)
     app.add_middleware(MetricsMiddleware, metrics=app.state.context.metrics)

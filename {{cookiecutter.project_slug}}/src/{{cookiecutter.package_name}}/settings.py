@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
+{%- if cookiecutter.use_sentry %}
+
+    # Error tracking: Sentry is off while SENTRY_DSN is empty
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str | None = None  # default: ENVIRONMENT
+    sentry_release: str | None = None  # default: the package version
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+    sentry_profiles_sample_rate: float = Field(default=0.0, ge=0, le=1)
+{%- endif %}
 
     @field_validator("cors_origins", mode="before")
     @classmethod

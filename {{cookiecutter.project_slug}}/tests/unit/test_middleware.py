@@ -95,3 +95,12 @@ async def test_a_streamed_body_is_cut_off_at_the_limit() -> None:
         response = await client.post("/", content=chunks(b"012345", b"6789", b"overflow"))
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_unhandled_errors_are_answered_then_handed_to_the_error_reporter() -> None:
+    reported: list[BaseException] = []
+    app = RequestContextMiddleware(crash_before_responding, report_error=reported.append)
+    async with client_for(app) as client:
+        response = await client.get("/")
+    assert response.status_code == 500
+    assert [type(error) for error in reported] == [RuntimeError]

@@ -26,7 +26,7 @@ _SECRET_KEYS = re.compile(r"pass(word|phrase)?|secret|token|authorization|cookie
 
 
 @functools.lru_cache(maxsize=1024)
-def _names_a_secret(key: str) -> bool:
+def names_a_secret(key: str) -> bool:
     # Cached: log keys are a small fixed vocabulary, and this runs for every key of every line.
     return _SECRET_KEYS.search(key) is not None
 
@@ -34,7 +34,7 @@ def _names_a_secret(key: str) -> bool:
 def redact_secrets(_: Any, __: str, event_dict: EventDict) -> EventDict:
     """Mask values whose key names a secret (password, token, authorization, cookie, ...)."""
     for key in event_dict:
-        if _names_a_secret(key):
+        if names_a_secret(key):
             event_dict[key] = REDACTED
     return event_dict
 

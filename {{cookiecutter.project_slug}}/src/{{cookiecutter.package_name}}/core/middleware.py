@@ -7,7 +7,7 @@ buffering, which keeps the per-request cost at a few microseconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,8 +34,9 @@ def _with_headers(message: Message, extra: Iterable[tuple[bytes, bytes]]) -> Non
 class RequestContextMiddleware:
     """Gives each request an id, echoes it, logs one access line and turns crashes into a 500 envelope."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, report_error: Callable[[BaseException], None] | None = None) -> None:
         self.app = app
+        self.report_error = report_error  # e.g. an error tracker; the 500 answer does not wait for it
         # Bound once: the per-request path then skips structlog's logger lookup.
         self.access_log = structlog.get_logger("access").bind()
         self.error_log = structlog.get_logger(__name__).bind()
@@ -60,8 +61,10 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
-        except Exception:
+        except Exception as error:
             self.error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
+            if self.report_error is not None:
+                self.report_error(error)
             if response_started:
                 raise  # too late for an error response: let the server drop the connection
             await error_response(500, "internal_error", "Internal server error")(scope, receive, send_with_request_id)

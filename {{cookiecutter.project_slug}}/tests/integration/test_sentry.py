@@ -1,0 +1,144 @@
+"""Sentry: the real SDK sends its envelopes to a local HTTP endpoint used as the DSN."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import sentry_sdk
+from fastapi import FastAPI, Request
+from httpx import ASGITransport, AsyncClient
+
+from {{ cookiecutter.package_name }} import __version__
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.observability.sentry import FILTERED, Scrubber, init_sentry, secret_values
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"  # pragma: allowlist secret
+COOKIE = "session=cookie-value-0123456789"
+
+
+class EnvelopeSink(ThreadingHTTPServer):
+    """Receives what the SDK posts to `/api/<project>/envelope/` and keeps the event items."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _EnvelopeHandler)
+        self.raw: list[bytes] = []
+        self.events: list[dict[str, Any]] = []
+
+    @property
+    def dsn(self) -> str:
+        return f"http://public@127.0.0.1:{self.server_address[1]}/1"
+
+    def keep(self, body: bytes) -> None:
+        self.raw.append(body)
+        lines = body.split(b"\n")
+        for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+            if json.loads(header).get("type") == "event":
+                self.events.append(json.loads(payload))
+
+
+class _EnvelopeHandler(BaseHTTPRequestHandler):
+    server: EnvelopeSink
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        encoding = self.headers.get("Content-Encoding")
+        assert encoding in (None, "gzip"), f"unexpected Content-Encoding {encoding}"
+        self.server.keep(gzip.decompress(body) if encoding == "gzip" else body)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass  # quiet
+
+
+@pytest.fixture
+def sink() -> Iterator[EnvelopeSink]:
+    server = EnvelopeSink()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        sentry_sdk.get_client().close()
+        sentry_sdk.get_global_scope().set_client(None)  # later tests run without Sentry
+
+
+@pytest.fixture
+async def tracked_app(settings_factory: Callable[..., Settings], sink: EnvelopeSink) -> AsyncIterator[FastAPI]:
+    app = create_app(settings_factory(sentry_dsn=sink.dsn, sentry_release=None))
+
+    async def crash(request: Request) -> None:
+        await request.json()
+        raise RuntimeError(f"failed while holding {SECRET_KEY}")
+
+    app.add_api_route("/crash", crash, methods=["POST"])
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def test_an_unhandled_error_is_reported_once_with_its_request_id_and_no_secret(
+    tracked_app: FastAPI, sink: EnvelopeSink
+) -> None:
+    async with _client(tracked_app) as client:
+        response = await client.post(
+            "/crash",
+            json={"email": "ada@example.com", "password": PASSWORD},
+            headers={"Authorization": f"Bearer {TOKEN}", "Cookie": COOKIE, "X-Request-ID": "req-sentry-1"},
+        )
+    assert response.status_code == 500
+    sentry_sdk.flush(timeout=5)
+    (event,) = sink.events
+    (exception,) = event["exception"]["values"]
+    assert exception["type"] == "RuntimeError"
+    assert event["tags"]["request_id"] == "req-sentry-1"
+    assert (event["environment"], event["release"]) == ("test", __version__)
+    everything = b"".join(sink.raw).decode()
+    for secret in (TOKEN, PASSWORD, "cookie-value-0123456789", SECRET_KEY):
+        assert secret not in everything
+
+
+async def test_client_errors_are_not_reported(tracked_app: FastAPI, sink: EnvelopeSink) -> None:
+    async with _client(tracked_app) as client:
+        assert (await client.get("/no/such/page")).status_code == 404
+        assert (await client.get("/api/v1/users/me")).status_code == 401
+        assert (await client.post("/api/v1/auth/register", json={"email": "x"})).status_code == 422
+    sentry_sdk.flush(timeout=5)
+    assert sink.events == []
+
+
+def test_without_a_dsn_nothing_is_initialised(settings_factory: Callable[..., Settings]) -> None:
+    assert not init_sentry(settings_factory())
+    assert not sentry_sdk.is_initialized()
+
+
+def test_the_scrubber_filters_keys_pairs_tokens_and_secret_settings(settings_factory: Callable[..., Settings]) -> None:
+    url = "postgresql+asyncpg://app:db-password-123@db.internal/app"  # pragma: allowlist secret
+    settings = settings_factory(database_url=url)
+    scrubber = Scrubber(secret_values(settings))
+    crumb = {
+        "message": f"connecting to {url} as {TOKEN}",
+        "data": {
+            "headers": [(b"cookie", b"s=1"), ("accept", "*/*")],
+            "api_key": "k-1",  # pragma: allowlist secret
+            "rows": 3,
+        },
+    }
+    cleaned = scrubber.breadcrumb(crumb, {})
+    assert "db-password-123" not in cleaned["message"]
+    assert TOKEN not in cleaned["message"]
+    assert cleaned["data"] == {"headers": [[b"cookie", FILTERED], ["accept", "*/*"]], "api_key": FILTERED, "rows": 3}
+
+
+def _client(app: FastAPI) -> AsyncClient:
+    return AsyncClient(transport=ASGITransport(app=app, client=CLIENT_ADDRESS), base_url="http://testserver")
