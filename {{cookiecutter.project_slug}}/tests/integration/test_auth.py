@@ -141,3 +141,6 @@ async def test_repeated_failures_lock_the_account(client: AsyncClient, account: 
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "account_locked"
     assert int(locked.headers["retry-after"]) > 60
+    metrics = (await client.get("/metrics")).text.splitlines()
+    (counted,) = [line for line in metrics if line.startswith('login_attempts_rejected_total{reason="account_locked"}')]
+    assert float(counted.split()[-1]) >= 1

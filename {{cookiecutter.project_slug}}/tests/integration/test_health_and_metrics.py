@@ -85,6 +85,7 @@ async def test_metrics_use_route_templates_and_status_classes(fresh_client: Asyn
     assert 'http_requests_in_progress{method="GET"}' in text
     assert 'app_info{environment="test",version=' in text
     assert 'db_pool_connections{state="in_use"}' in text
+    assert 'db_pool_connections{state="limit"}' in text
 
 
 async def test_unknown_methods_share_one_label(client: AsyncClient) -> None:

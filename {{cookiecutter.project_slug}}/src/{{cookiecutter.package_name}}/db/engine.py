@@ -70,6 +70,7 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool, no transaction: a single SELECT needs neither BEGIN nor ROLLBACK round trips.
         self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._pool_limit = settings.database_pool_size + settings.database_max_overflow
         self._startup_attempts = settings.database_startup_attempts
         self._startup_backoff = settings.database_startup_backoff_seconds
 
@@ -92,11 +93,11 @@ class Database:
                 await self.ping()
 
     def pool_stats(self) -> dict[str, int]:
-        """Connections in use and idle (empty for pools that do not count them)."""
+        """Connections in use and idle, and the most the pool opens (empty for pools that do not count them)."""
         pool: Any = self.engine.pool
         if not hasattr(pool, "checkedout"):
             return {}
-        return {"in_use": pool.checkedout(), "idle": pool.checkedin()}
+        return {"in_use": pool.checkedout(), "idle": pool.checkedin(), "limit": self._pool_limit}
 
     async def dispose(self) -> None:
         await self.engine.dispose()

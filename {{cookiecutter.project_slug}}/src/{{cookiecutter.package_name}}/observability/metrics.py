@@ -40,6 +40,12 @@ class Metrics:
             "Rate-limit storage failures; the login guard let the attempt through",
             registry=self.registry,
         )
+        self.login_rejections = Counter(
+            "login_attempts_rejected_total",
+            "Logins refused before the password was checked, by reason (too_many_requests, account_locked)",
+            ("reason",),
+            registry=self.registry,
+        )
         Info("app", "Version and environment of the running service", registry=self.registry).info(
             {"version": version, "environment": environment}
         )

@@ -8,7 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..context import AppContext
-from ..core.errors import AuthenticationError, InvalidCredentialsError
+from ..core.errors import AuthenticationError, InvalidCredentialsError, TooManyRequestsError
 from ..core.security import PasswordHasher
 from ..db.models import User
 from ..db.repositories import RefreshTokenRepository, UserRepository
@@ -40,7 +40,11 @@ class AuthService:
     async def login(self, email: str, password: str, client_ip: str) -> IssuedTokens:
         """Tokens for valid credentials; 429 while rate-limited or locked out, 401 otherwise."""
         guard = self.context.login_guard
-        await guard.check(email, client_ip)
+        try:
+            await guard.check(email, client_ip)
+        except TooManyRequestsError as refused:
+            self.context.metrics.login_rejections.labels(reason=refused.code).inc()
+            raise
         user = await self.users.by_email(email)
         valid, new_hash = await self.context.passwords.verify(password, user.password_hash if user else None)
         if user is None or not valid or not user.is_active:

@@ -1,0 +1,139 @@
+"""The monitoring files agree with the service and with each other (promtool checks run in `make monitoring-check`).
+
+Every metric an alert, recording rule or dashboard panel reads is one the service really exports
+(scraped from an app built by the factory); the Grafana alert rules are the Prometheus alerts;
+provisioning files carry what Grafana needs; every runbook link has its section.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from httpx import AsyncClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from ..support import Account
+
+MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
+ALERTS_DOC = MONITORING.parent / "docs" / "alerts.md"
+PROMETHEUS_RULES = sorted((MONITORING / "prometheus" / "rules").glob("*.yml"))
+GRAFANA = MONITORING / "grafana"
+# Series Prometheus makes itself rather than scraping them.
+PROMETHEUS_SERIES = {"up"}
+SELECTED_METRIC = re.compile(r"([a-zA-Z_][a-zA-Z0-9_:]*)\s*[{\[]")
+RECORDED_NAME = re.compile(r"\b[a-zA-Z_][a-zA-Z0-9_]*(?::[a-zA-Z0-9_]+)+\b")
+ALERT_EXPRESSION = re.compile(r"(?P<query>.+) (?P<op>[<>]) (?P<threshold>[0-9.]+)")
+
+
+def _load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def prometheus_rules() -> list[dict[str, Any]]:
+    return [rule for path in PROMETHEUS_RULES for group in _load(path)["groups"] for rule in group["rules"]]
+
+
+def grafana_rules() -> list[dict[str, Any]]:
+    document = _load(GRAFANA / "provisioning" / "alerting" / "rules.yaml")
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def dashboards() -> list[dict[str, Any]]:
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted((GRAFANA / "dashboards").glob("*.json"))]
+
+
+def every_expression() -> list[str]:
+    expressions = [rule["expr"] for rule in prometheus_rules()]
+    expressions += [
+        query["model"]["expr"] for rule in grafana_rules() for query in rule["data"] if "expr" in query["model"]
+    ]
+    expressions += [
+        target["expr"] for board in dashboards() for panel in board["panels"] for target in panel["targets"]
+    ]
+    return expressions
+
+
+def exported_series(exposition: str) -> set[str]:
+    """Every series name the exposition can contain, including for families with no sample yet."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",)}
+    return {
+        family.name + suffix
+        for family in text_string_to_metric_families(exposition)
+        for suffix in suffixes.get(family.type, ("",))
+    }
+
+
+async def test_every_metric_the_monitoring_reads_is_exported(fresh_client: AsyncClient, account: Account) -> None:
+    await fresh_client.get("/api/v1/items", headers=account.headers)
+    exported = exported_series((await fresh_client.get("/metrics")).text)
+    recorded = {rule["record"] for rule in prometheus_rules() if "record" in rule}
+    used = {name for expression in every_expression() for name in SELECTED_METRIC.findall(expression)}
+    used |= {name for expression in every_expression() for name in RECORDED_NAME.findall(expression)}
+    assert used - exported - recorded - PROMETHEUS_SERIES == set()
+    assert recorded <= used, "a recording rule nothing reads"
+
+
+def test_grafana_alert_rules_are_the_prometheus_alerts() -> None:
+    grafana = {rule["title"]: rule for rule in grafana_rules()}
+    alerts = [rule for rule in prometheus_rules() if "alert" in rule]
+    assert sorted(grafana) == sorted(alert["alert"] for alert in alerts)
+    for alert in alerts:
+        rule = grafana[alert["alert"]]
+        match = ALERT_EXPRESSION.fullmatch(alert["expr"].strip())
+        assert match, f"{alert['alert']}: expression is not `<query> <op> <threshold>`"
+        query, threshold = rule["data"][0]["model"], rule["data"][1]["model"]
+        assert query["expr"] == match["query"]
+        (condition,) = threshold["conditions"]
+        expected = {"type": "gt" if match["op"] == ">" else "lt", "params": [float(match["threshold"])]}
+        assert condition["evaluator"] == expected
+        assert (rule["condition"], threshold["expression"]) == ("C", "A")
+        assert (rule["for"], rule["labels"], rule["annotations"]) == (
+            alert["for"],
+            alert["labels"],
+            alert["annotations"],
+        )
+
+
+def test_every_alert_is_documented_and_linked_to_its_runbook() -> None:
+    sections = {
+        line[3:].strip().lower()
+        for line in ALERTS_DOC.read_text(encoding="utf-8").splitlines()
+        if line.startswith("## ")
+    }
+    for alert in (rule for rule in prometheus_rules() if "alert" in rule):
+        assert alert["labels"]["severity"] in {"critical", "warning"}
+        assert {"summary", "description", "runbook_url"} <= set(alert["annotations"])
+        path, anchor = alert["annotations"]["runbook_url"].split("#")
+        assert path == "docs/alerts.md"
+        assert anchor in sections
+
+
+def test_provisioning_is_complete_and_uses_one_datasource() -> None:
+    (datasource,) = _load(GRAFANA / "provisioning" / "datasources" / "prometheus.yaml")["datasources"]
+    uid = datasource["uid"]
+    rules = grafana_rules()
+    assert all(rule["data"][0]["datasourceUid"] == uid for rule in rules)
+    boards = dashboards()
+    uids = [rule["uid"] for rule in rules] + [board["uid"] for board in boards]
+    assert len(set(uids)) == len(uids)
+    assert all(0 < len(value) <= 40 for value in uids)  # Grafana's limit
+    assert all(
+        target["datasource"]["uid"] == uid
+        for board in boards
+        for panel in board["panels"]
+        for target in panel["targets"]
+    )
+    (provider,) = _load(GRAFANA / "provisioning" / "dashboards" / "dashboards.yaml")["providers"]
+    assert provider["type"] == "file"
+    points = _load(GRAFANA / "provisioning" / "alerting" / "contact-points.yaml")["contactPoints"]
+    settings = [receiver["settings"] for point in points for receiver in point["receivers"]]
+    assert all(str(value).startswith("$") for setting in settings for value in setting.values()), (
+        "secrets come from the environment"
+    )
+    (policy,) = _load(GRAFANA / "provisioning" / "alerting" / "policies.yaml")["policies"]
+    receivers = {policy["receiver"], *(route["receiver"] for route in policy["routes"])}
+    assert receivers <= {point["name"] for point in points}
