@@ -27,3 +27,7 @@ class AppContext:
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     # Checks the service can serve without (it fails open): their failure reports "degraded", not 503.
     degradable_checks: set[str] = field(default_factory=set)
+    # Run by the lifespan after the database answers, and in reverse order at shutdown: how an
+    # optional module starts and stops its own connections.
+    on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -25,6 +25,9 @@ from .observability.metrics import Metrics, MetricsMiddleware
 {%- if cookiecutter.use_sentry %}
 from .observability.sentry import init_sentry, report_unhandled
 {%- endif %}
+{%- if cookiecutter.use_vault %}
+from .secrets.vault import VaultConfig, VaultConnection
+{%- endif %}
 from .settings import Settings, get_settings
 {%- if cookiecutter.use_playwright %}
 from .web import MOUNT_PATH, create_web_app
@@ -86,6 +89,13 @@ def build_context(settings: Settings) -> AppContext:
     if login_guard.uses_redis:
         context.readiness_checks["redis"] = login_guard.ping
         context.degradable_checks.add("redis")  # login rate limiting fails open without it
+{%- if cookiecutter.use_vault %}
+    if settings.vault_addr:
+        vault = VaultConnection(VaultConfig(addr=settings.vault_addr))
+        context.on_startup.append(vault.start)
+        context.on_shutdown.append(vault.close)
+        context.readiness_checks["vault"] = vault.ping
+{%- endif %}
     return context
 
 
@@ -111,6 +121,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Wait for the database at start-up; on shutdown (after in-flight requests finish) close the pools."""
     context: AppContext = app.state.context
     await context.database.wait_until_reachable()
+    for start in context.on_startup:
+        await start()
     log.info(
         "started",
         version=__version__,
@@ -120,6 +132,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        for stop in reversed(context.on_shutdown):
+            await stop()
         await context.login_guard.close()
         await context.database.dispose()
         log.info("stopped")

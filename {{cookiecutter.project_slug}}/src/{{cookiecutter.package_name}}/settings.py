@@ -13,9 +13,13 @@ from typing import Annotated, Literal
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, {% if cookiecutter.use_vault %}PydanticBaseSettingsSource, {% endif %}SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+{%- if cookiecutter.use_vault %}
+
+from .secrets.vault import VaultError, VaultSettingsSource
+{%- endif %}
 
 Environment = Literal["development", "test", "production"]
 
@@ -82,6 +86,11 @@ class Settings(BaseSettings):
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
+{%- if cookiecutter.use_vault %}
+
+    # Vault: settings are read from it when VAULT_ADDR is set (the other VAULT_* variables: secrets/vault.py)
+    vault_addr: str | None = None
+{%- endif %}
 {%- if cookiecutter.use_sentry %}
 
     # Error tracking: Sentry is off while SENTRY_DSN is empty
@@ -90,6 +99,21 @@ class Settings(BaseSettings):
     sentry_release: str | None = None  # default: the package version
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
     sentry_profiles_sample_rate: float = Field(default=0.0, ge=0, le=1)
+{%- endif %}
+
+{%- if cookiecutter.use_vault %}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit environment variables win over Vault; Vault wins over .env.
+        return (init_settings, env_settings, VaultSettingsSource(settings_cls), dotenv_settings, file_secret_settings)
 {%- endif %}
 
     @field_validator("cors_origins", mode="before")
@@ -175,3 +199,7 @@ def get_settings() -> Settings:
     except ValidationError as error:
         lines = [f"  {'.'.join(map(str, e['loc'])).upper() or 'settings'}: {e['msg']}" for e in error.errors()]
         raise SettingsError("invalid settings:\n" + "\n".join(lines)) from None
+{%- if cookiecutter.use_vault %}
+    except VaultError as error:
+        raise SettingsError(f"invalid settings: {error}") from None
+{%- endif %}

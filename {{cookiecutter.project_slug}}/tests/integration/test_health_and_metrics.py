@@ -154,3 +154,21 @@ async def test_a_degradable_check_failing_keeps_the_service_ready(
     response = await client.get("/health/ready")
     assert response.status_code == 200
     assert response.json() == {"status": "degraded", "checks": {"database": "ok", "redis": "error"}}
+
+
+async def test_the_lifespan_starts_and_stops_module_connections(settings_factory: Callable[..., Settings]) -> None:
+    app = create_app(settings_factory())
+    context: AppContext = app.state.context
+    events: list[str] = []
+
+    async def start() -> None:
+        events.append("start")
+
+    async def stop() -> None:
+        events.append("stop")
+
+    context.on_startup.append(start)
+    context.on_shutdown.append(stop)
+    async with app.router.lifespan_context(app):
+        assert events == ["start"]
+    assert events == ["start", "stop"]

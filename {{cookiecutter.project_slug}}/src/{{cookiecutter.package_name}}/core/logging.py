@@ -100,3 +100,5 @@ def configure_logging(settings: Settings) -> None:
     # The middleware writes one access line per request; uvicorn's own would be a second one.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if settings.database_echo else logging.WARNING)
+    # aiosqlite logs every operation at DEBUG from its own threads, even after a request has ended.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
