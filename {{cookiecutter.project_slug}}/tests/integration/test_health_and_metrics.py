@@ -22,7 +22,8 @@ UNREACHABLE = "postgresql+asyncpg://app@127.0.0.1:1/app"  # nothing listens on p
 
 @pytest.fixture
 def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(readiness_timeout_seconds=0.05)
+    # Short enough for the slow-check test, long enough for a real check on a loaded CI machine.
+    return settings_factory(readiness_timeout_seconds=0.5)
 
 
 async def test_live(client: AsyncClient) -> None:
