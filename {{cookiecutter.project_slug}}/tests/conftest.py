@@ -69,8 +69,18 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture
-def settings_factory(database_url: str) -> Callable[..., Settings]:
+{%- if cookiecutter.use_celery %}
+
+
+@pytest.fixture(scope="session")
+def job_queue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tests' embedded broker and result backend (SQLite files) live."""
+    return tmp_path_factory.mktemp("jobs")
+{%- endif %}
+
+
+@pytest.fixture(scope="session")
+def settings_factory(database_url: str{% if cookiecutter.use_celery %}, job_queue_dir: Path{% endif %}) -> Callable[..., Settings]:
     """Test settings: fast password hashing, the test database, overrides as keyword arguments."""
 
     def make(**overrides: Any) -> Settings:
@@ -83,6 +93,11 @@ def settings_factory(database_url: str) -> Callable[..., Settings]:
             "argon2_memory_cost_kib": 8,
             "argon2_parallelism": 1,
             "log_format": "json",
+{%- if cookiecutter.use_celery %}
+            "celery_broker_url": f"sqla+sqlite:///{job_queue_dir / 'broker.db'}",
+            "celery_result_backend": f"db+sqlite:///{job_queue_dir / 'results.db'}",
+            "celery_worker_metrics_port": 0,
+{%- endif %}
             **overrides,
         }
         return IsolatedSettings(**values)

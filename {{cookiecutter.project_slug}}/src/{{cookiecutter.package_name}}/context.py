@@ -10,6 +10,9 @@ from .core.security import PasswordHasher, TokenService
 from .db.engine import Database
 from .observability.metrics import Metrics
 from .settings import Settings
+{%- if cookiecutter.use_celery %}
+from .tasks.queue import JobQueue
+{%- endif %}
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -22,6 +25,9 @@ class AppContext:
     tokens: TokenService
     login_guard: LoginGuard
     metrics: Metrics
+{%- if cookiecutter.use_celery %}
+    jobs: JobQueue
+{%- endif %}
     # name -> async callable that raises when the dependency is unusable; /health/ready runs each
     # with a timeout. Adding a dependency is one line: `context.readiness_checks["redis"] = ping`.
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)

@@ -29,6 +29,9 @@ from .observability.sentry import init_sentry, report_unhandled
 from .secrets.vault import VaultConfig, VaultConnection
 {%- endif %}
 from .settings import Settings, get_settings
+{%- if cookiecutter.use_celery %}
+from .tasks.queue import JobQueue
+{%- endif %}
 {%- if cookiecutter.use_playwright %}
 from .web import MOUNT_PATH, create_web_app
 {%- endif %}
@@ -39,6 +42,9 @@ OPENAPI_TAGS = [
     {"name": "auth", "description": "Accounts and tokens: register, log in, refresh."},
     {"name": "users", "description": "The authenticated user."},
     {"name": "items", "description": "Items owned by the authenticated user."},
+{%- if cookiecutter.use_celery %}
+    {"name": "tasks", "description": "Background jobs: start an export, follow its state."},
+{%- endif %}
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -84,11 +90,18 @@ def build_context(settings: Settings) -> AppContext:
         tokens=TokenService(settings),
         login_guard=login_guard,
         metrics=app_metrics,
+{%- if cookiecutter.use_celery %}
+        jobs=JobQueue(settings),
+{%- endif %}
     )
     context.readiness_checks["database"] = database.ping
     if login_guard.uses_redis:
         context.readiness_checks["redis"] = login_guard.ping
         context.degradable_checks.add("redis")  # login rate limiting fails open without it
+{%- if cookiecutter.use_celery %}
+    context.readiness_checks["broker"] = context.jobs.ping
+    context.on_shutdown.append(context.jobs.close)
+{%- endif %}
 {%- if cookiecutter.use_vault %}
     if settings.vault_addr:
         vault = VaultConnection(VaultConfig(addr=settings.vault_addr))

@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
+{%- if cookiecutter.use_celery %}
+
+    # Background jobs (Celery). The defaults run a real worker on SQLite files: no server needed.
+    celery_broker_url: str = "sqla+sqlite:///./celery-broker.db"
+    celery_result_backend: str = "db+sqlite:///./celery-results.db"
+    celery_task_time_limit_seconds: int = Field(default=300, ge=1)
+    celery_publish_timeout_seconds: float = Field(default=2.0, gt=0)
+    celery_worker_metrics_port: int = Field(default=9540, ge=0, le=65535)
+{%- endif %}
 {%- if cookiecutter.use_vault %}
 
     # Vault: settings are read from it when VAULT_ADDR is set (the other VAULT_* variables: secrets/vault.py)

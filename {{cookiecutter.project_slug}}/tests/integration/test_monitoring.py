@@ -14,7 +14,14 @@ from typing import Any
 
 import yaml
 from httpx import AsyncClient
+{%- if cookiecutter.use_celery %}
+from prometheus_client import generate_latest
+{%- endif %}
 from prometheus_client.parser import text_string_to_metric_families
+{%- if cookiecutter.use_celery %}
+
+from {{ cookiecutter.package_name }}.tasks.metrics import WorkerMetrics
+{%- endif %}
 
 from ..support import Account
 
@@ -70,6 +77,9 @@ def exported_series(exposition: str) -> set[str]:
 async def test_every_metric_the_monitoring_reads_is_exported(fresh_client: AsyncClient, account: Account) -> None:
     await fresh_client.get("/api/v1/items", headers=account.headers)
     exported = exported_series((await fresh_client.get("/metrics")).text)
+{%- if cookiecutter.use_celery %}
+    exported |= exported_series(generate_latest(WorkerMetrics().registry).decode())  # the worker's own endpoint
+{%- endif %}
     recorded = {rule["record"] for rule in prometheus_rules() if "record" in rule}
     used = {name for expression in every_expression() for name in SELECTED_METRIC.findall(expression)}
     used |= {name for expression in every_expression() for name in RECORDED_NAME.findall(expression)}

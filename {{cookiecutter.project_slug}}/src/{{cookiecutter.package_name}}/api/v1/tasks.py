@@ -1,0 +1,54 @@
+"""Background jobs through the API: start an export of your items, then follow it by its id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel
+
+from ...core.errors import NotFoundError, documented_errors
+from ...tasks.app import EXPORT_ITEMS
+from ..deps import Context, CurrentUserId
+from . import PREFIX
+
+router = APIRouter(prefix=PREFIX, tags=["tasks"], responses=documented_errors(401))
+
+
+class TaskAccepted(BaseModel):
+    task_id: str
+
+
+class TaskStatus(BaseModel):
+    """`PENDING` also covers ids the queue has not seen yet; `result` is set once the job succeeded."""
+
+    state: Literal["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
+    result: dict[str, Any] | None = None
+
+
+@router.post(
+    "/items/export",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TaskAccepted,
+    responses=documented_errors(503),
+    summary="Export your items as JSON in the background",
+)
+async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted:
+    # The owner is part of the id, so reading a job needs no lookup and no table.
+    task_id = f"{user_id}-{uuid.uuid4().hex}"
+    await context.jobs.enqueue(EXPORT_ITEMS, task_id, user_id=user_id)
+    return TaskAccepted(task_id=task_id)
+
+
+@router.get(
+    "/tasks/{task_id}",
+    response_model=TaskStatus,
+    responses=documented_errors(404, 503),
+    summary="The state of one of your background jobs",
+)
+async def read_task(task_id: str, user_id: CurrentUserId, context: Context) -> TaskStatus:
+    if not task_id.startswith(f"{user_id}-"):
+        raise NotFoundError("Task not found")  # another user's job does not exist for the caller
+    state, result = await context.jobs.state(task_id)
+    return TaskStatus(state=state, result=result)

@@ -1,0 +1,67 @@
+"""The Celery application, configured from the settings: JSON only, acknowledged after the work is done."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from celery.signals import before_task_publish, task_prerun
+
+from ..core.request_id import current_request_id, set_request_id
+from ..settings import Settings
+
+PACKAGE = __name__.split(".")[0]
+EXPORT_ITEMS = "items.export"
+PURGE_EXPIRED_REFRESH_TOKENS = "auth.purge_expired_refresh_tokens"
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app for `settings`; jobs read the settings from `app.conf.service_settings`."""
+    app = Celery(PACKAGE, broker=settings.celery_broker_url, backend=settings.celery_result_backend)
+    app.conf.update(
+        include=[f"{PACKAGE}.tasks.jobs"],
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        # A job is acknowledged when it has finished, and given back if its worker dies: jobs
+        # must be idempotent (jobs.IdempotentTask), and they run at least once.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.celery_task_time_limit_seconds,
+        task_soft_time_limit=max(1, int(settings.celery_task_time_limit_seconds * 0.9)),
+        result_expires=timedelta(days=1),
+        result_extended=True,
+        broker_connection_timeout=settings.celery_publish_timeout_seconds,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=_transport_options(settings),
+        worker_hijack_root_logger=False,  # keep the service's structured log format
+        worker_redirect_stdouts=False,  # the structured log already writes to standard output
+        timezone="UTC",
+        beat_schedule={
+            "purge-expired-refresh-tokens": {"task": PURGE_EXPIRED_REFRESH_TOKENS, "schedule": timedelta(hours=1)},
+        },
+        service_settings=settings,
+    )
+    return app
+
+
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    if settings.celery_broker_url.startswith("sqla+"):
+        return {}  # the SQLAlchemy transport hands every option to create_engine()
+    # Redis re-delivers unacknowledged jobs after this: longer than any job may run.
+    return {"visibility_timeout": settings.celery_task_time_limit_seconds * 2}
+
+
+@before_task_publish.connect(weak=False, dispatch_uid="service-request-id-out")
+def _stamp_message(headers: dict[str, Any], **_: Any) -> None:
+    """The request that enqueued a job, and when: the worker logs with that id and measures queue time."""
+    headers.setdefault("request_id", current_request_id())
+    headers.setdefault("enqueued_at", time.time())
+
+
+@task_prerun.connect(weak=False, dispatch_uid="service-request-id-in")
+def _bind_request_id(task_id: str, task: Any, **_: Any) -> None:
+    set_request_id(getattr(task.request, "request_id", None) or task_id)

@@ -1,0 +1,96 @@
+"""The jobs. Each runs its async database code in a loop of its own, with an engine of its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+from celery import Task, shared_task, states
+from sqlalchemy import delete
+from sqlalchemy.exc import DBAPIError
+
+from ..db import repositories
+from ..db.engine import Database
+from ..db.models import RefreshToken, utc_now
+from ..settings import Settings
+from .app import EXPORT_ITEMS, PURGE_EXPIRED_REFRESH_TOKENS
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+# Worth another try (with exponential backoff and jitter): the database was briefly unreachable.
+TRANSIENT_ERRORS = (OSError, TimeoutError, DBAPIError)
+EXPORT_PAGE_SIZE = 500
+
+
+class IdempotentTask(Task[Any, Any]):
+    """A re-delivered job (acks_late, after a worker crash) returns the finished result instead of running again."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.request.id and not self.request.is_eager:
+            earlier = self.AsyncResult(self.request.id)
+            if earlier.state == states.SUCCESS:
+                log.info("job_already_done", task=self.name)
+                return earlier.result
+        return super().__call__(*args, **kwargs)
+
+
+def run_with_database(task: Task[Any, Any], work: Callable[[Database], Awaitable[T]]) -> T:
+    settings: Settings = task.app.conf.service_settings
+
+    async def run() -> T:
+        database = Database(settings)
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+@shared_task(
+    bind=True,
+    base=IdempotentTask,
+    name=EXPORT_ITEMS,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def export_items(self: Task[Any, Any], user_id: int) -> dict[str, Any]:
+    """All of a user's items as JSON-ready data."""
+
+    async def export(database: Database) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        async with database.reader.connect() as connection:
+            while page := await repositories.list_items(connection, user_id, EXPORT_PAGE_SIZE, len(items)):
+                items += page
+                if len(page) < EXPORT_PAGE_SIZE:
+                    break
+        return [{key: json_ready(value) for key, value in item.items()} for item in items]
+
+    items = run_with_database(self, export)
+    log.info("items_exported", user_id=user_id, count=len(items))
+    return {"user_id": user_id, "count": len(items), "items": items}
+
+
+@shared_task(bind=True, base=IdempotentTask, name=PURGE_EXPIRED_REFRESH_TOKENS, autoretry_for=TRANSIENT_ERRORS,
+             retry_backoff=1, retry_jitter=True, max_retries=5)  # fmt: skip
+def purge_expired_refresh_tokens(self: Task[Any, Any]) -> int:
+    """Delete refresh tokens past their expiry (beat runs it hourly); returns how many."""
+
+    async def purge(database: Database) -> int:
+        async with database.engine.begin() as connection:
+            result = await connection.execute(delete(RefreshToken).where(RefreshToken.expires_at < utc_now()))
+        return int(result.rowcount)
+
+    purged = run_with_database(self, purge)
+    log.info("refresh_tokens_purged", count=purged)
+    return purged
+
+
+def json_ready(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -1,0 +1,54 @@
+"""Prometheus metrics of the worker, served on CELERY_WORKER_METRICS_PORT by the worker process."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery.signals import task_failure, task_postrun, task_prerun, task_retry, task_success
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.outcomes = Counter(
+            "celery_tasks_total", "Finished job runs by task and outcome (succeeded, failed, retried)",
+            ("task", "outcome"), registry=self.registry,
+        )  # fmt: skip
+        self.duration = Histogram(
+            "celery_task_duration_seconds", "Run time of jobs", ("task",), buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )  # fmt: skip
+        self.queue_latency = Histogram(
+            "celery_task_queue_latency_seconds", "Time from enqueueing a job to its start", ("task",),
+            buckets=DURATION_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self._started: dict[str, float] = {}
+
+    def connect(self) -> None:
+        """Follow every job of this process through Celery's signals."""
+        task_prerun.connect(self._on_start, weak=False, dispatch_uid="service-metrics-start")
+        task_postrun.connect(self._on_end, weak=False, dispatch_uid="service-metrics-end")
+        task_success.connect(self._outcome("succeeded"), weak=False, dispatch_uid="service-metrics-success")
+        task_failure.connect(self._outcome("failed"), weak=False, dispatch_uid="service-metrics-failure")
+        task_retry.connect(self._outcome("retried"), weak=False, dispatch_uid="service-metrics-retry")
+
+    def _on_start(self, task_id: str, task: Any, **_: Any) -> None:
+        self._started[task_id] = time.monotonic()
+        enqueued_at = getattr(task.request, "enqueued_at", None)
+        if enqueued_at is not None:
+            self.queue_latency.labels(task=task.name).observe(max(0.0, time.time() - float(enqueued_at)))
+
+    def _on_end(self, task_id: str, task: Any, **_: Any) -> None:
+        started = self._started.pop(task_id, None)
+        if started is not None:
+            self.duration.labels(task=task.name).observe(time.monotonic() - started)
+
+    def _outcome(self, outcome: str) -> Any:
+        def count(sender: Any = None, **_: Any) -> None:
+            self.outcomes.labels(task=getattr(sender, "name", "unknown"), outcome=outcome).inc()
+
+        return count

@@ -1,0 +1,59 @@
+"""The API's side of the job queue: enqueue by name (the API never imports the jobs), read states."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from kombu.exceptions import OperationalError
+
+from ..core.errors import ServiceUnavailableError
+from ..settings import Settings
+from .app import create_celery
+
+# One quick retry, then the caller gets 503: a request never waits long for a dead broker.
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+class JobQueueUnavailableError(ServiceUnavailableError):
+    code = "job_queue_unavailable"
+    message = "The job queue is unavailable: try again shortly"
+
+
+class JobQueue:
+    def __init__(self, settings: Settings) -> None:
+        self.celery = create_celery(settings)
+        self.timeout = settings.celery_publish_timeout_seconds
+
+    async def enqueue(self, name: str, task_id: str, **arguments: Any) -> None:
+        """Publish job `name`; 503 (JobQueueUnavailableError) when the broker does not take it in time."""
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                await asyncio.to_thread(self._publish, name, task_id, arguments)
+        except (OperationalError, OSError, TimeoutError) as error:
+            raise JobQueueUnavailableError from error
+
+    async def state(self, task_id: str) -> tuple[str, Any]:
+        """The job's state, and its result once it succeeded (failures keep their details in the worker's log)."""
+
+        def read() -> tuple[str, Any]:
+            result = self.celery.AsyncResult(task_id)
+            return result.state, result.result if result.successful() else None
+
+        return await asyncio.to_thread(read)
+
+    async def ping(self) -> None:
+        """Readiness: the broker accepts a connection."""
+
+        def connect() -> None:
+            with self.celery.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=math.ceil(self.timeout))
+
+        await asyncio.to_thread(connect)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.celery.close)
+
+    def _publish(self, name: str, task_id: str, arguments: dict[str, Any]) -> None:
+        self.celery.send_task(name, kwargs=arguments, task_id=task_id, retry=True, retry_policy=PUBLISH_RETRY_POLICY)

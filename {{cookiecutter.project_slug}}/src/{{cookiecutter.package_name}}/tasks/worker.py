@@ -1,0 +1,37 @@
+"""`celery -A <package>.tasks.worker worker|beat`: the Celery app built from this process's settings.
+
+Importing this module reads the settings, so only the worker and beat processes import it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import worker_init
+from prometheus_client import start_http_server
+
+from ..core.logging import configure_logging
+{%- if cookiecutter.use_sentry %}
+from ..observability.sentry import init_sentry
+{%- endif %}
+from ..settings import get_settings
+from .app import create_celery
+from .metrics import WorkerMetrics
+
+settings = get_settings()
+configure_logging(settings)
+# Celery logs every job's return value on success: exports would put users' data in the log.
+logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+app = create_celery(settings)
+metrics = WorkerMetrics()
+
+
+@worker_init.connect(weak=False)
+def _start_worker(**_: Any) -> None:
+    metrics.connect()
+    if settings.celery_worker_metrics_port:
+        start_http_server(settings.celery_worker_metrics_port, registry=metrics.registry)
+{%- if cookiecutter.use_sentry %}
+    init_sentry(settings)  # only when SENTRY_DSN is set; the SDK's Celery integration reports failed jobs
+{%- endif %}

@@ -1,0 +1,196 @@
+"""Background jobs: the export job end to end through the API with a real worker, retries, and a dead broker.
+
+The worker runs in this process (celery.contrib.testing) on the embedded SQLite broker; with
+TEST_REDIS_URL set, one test also runs it on a real Redis broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import socket
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.db import repositories
+from {{ cookiecutter.package_name }}.db.models import RefreshToken, utc_now
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.tasks import jobs
+from {{ cookiecutter.package_name }}.tasks.app import EXPORT_ITEMS, PURGE_EXPIRED_REFRESH_TOKENS, create_celery
+from {{ cookiecutter.package_name }}.tasks.metrics import WorkerMetrics
+
+from ..support import CLIENT_ADDRESS, Account
+
+METRICS = WorkerMetrics()
+METRICS.connect()
+
+
+def run_worker(settings: Settings) -> Any:
+    """A real worker for `settings`' broker, in a thread of this process."""
+    celery = create_celery(settings)
+    celery.loader.import_default_modules()
+    return start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING")
+
+
+@pytest.fixture(scope="module")
+def worker(settings_factory: Callable[..., Settings]) -> Iterator[None]:
+    """One worker for the module (stopping one takes seconds), on the broker of the default test settings."""
+    with run_worker(settings_factory()):
+        yield
+
+
+async def finished(client: AsyncClient, account: Account, task_id: str, seconds: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = (await client.get(f"/api/v1/tasks/{task_id}", headers=account.headers)).json()
+        if status["state"] in ("SUCCESS", "FAILURE"):
+            return dict(status)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {task_id} still {status['state']} after {seconds} s")
+
+
+async def export_through_the_api(client: AsyncClient, account: Account) -> dict[str, Any]:
+    for title in ("first", "second", "third"):
+        await client.post("/api/v1/items", json={"title": title}, headers=account.headers)
+    accepted = await client.post("/api/v1/items/export", headers=account.headers)
+    assert accepted.status_code == 202
+    return {"task_id": accepted.json()["task_id"], **await finished(client, account, accepted.json()["task_id"])}
+
+
+@pytest.mark.usefixtures("worker")
+async def test_the_export_job_runs_end_to_end_in_a_real_worker(
+    client: AsyncClient, account: Account, make_account: Callable[[str], Any]
+) -> None:
+    status = await export_through_the_api(client, account)
+    assert status["state"] == "SUCCESS"
+    assert status["result"]["count"] == 3
+    assert [item["title"] for item in status["result"]["items"]] == ["first", "second", "third"]
+    assert METRICS.outcomes.labels(task="items.export", outcome="succeeded")._value.get() >= 1
+    task_id = (await client.post("/api/v1/items/export", headers=account.headers)).json()["task_id"]
+    other = await make_account("grace@example.com")
+    assert (await client.get(f"/api/v1/tasks/{task_id}", headers=other.headers)).status_code == 404
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_transient_failure_is_retried_until_the_job_succeeds(
+    client: AsyncClient, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_list_items = repositories.list_items
+    calls = 0
+
+    async def fails_once(*arguments: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionRefusedError("database restarting")
+        return await real_list_items(*arguments)
+
+    monkeypatch.setattr(repositories, "list_items", fails_once)
+    status = await export_through_the_api(client, account)
+    assert status["state"] == "SUCCESS"
+    assert calls >= 2
+    assert METRICS.outcomes.labels(task="items.export", outcome="retried")._value.get() >= 1
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_redelivered_job_returns_its_result_without_running_again(
+    client: AsyncClient, account: Account, app_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await export_through_the_api(client, account)
+    calls: list[Any] = []
+    monkeypatch.setattr(repositories, "list_items", lambda *arguments: calls.append(arguments))
+    succeeded = METRICS.outcomes.labels(task="items.export", outcome="succeeded")
+    before = succeeded._value.get()
+    user_id = int(first["task_id"].split("-")[0])
+    await app_context.jobs.enqueue(EXPORT_ITEMS, first["task_id"], user_id=user_id)  # the same job again
+    assert await asyncio.to_thread(wait_until, lambda: succeeded._value.get() > before, 20)
+    assert succeeded._value.get() == before + 1
+    assert calls == []
+    assert (await finished(client, account, first["task_id"]))["result"] == first["result"]
+
+
+def test_the_worker_entry_point_serves_its_metrics(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    port = free_port()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CELERY_WORKER_METRICS_PORT", str(port))
+    monkeypatch.setenv("CELERY_BROKER_URL", f"sqla+sqlite:///{tmp_path / 'broker.db'}")
+    sys.modules.pop("{{ cookiecutter.package_name }}.tasks.worker", None)
+    worker = importlib.import_module("{{ cookiecutter.package_name }}.tasks.worker")
+    worker._start_worker()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        assert b"celery_task_duration_seconds" in response.read()
+    assert worker.app.conf.service_settings.celery_worker_metrics_port == port
+
+
+async def test_a_dead_broker_answers_503_at_once(settings_factory: Callable[..., Settings], account: Account) -> None:
+    app = create_app(settings_factory(celery_broker_url="redis://127.0.0.1:1/0", celery_publish_timeout_seconds=0.5))
+    async with _client(app) as client:
+        started = time.monotonic()
+        response = await client.post("/api/v1/items/export", headers=account.headers)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "job_queue_unavailable"
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.skipif("TEST_REDIS_URL" not in os.environ, reason="set TEST_REDIS_URL to run the Redis broker test")
+async def test_the_export_job_runs_on_a_redis_broker(
+    settings_factory: Callable[..., Settings], account: Account
+) -> None:
+    redis_url = os.environ["TEST_REDIS_URL"]
+    settings = settings_factory(celery_broker_url=redis_url, celery_result_backend=redis_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app), _client(app) as client:
+        assert (await client.get("/health/ready")).json()["checks"]["broker"] == "ok"
+        with run_worker(settings):
+            status = await export_through_the_api(client, account)
+    assert (status["state"], status["result"]["count"]) == ("SUCCESS", 3)
+
+
+async def test_expired_refresh_tokens_are_purged(settings: Settings, app: FastAPI, account: Account) -> None:
+    database = app.state.context.database
+    async with database.sessions() as session:
+        session.add(RefreshToken(jti="expired", family_id="f", user_id=1, expires_at=utc_now() - timedelta(days=1)))
+        await session.commit()
+    celery: Celery = create_celery(settings)
+    celery.loader.import_default_modules()
+    purged = await asyncio.to_thread(lambda: celery.tasks[PURGE_EXPIRED_REFRESH_TOKENS].apply().get())
+    assert purged == 1
+    async with database.sessions() as session:
+        remaining = await session.get(RefreshToken, "expired")
+    assert remaining is None
+
+
+def test_jobs_serialise_dates_as_iso_text() -> None:
+    assert jobs.json_ready(utc_now().replace(year=2030, microsecond=0)).startswith("2030-")
+
+
+def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _client(app: FastAPI) -> AsyncClient:
+    return AsyncClient(transport=ASGITransport(app=app, client=CLIENT_ADDRESS), base_url="http://testserver")
