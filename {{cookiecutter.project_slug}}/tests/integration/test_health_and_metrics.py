@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
@@ -63,6 +64,22 @@ async def test_ready_times_out_slow_checks(
     response = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["error"]["details"] == [{"check": "slow", "status": "timeout"}]
+
+
+async def test_a_check_slow_to_cancel_does_not_delay_the_answer(
+    client: AsyncClient, app_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hangs_then_closes_slowly() -> None:
+        try:
+            await asyncio.sleep(10)
+        finally:
+            await asyncio.shield(asyncio.sleep(2))  # like a dead connection given 2 s to close
+
+    monkeypatch.setitem(app_context.readiness_checks, "database", hangs_then_closes_slowly)
+    started = time.monotonic()
+    response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert time.monotonic() - started < 1.5  # the check's 0.5 s, not its 2 s of cleaning up
 
 
 async def test_start_up_fails_when_the_database_stays_unreachable(settings_factory: Callable[..., Settings]) -> None:

@@ -55,13 +55,27 @@ async def ready(context: Context) -> Readiness | Response:
 
 
 async def _run(name: str, check: ReadinessCheck, seconds: float) -> CheckStatus:
-    try:
-        async with asyncio.timeout(seconds):
-            await check()
-    except TimeoutError:
+    # asyncio.wait rather than asyncio.timeout: a timed-out check is cancelled but not waited for,
+    # because cancelling can itself take seconds (SQLAlchemy gives a dead connection 2 s to close).
+    task = asyncio.ensure_future(check())
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        _abandoned.add(task)
+        task.add_done_callback(_forget)
         log.warning("readiness_check_timed_out", check=name, timeout_seconds=seconds)
         return "timeout"
-    except Exception as error:  # any failure makes the dependency unusable; the reason goes to the log
+    if (error := task.exception()) is not None:  # the dependency is unusable; the reason goes to the log
         log.warning("readiness_check_failed", check=name, error=repr(error))
         return "error"
     return "ok"
+
+
+# Timed-out checks still cleaning up: referenced until they finish, so they are not garbage-collected mid-way.
+_abandoned: set[asyncio.Future[None]] = set()
+
+
+def _forget(task: asyncio.Future[None]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" warning
