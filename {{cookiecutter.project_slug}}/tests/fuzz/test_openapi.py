@@ -43,6 +43,10 @@ APP = create_app(
         login_rate_limit="100000/minute",
         login_lockout_threshold=100000,
         log_level="WARNING",
+{%- if cookiecutter.use_celery %}
+        celery_broker_url=f"sqla+sqlite:///{DATABASE.parent / 'broker.db'}",
+        celery_result_backend=f"db+sqlite:///{DATABASE.parent / 'results.db'}",
+{%- endif %}
     )
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -74,7 +74,7 @@ class RequestContextMiddleware:
                 "request",
                 method=scope["method"],
                 path=scope["path"],
-                route=getattr(route, "path", None),
+                route=getattr(route, "path_format", None),
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 client=scope["client"][0] if scope.get("client") else None,

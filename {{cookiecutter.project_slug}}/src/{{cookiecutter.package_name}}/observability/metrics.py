@@ -101,7 +101,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             in_progress.dec()
-            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            # path_format: the template without convertors ("/items/{item_id}", not "{item_id:int}").
+            route = getattr(scope.get("route"), "path_format", UNMATCHED_ROUTE)
             key = (method, route, f"{status // 100}xx")
             children = self._children.get(key)
             if children is None:

@@ -17,6 +17,7 @@ from .schemas import ItemCreate, ItemRead, ItemUpdate
 
 MAX_PAGE_SIZE = 100
 # Ids and offsets are 64-bit integers in every database: a larger one is a 422, never a driver overflow.
+# The routes match digits only ({item_id:int}), so sibling paths such as /items/export stay their own.
 MAX_ROW_NUMBER = 2**63 - 1
 ItemId = Annotated[int, Path(ge=1, le=MAX_ROW_NUMBER)]
 
@@ -51,12 +52,14 @@ async def list_items(
     return Response(orjson.dumps(rows, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
-@router.get("/{item_id}", response_model=ItemRead, responses=documented_errors(404), summary="Read an item")
+@router.get("/{item_id:int}", response_model=ItemRead, responses=documented_errors(404), summary="Read an item")
 async def read_item(item_id: ItemId, user_id: CurrentUserId, session: Session) -> Item:
     return await ItemRepository(session).get_for_owner(user_id, item_id)
 
 
-@router.patch("/{item_id}", response_model=ItemRead, responses=documented_errors(400, 404), summary="Change an item")
+@router.patch(
+    "/{item_id:int}", response_model=ItemRead, responses=documented_errors(400, 404), summary="Change an item"
+)
 async def update_item(item_id: ItemId, body: ItemUpdate, user_id: CurrentUserId, session: Session) -> Item:
     item = await ItemRepository(session).get_for_owner(user_id, item_id)
     for field, value in body.model_dump(exclude_unset=True).items():
@@ -66,7 +69,7 @@ async def update_item(item_id: ItemId, body: ItemUpdate, user_id: CurrentUserId,
 
 
 @router.delete(
-    "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=documented_errors(404), summary="Delete an item"
+    "/{item_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=documented_errors(404), summary="Delete an item"
 )
 async def delete_item(item_id: ItemId, user_id: CurrentUserId, session: Session) -> None:
     repository = ItemRepository(session)
