@@ -160,10 +160,14 @@ async def test_the_export_job_runs_on_a_redis_broker(
     assert (status["state"], status["result"]["count"]) == ("SUCCESS", 3)
 
 
-async def test_expired_refresh_tokens_are_purged(settings: Settings, app: FastAPI, account: Account) -> None:
+async def test_expired_refresh_tokens_are_purged(
+    settings: Settings, app: FastAPI, client: AsyncClient, account: Account
+) -> None:
+    user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
     database = app.state.context.database
     async with database.sessions() as session:
-        session.add(RefreshToken(jti="expired", family_id="f", user_id=1, expires_at=utc_now() - timedelta(days=1)))
+        expired = utc_now() - timedelta(days=1)
+        session.add(RefreshToken(jti="expired", family_id="f", user_id=user_id, expires_at=expired))
         await session.commit()
     celery: Celery = create_celery(settings)
     celery.loader.import_default_modules()
