@@ -145,7 +145,8 @@ class VaultSettingsSource(PydanticBaseSettingsSource):
         self.vault = config or VaultConfig()
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        raise NotImplementedError  # __call__ reads the whole secret at once
+        # Not used: __call__ reads the whole secret in one request rather than one per field.
+        return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         if not self.vault.enabled:
