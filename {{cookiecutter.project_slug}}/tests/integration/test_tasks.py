@@ -79,7 +79,9 @@ async def test_the_export_job_runs_end_to_end_in_a_real_worker(
     assert status["state"] == "SUCCESS"
     assert status["result"]["count"] == 3
     assert [item["title"] for item in status["result"]["items"]] == ["first", "second", "third"]
-    assert METRICS.outcomes.labels(task="items.export", outcome="succeeded")._value.get() >= 1
+    # The worker counts a success just after storing the result the API reads: wait for it.
+    succeeded = METRICS.outcomes.labels(task="items.export", outcome="succeeded")
+    assert await asyncio.to_thread(wait_until, lambda: succeeded._value.get() >= 1, 10)
     task_id = (await client.post("/api/v1/items/export", headers=account.headers)).json()["task_id"]
     other = await make_account("grace@example.com")
     assert (await client.get(f"/api/v1/tasks/{task_id}", headers=other.headers)).status_code == 404
@@ -103,7 +105,8 @@ async def test_a_transient_failure_is_retried_until_the_job_succeeds(
     status = await export_through_the_api(client, account)
     assert status["state"] == "SUCCESS"
     assert calls >= 2
-    assert METRICS.outcomes.labels(task="items.export", outcome="retried")._value.get() >= 1
+    retried = METRICS.outcomes.labels(task="items.export", outcome="retried")
+    assert await asyncio.to_thread(wait_until, lambda: retried._value.get() >= 1, 10)
 
 
 @pytest.mark.usefixtures("worker")
