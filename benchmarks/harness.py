@@ -138,9 +138,13 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str], scrip
     return subprocess.run([*command, url, *script_args], check=True, capture_output=True, text=True).stdout
 
 
+def requests_per_second(report: str) -> float:
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", report)[1])
+
+
 def summarise(report: str) -> str:
     """One line from a wrk report: requests/s, p50, p99 and the non-2xx count if any."""
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", report)[1])
+    rate = requests_per_second(report)
     p50, p99 = (re.search(rf"^\s+{p}%\s+(\S+)", report, re.MULTILINE)[1] for p in ("50", "99"))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
     suffix = f", {errors[1]} non-2xx" if errors else ""

@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from . import __version__
 from .about import DESCRIPTION, TITLE
 from .api import health
+from .api.flat_routes import include_flat
 from .api.v1.router import ROUTERS as API_V1_ROUTERS
 from .context import AppContext
 from .core.errors import EXCEPTION_HANDLERS
@@ -48,6 +49,9 @@ OPENAPI_TAGS = [
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
+# The JSON routes of the service, matched in this order.
+ROUTERS = (health.router, metrics.router, *API_V1_ROUTERS)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service. Nothing connects to anything until the lifespan starts."""
@@ -66,10 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,  # one docs UI (/docs), so one relaxed Content-Security-Policy
     )
     app.state.context = build_context(settings)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    for router in API_V1_ROUTERS:
-        app.include_router(router)
+    for router in ROUTERS:
+        include_flat(app, router)
     {%- if cookiecutter.use_playwright %}
     app.mount(MOUNT_PATH, create_web_app(app.state.context))  # the server-rendered UI
     {%- endif %}

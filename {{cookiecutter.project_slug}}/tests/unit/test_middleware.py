@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
 from {{ cookiecutter.package_name }}.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -95,6 +95,23 @@ async def test_a_streamed_body_is_cut_off_at_the_limit() -> None:
         response = await client.post("/", content=chunks(b"012345", b"6789", b"overflow"))
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_an_http2_body_without_a_declared_length_is_still_counted() -> None:
+    # HTTP/2 may send a body with neither Content-Length nor Transfer-Encoding.
+    parts = iter([b"0123456789", b"overflow"])
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        body = next(parts, b"")
+        return {"type": "http.request", "body": body, "more_body": bool(body)}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "http_version": "2", "method": "POST", "path": "/", "headers": []}
+    await BodySizeLimitMiddleware(echo_body, max_body_bytes=10)(scope, receive, send)
+    assert sent[0]["status"] == 413
 
 
 async def test_unhandled_errors_are_answered_then_handed_to_the_error_reporter() -> None:

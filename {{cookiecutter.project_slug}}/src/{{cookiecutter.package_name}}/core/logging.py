@@ -11,7 +11,8 @@ import functools
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -57,30 +58,40 @@ def add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-def _json_dumps(event_dict: MutableMapping[str, Any], **_: Any) -> str:
-    return orjson.dumps(event_dict, default=str).decode()
+def add_utc_timestamp(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """JSON lines: orjson writes the datetime as ISO 8601 itself, several times faster than isoformat()."""
+    event_dict["timestamp"] = datetime.now(UTC)
+    return event_dict
+
+
+def _json_bytes(event_dict: MutableMapping[str, Any], **_: Any) -> bytes:
+    return orjson.dumps(event_dict, default=str, option=orjson.OPT_UTC_Z)
+
+
+def _json_text(event_dict: MutableMapping[str, Any], **_: Any) -> str:
+    return _json_bytes(event_dict).decode()
 
 
 def configure_logging(settings: Settings) -> None:
     """Configure structlog and the standard library's root logger from the settings."""
     level = logging.getLevelNamesMapping()[settings.log_level]
-    shared: list[Processor] = [
-        add_request_id,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        redact_secrets,
-    ]
+    shared: list[Processor] = [add_request_id, structlog.processors.add_log_level]
     renderer: Processor
+    logger_factory: Callable[..., Any]
     if settings.effective_log_format == "json":
-        shared.append(structlog.processors.format_exc_info)
-        renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
+        shared += [add_utc_timestamp, redact_secrets, structlog.processors.format_exc_info]
+        # structlog's own lines go out as bytes (no str round trip); the stdlib handler needs text.
+        renderer = structlog.processors.JSONRenderer(serializer=_json_text)
+        structlog_renderer: Processor = structlog.processors.JSONRenderer(serializer=_json_bytes)
+        logger_factory = structlog.BytesLoggerFactory()
     else:  # JSON escapes control characters itself
-        shared.append(escape_control_characters)
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        shared += [structlog.processors.TimeStamper(fmt="iso", utc=True), redact_secrets, escape_control_characters]
+        renderer = structlog_renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        logger_factory = structlog.PrintLoggerFactory()
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, structlog_renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(),
+        logger_factory=logger_factory,
         # Not cached: tests build apps with other settings. Hot paths bind a logger once instead.
         cache_logger_on_first_use=False,
     )

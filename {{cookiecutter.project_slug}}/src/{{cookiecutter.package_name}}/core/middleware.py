@@ -17,11 +17,12 @@ from .request_id import HEADER as REQUEST_ID_HEADER
 from .request_id import choose_request_id, set_request_id
 
 Headers = list[tuple[bytes, bytes]]
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 
 
-def header(scope: Scope, name: bytes) -> bytes | None:
-    """The first value of a request header (`name` in lower case)."""
-    for key, value in scope["headers"]:
+def find_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of header `name` (in lower case) in an ASGI header list."""
+    for key, value in headers:
         if key == name:
             return bytes(value)
     return None
@@ -45,9 +46,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = choose_request_id(header(scope, REQUEST_ID_HEADER.encode()))
+        request_id = choose_request_id(find_header(scope["headers"], _REQUEST_ID_KEY))
         set_request_id(request_id)
-        echoed = ((REQUEST_ID_HEADER.encode(), request_id.encode()),)
+        echoed = ((_REQUEST_ID_KEY, request_id.encode()),)
         status = 500
         response_started = False
         started = time.perf_counter()
@@ -119,7 +120,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                own_policy = any(key == b"content-security-policy" for key, _ in message.get("headers", ()))
+                own_policy = find_header(message.get("headers", ()), b"content-security-policy") is not None
                 _with_headers(message, self.own_policy_headers if own_policy else extra)
             await send(message)
 
@@ -134,7 +135,7 @@ class BodySizeLimitMiddleware:
     """Answers 413 to request bodies over `max_body_bytes`, without ever holding more than that.
 
     A declared Content-Length over the limit is refused before the body is read. A body without
-    one (chunked) is counted while the application reads it and cut off at the limit.
+    one (chunked, or HTTP/2) is counted while the application reads it and cut off at the limit.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
@@ -145,14 +146,17 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = header(scope, b"content-length")
-        if declared is None:
-            await self._call_counting(scope, receive, send)
-        elif declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(scope, receive, send)
-        else:
-            # The server delivers exactly Content-Length bytes: nothing left to count.
+        declared = find_header(scope["headers"], b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._too_large(scope, receive, send)
+            else:  # the server delivers exactly Content-Length bytes: nothing left to count
+                await self.app(scope, receive, send)
+        elif scope["http_version"] < "2" and find_header(scope["headers"], b"transfer-encoding") is None:
+            # HTTP/1.x: a request with neither header has no body (RFC 9112, section 6.3).
             await self.app(scope, receive, send)
+        else:
+            await self._call_counting(scope, receive, send)
 
     async def _call_counting(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ..api.flat_routes import include_flat
 from ..context import AppContext
 from ..core.errors import NotFoundError
 from .rendering import HERE, redirect, render
@@ -38,7 +39,7 @@ def create_web_app(context: AppContext) -> FastAPI:
     )
     web.state.context = context
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    web.include_router(router)
+    include_flat(web, router)
     return web
 
 
