@@ -30,7 +30,7 @@ from {{ cookiecutter.package_name }}.db.models import Base
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account, IsolatedSettings, log_in
+from .support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account, IsolatedSettings, StartedApp, log_in
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -109,9 +109,6 @@ def settings_factory(database_url: str{% if cookiecutter.use_celery %}, job_queu
 def settings(settings_factory: Callable[..., Settings]) -> Settings:
     """Override in a test module to run its tests with other settings."""
     return settings_factory()
-
-
-StartedApp = Callable[[Settings], Awaitable[FastAPI]]
 
 
 @pytest.fixture(scope="session")

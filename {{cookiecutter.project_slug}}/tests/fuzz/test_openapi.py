@@ -9,6 +9,7 @@ of its own (the contract does not depend on the database), logged in as a regist
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,7 @@ def asgi_client() -> Iterator[Any]:
             f"Bearer {client.post('/api/v1/auth/token', data=form).json()['access_token']}"
         )
         yield client
+    shutil.rmtree(DATABASE.parent)
 
 
 @schemathesis.check
