@@ -1,5 +1,14 @@
-"""Jinja filters the template uses to render user answers safely into any file type."""
+"""Jinja extensions of the template: filters that render answers safely into any file type, and a
+cache of compiled templates shared by consecutive bakes."""
 
+import contextlib
+import hashlib
+import pickle  # nosec B403 - only to name the error a damaged cache entry raises
+from pathlib import Path
+
+import cookiecutter
+import jinja2
+from jinja2.bccache import Bucket, FileSystemBytecodeCache
 from jinja2.environment import Environment
 from jinja2.ext import Extension
 
@@ -41,3 +50,44 @@ class LiteralFilters(Extension):
         super().__init__(environment)
         environment.filters["quoted"] = quoted
         environment.filters["markdown_text"] = markdown_text
+
+
+class _SafeBytecodeCache(FileSystemBytecodeCache):
+    """Jinja's file cache, except that an unreadable or unwritable entry only costs a recompile."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):  # e.g. a truncated entry
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        # A cache that cannot be written is a miss next time, not a failed bake.
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _compile_settings_fingerprint() -> str:
+    """What shapes compiled code besides a template's own source (which Jinja checks itself):
+    the Jinja and cookiecutter versions, the extensions and environment options in
+    cookiecutter.json, and this module."""
+    digest = hashlib.sha256(f"{jinja2.__version__} {cookiecutter.__version__}".encode())
+    here = Path(__file__).resolve()
+    for path in (here.parent / "cookiecutter.json", here):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class CompiledTemplateCache(Extension):
+    """Keeps compiled templates in Jinja's per-user cache folder, so that a bake following another
+    (a CI matrix, the fast test tier, a cruft update) skips compiling them again: about 0.15 s of a
+    0.6 s bake. Entries are keyed by source checksum and by the settings fingerprint above."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        if environment.bytecode_cache is None:
+            try:
+                pattern = f"fastapi-service-template-{_compile_settings_fingerprint()}-%s.cache"
+                environment.bytecode_cache = _SafeBytecodeCache(pattern=pattern)
+            except (OSError, RuntimeError):  # no safe per-user folder (Jinja checks owner and mode)
+                pass
