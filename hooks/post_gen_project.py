@@ -236,4 +236,9 @@ def finish(project_dir: Path, answers: Mapping[str, object], warn: Warn = warn_s
 
 
 if __name__ == "__main__":
-    finish(Path.cwd(), json.loads(ANSWERS_JSON))
+    try:
+        finish(Path.cwd(), json.loads(ANSWERS_JSON))
+    finally:
+        # cookiecutter runs a rendered copy of this hook from the temp folder and leaves it there.
+        if Path(__file__).name != "post_gen_project.py":
+            Path(__file__).unlink(missing_ok=True)

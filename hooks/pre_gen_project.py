@@ -12,6 +12,7 @@ import keyword
 import re
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 # tojson escapes quotes (including ') so the rendered text can never close this raw string.
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
@@ -97,4 +98,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        # cookiecutter runs a rendered copy of this hook from the temp folder and leaves it there.
+        if Path(__file__).name != "pre_gen_project.py":
+            Path(__file__).unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,11 +29,17 @@ ALL_ON = {
 }
 
 
-def run_cookiecutter(output: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+def run_cookiecutter(output: Path, *answers: str, temp_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The real CLI, with stdout and stderr in one stream in the order a terminal shows them."""
     command = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(output), str(TEMPLATE_DIR)]
+    env = {**os.environ, "TMPDIR": str(temp_dir)} if temp_dir else None
     return subprocess.run([*command, *answers], capture_output=False, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False)  # fmt: skip
+                          stderr=subprocess.STDOUT, text=True, check=False, env=env)  # fmt: skip
+
+
+def hook_copies(temp_dir: Path) -> list[str]:
+    """The rendered hook scripts cookiecutter ran from ``temp_dir`` and did not delete."""
+    return [path.name for path in temp_dir.glob("tmp*.py")]
 
 
 @pytest.mark.parametrize(
@@ -46,11 +53,24 @@ def run_cookiecutter(output: Path, *answers: str) -> subprocess.CompletedProcess
     ],
 )
 def test_invalid_answer_is_refused_with_one_clear_first_line(tmp_path: Path, answer: str, first_line: str) -> None:
-    result = run_cookiecutter(tmp_path, answer)
+    output, temp_dir = tmp_path / "output", tmp_path / "temp"
+    output.mkdir()
+    temp_dir.mkdir()
+    result = run_cookiecutter(output, answer, temp_dir=temp_dir)
 
     assert result.returncode != 0
     assert result.stdout.splitlines()[0].startswith(first_line), result.stdout
-    assert list(tmp_path.iterdir()) == [], "a refused bake must leave nothing behind"
+    assert list(output.iterdir()) == [], "a refused bake must leave nothing behind"
+    assert hook_copies(temp_dir) == []
+
+
+def test_a_bake_leaves_no_hook_copies_in_the_temp_folder(tmp_path: Path) -> None:
+    temp_dir = tmp_path / "temp"
+    temp_dir.mkdir()
+    result = run_cookiecutter(tmp_path, "init_git=no", "install_pre_commit=no", temp_dir=temp_dir)
+
+    assert result.returncode == 0, result.stdout
+    assert hook_copies(temp_dir) == []
 
 
 HOSTILE_NAMES = [
