@@ -109,13 +109,13 @@ def git_identity_env(project_dir: Path, name: str, email: str) -> dict[str, str]
     The fallback goes through environment variables only, so the user's git config is untouched.
     """
     env = dict(os.environ)
-    configured = {
-        key: _run(["git", "config", "--get", key], project_dir).stdout.strip() for key in ("user.name", "user.email")
-    }
-    if not configured["user.name"]:
+    # One git process for both keys; "key value" lines, a key alone when its value is empty.
+    lines = _run(["git", "config", "--get-regexp", r"^user\.(name|email)$"], project_dir).stdout.splitlines()
+    configured = {key for key, _, value in (line.partition(" ") for line in lines) if value.strip()}
+    if "user.name" not in configured:
         env.setdefault("GIT_AUTHOR_NAME", name)
         env.setdefault("GIT_COMMITTER_NAME", name)
-    if not configured["user.email"]:
+    if "user.email" not in configured:
         env.setdefault("GIT_AUTHOR_EMAIL", email)
         env.setdefault("GIT_COMMITTER_EMAIL", email)
     return env

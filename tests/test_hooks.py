@@ -140,13 +140,22 @@ def test_default_secret_is_long_and_random(tmp_path: Path) -> None:
     assert len(first.strip().split("=", 1)[1]) >= 48
 
 
-def test_first_commit_uses_the_author_when_no_identity_is_configured(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+GIT_IDENTITY_VARIABLES = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL")
+
+
+@pytest.fixture
+def git_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME of its own with no git identity anywhere: not in config, not in the environment."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for variable in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+    for variable in GIT_IDENTITY_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
+    return home
+
+
+def test_first_commit_uses_the_author_when_no_identity_is_configured(tmp_path: Path, git_home: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "README.md").write_text("hello\n", encoding="utf-8")
@@ -164,7 +173,28 @@ def test_first_commit_uses_the_author_when_no_identity_is_configured(
     assert author == "Zoë O'Brien <zoe@example.com>|Initial commit"
     branch = subprocess.run(["git", "branch", "--show-current"], cwd=project, capture_output=True, text=True)
     assert branch.stdout.strip() == "main"
-    assert not (tmp_path / "home" / ".gitconfig").exists()
+    assert not (git_home / ".gitconfig").exists()
+
+
+def test_first_commit_keeps_a_configured_identity(tmp_path: Path, git_home: Path) -> None:
+    (git_home / ".gitconfig").write_text("[user]\n\tname = Configured Name\n\temail = configured@example.com\n")
+
+    env = post_gen.git_identity_env(tmp_path, "Template Author", "author@example.com")
+
+    assert not set(GIT_IDENTITY_VARIABLES) & set(env)
+
+
+def test_an_empty_configured_name_counts_as_missing(tmp_path: Path, git_home: Path) -> None:
+    (git_home / ".gitconfig").write_text("[user]\n\tname =\n\temail = configured@example.com\n")
+
+    env = post_gen.git_identity_env(tmp_path, "Template Author", "author@example.com")
+
+    assert {key: env.get(key) for key in GIT_IDENTITY_VARIABLES} == {
+        "GIT_AUTHOR_NAME": "Template Author",
+        "GIT_AUTHOR_EMAIL": None,
+        "GIT_COMMITTER_NAME": "Template Author",
+        "GIT_COMMITTER_EMAIL": None,
+    }
 
 
 def test_missing_tools_give_one_warning_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
