@@ -3,12 +3,15 @@ cache of compiled templates shared by consecutive bakes."""
 
 import contextlib
 import hashlib
+import os
 import pickle  # nosec B403 - only to name the error a damaged cache entry raises
 from pathlib import Path
+from types import CodeType
+from typing import Any
 
 import cookiecutter
 import jinja2
-from jinja2.bccache import Bucket, FileSystemBytecodeCache
+from jinja2.bccache import Bucket, BytecodeCache, FileSystemBytecodeCache
 from jinja2.environment import Environment
 from jinja2.ext import Extension
 
@@ -78,9 +81,32 @@ def _compile_settings_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def _cache_string_templates(environment: Environment, cache: BytecodeCache) -> None:
+    """Route ``from_string`` compiles through ``cache`` as well.
+
+    Jinja caches only templates loaded by name, but cookiecutter compiles every path, answer
+    default and hook with ``from_string``: about 170 compiles and 0.05 s per bake. Such a source
+    is its own cache key; templates with a name still go through the loader's cache alone.
+    Absolute paths are left out: cookiecutter renders folder names joined to the output folder,
+    so those sources differ in every bake and would only fill the cache.
+    """
+    compile_source = environment.compile
+
+    def compile_through_cache(source: Any, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        if name is not None or args or kwargs or not isinstance(source, str) or os.path.isabs(source):
+            return compile_source(source, name, *args, **kwargs)
+        bucket = cache.get_bucket(environment, source, None, source)
+        if not isinstance(bucket.code, CodeType):
+            bucket.code = compile_source(source)
+            cache.set_bucket(bucket)
+        return bucket.code
+
+    environment.compile = compile_through_cache
+
+
 class CompiledTemplateCache(Extension):
     """Keeps compiled templates in Jinja's per-user cache folder, so that a bake following another
-    (a CI matrix, the fast test tier, a cruft update) skips compiling them again: about 0.15 s of a
+    (a CI matrix, the fast test tier, a cruft update) skips compiling them again: about 0.2 s of a
     0.6 s bake. Entries are keyed by source checksum and by the settings fingerprint above."""
 
     def __init__(self, environment: Environment) -> None:
@@ -90,4 +116,5 @@ class CompiledTemplateCache(Extension):
                 pattern = f"fastapi-service-template-{_compile_settings_fingerprint()}-%s.cache"
                 environment.bytecode_cache = _SafeBytecodeCache(pattern=pattern)
             except (OSError, RuntimeError):  # no safe per-user folder (Jinja checks owner and mode)
-                pass
+                return
+            _cache_string_templates(environment, environment.bytecode_cache)

@@ -67,3 +67,17 @@ def test_other_settings_use_other_entries(monkeypatch: pytest.MonkeyPatch) -> No
     current = local_extensions._compile_settings_fingerprint()
     monkeypatch.setattr(local_extensions.jinja2, "__version__", "0.0.0")
     assert local_extensions._compile_settings_fingerprint() != current
+
+
+def test_string_templates_are_cached_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = "{{ cookiecutter.project_slug }}/README.md"
+    assert environment(tmp_path).from_string(path).render(cookiecutter={"project_slug": "a"}) == "a/README.md"
+    refuse_to_compile(monkeypatch)
+    assert environment(tmp_path).from_string(path).render(cookiecutter={"project_slug": "b"}) == "b/README.md"
+
+
+def test_absolute_paths_are_not_cached(tmp_path: Path) -> None:
+    # cookiecutter renders folder names joined to the output folder: a new source in every bake.
+    rendered = environment(tmp_path).from_string(f"{tmp_path}/{{{{ name }}}}").render(name="src")
+    assert rendered == f"{tmp_path}/src"
+    assert list(tmp_path.iterdir()) == []
