@@ -116,7 +116,8 @@ def error_response(
     error: dict[str, Any] = {"code": code, "message": message, "request_id": current_request_id()}
     if details is not None:
         error["details"] = list(details)
-    return Response(orjson.dumps({"error": error}), status_code, headers, media_type="application/json")
+    # int(): an HTTPStatus member would reach the access log as <HTTPStatus.NOT_FOUND: 404>.
+    return Response(orjson.dumps({"error": error}), int(status_code), headers, media_type="application/json")
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}
