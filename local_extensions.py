@@ -88,7 +88,9 @@ def _cache_string_templates(environment: Environment, cache: BytecodeCache) -> N
     default and hook with ``from_string``: about 170 compiles and 0.05 s per bake. Such a source
     is its own cache key; templates with a name still go through the loader's cache alone.
     Absolute paths are left out: cookiecutter renders folder names joined to the output folder,
-    so those sources differ in every bake and would only fill the cache.
+    so those sources differ in every bake and would only fill the cache. Answers are kept (each
+    new one adds an entry of a few hundred bytes): most of the ~80 plain-text sources of a bake
+    are the template's own defaults and prompts, and a cache hit costs a quarter of a compile.
     """
     compile_source = environment.compile
 
