@@ -36,10 +36,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def _configured_database_url() -> str | None:
-    if url := os.environ.get("TEST_DATABASE_URL"):
-        return url
-    url = os.environ.get("DATABASE_URL", "")
-    return url if url.startswith("postgresql") else None
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        url = os.environ.get("DATABASE_URL", "")
+        if not url.startswith("postgres"):
+            return None
+    # Through the settings, so postgres:// and postgresql:// get the async driver as in the service.
+    return IsolatedSettings(database_url=url).database_url
 
 
 def _drop_and_migrate(connection: Connection) -> None:

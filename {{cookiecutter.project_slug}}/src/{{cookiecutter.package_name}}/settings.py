@@ -29,12 +29,19 @@ KNOWN_WEAK_SECRETS = frozenset(
     {"change-me", "changeme", "secret", "secret-key", "your-secret-key", "development", "test", "password"}
 )
 MIN_SECRET_KEY_DISTINCT_CHARACTERS = 10
+# The async driver the service ships for each database. Hosting platforms hand out URLs without
+# one (postgres://, postgresql://), which would load a driver that is not installed.
+ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
+BACKEND_ALIASES = {"postgres": "postgresql"}
 
 
 class Settings(BaseSettings):
     """All settings of the service; see `.env.example` for what each one does."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value (a URL with its password, a key) never reaches an error or a log.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     environment: Environment = "development"
 
@@ -150,12 +157,20 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _parse_database_url(cls, value: str) -> str:
+    def _use_an_async_driver(cls, value: str) -> str:
+        """`postgres://` and `postgresql://` get asyncpg, `sqlite://` aiosqlite; other drivers are refused."""
         try:
-            make_url(value)
+            scheme = make_url(value).drivername
         except ArgumentError as error:
             raise ValueError(str(error)) from None
-        return value
+        backend, _, driver = scheme.partition("+")
+        backend = BACKEND_ALIASES.get(backend, backend)
+        if backend not in ASYNC_DRIVERS:
+            raise ValueError(f"unsupported database {backend!r}: use postgresql+asyncpg:// or sqlite+aiosqlite://")
+        if driver not in ("", ASYNC_DRIVERS[backend]):
+            raise ValueError(f"driver {driver!r} is not installed: use {backend}+{ASYNC_DRIVERS[backend]}://")
+        # Only the scheme changes: the rest of the URL (password escapes, query) stays as written.
+        return f"{backend}+{ASYNC_DRIVERS[backend]}" + value[len(scheme) :]
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -46,6 +46,40 @@ def test_malformed_values_are_refused(field: str, value: Any) -> None:
         IsolatedSettings(**{field: value})
 
 
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        (
+            "postgres://app:p%40ss@db/app?ssl=require",  # pragma: allowlist secret
+            "postgresql+asyncpg://app:p%40ss@db/app?ssl=require",  # pragma: allowlist secret
+        ),
+        ("postgresql://app@db.internal/app", "postgresql+asyncpg://app@db.internal/app"),
+        (POSTGRES_URL, POSTGRES_URL),
+        ("sqlite:///./app.db", "sqlite+aiosqlite:///./app.db"),
+        ("sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite:///:memory:"),
+    ],
+)
+def test_database_urls_from_hosting_platforms_get_the_async_driver(given: str, used: str) -> None:
+    assert IsolatedSettings(database_url=given).database_url == used
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "postgresql+psycopg2://app:hunter2@db/app",  # pragma: allowlist secret
+            "driver 'psycopg2' is not installed: use postgresql+asyncpg://",
+        ),
+        ("mysql://app:hunter2@db/app", "unsupported database 'mysql'"),  # pragma: allowlist secret
+    ],
+)
+def test_other_drivers_are_refused_without_echoing_the_url(url: str, problem: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        IsolatedSettings(database_url=url)
+    assert problem in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
 def test_production_accepts_a_strong_key_and_postgresql() -> None:
     settings = IsolatedSettings(environment="production", secret_key=SECRET_KEY, database_url=POSTGRES_URL)
     assert settings.is_production
