@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
-from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.cors import CORSMiddleware
 
 from . import __version__
@@ -27,6 +26,7 @@ from .observability.metrics import Metrics, MetricsMiddleware
 {%- if cookiecutter.use_sentry %}
 from .observability.sentry import init_sentry, report_unhandled
 {%- endif %}
+from .observability.telemetry import fastapi_telemetry
 {%- if cookiecutter.use_vault %}
 from .secrets.vault import VaultConfig, VaultConnection
 {%- endif %}
@@ -50,9 +50,6 @@ OPENAPI_TAGS = [
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
-# Unless OPENTELEMETRY_ENABLED: metrics and logs go through Prometheus and structlog.
-TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-
 # The JSON routes of the service, matched in this order.
 ROUTERS = (health.router, metrics.router, *API_V1_ROUTERS)
 
@@ -72,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
         redoc_url=None,  # one docs UI (/docs), so one relaxed Content-Security-Policy
-        telemetry=None if settings.opentelemetry_enabled else TELEMETRY_OFF,  # None: FastAPI's defaults
+        telemetry=fastapi_telemetry(settings),
     )
     app.state.context = build_context(settings)
     for router in ROUTERS:

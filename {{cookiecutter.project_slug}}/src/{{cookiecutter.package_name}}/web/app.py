@@ -17,6 +17,7 @@ from starlette.responses import Response
 from ..api.flat_routes import include_flat
 from ..context import AppContext
 from ..core.errors import NotFoundError
+from ..observability.telemetry import fastapi_telemetry
 from .rendering import HERE, redirect, render
 from .routes import router
 from .session import MOUNT_PATH, CsrfError, LoginRequiredError
@@ -26,6 +27,7 @@ __all__ = ["MOUNT_PATH", "create_web_app"]
 
 def create_web_app(context: AppContext) -> FastAPI:
     web = FastAPI(
+        telemetry=fastapi_telemetry(context.settings),
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
