@@ -6,7 +6,9 @@ the median of each round's difference to the bare run):
   * a default bake of this template (render, prune, .env, git init + commit, pre-commit install),
     first with no compiled templates cached (the first bake on a machine), then as later bakes run,
   * an all-options bake,
-  * a default bake on a machine without pre-commit (its `install` alone takes about 0.13 s),
+  * a default bake on a machine without pre-commit,
+  * the floor: the one-file template with a post-generation hook that only runs `git init` and
+    `pre-commit install`, the steps a default bake must take after rendering,
 and the wall time of the fast test tier (`pytest -m "not slow" -n auto`) unless --skip-fast-tier.
 Targets (issue #2): default bake within 0.2 s of the bare run; fast tier under 120 s on 2 cores.
 """
@@ -36,11 +38,21 @@ ALL_OPTIONS = [
 ]
 
 
-def one_file_template(root: Path) -> Path:
-    template = root / "bare-template"
+# A post-generation hook with nothing but the two steps a default bake cannot skip or reorder.
+GIT_AND_PRE_COMMIT_ONLY = """import subprocess
+subprocess.run(["git", "init", "-q"], check=True)
+subprocess.run(["pre-commit", "install"], check=True, capture_output=True)
+"""
+
+
+def one_file_template(root: Path, name: str = "bare-template", post_gen_hook: str | None = None) -> Path:
+    template = root / name
     (template / "{{cookiecutter.project_slug}}").mkdir(parents=True)
     (template / "cookiecutter.json").write_text(json.dumps({"project_slug": "bare"}), encoding="utf-8")
     (template / "{{cookiecutter.project_slug}}" / "README.md").write_text("# {{ cookiecutter.project_slug }}\n")
+    if post_gen_hook is not None:
+        (template / "hooks").mkdir()
+        (template / "hooks" / "post_gen_project.py").write_text(post_gen_hook, encoding="utf-8")
     return template
 
 
@@ -86,6 +98,9 @@ def main() -> None:
             "default": functools.partial(bake_seconds, TEMPLATE_DIR, []),
             "everything": functools.partial(bake_seconds, TEMPLATE_DIR, ALL_OPTIONS),
             "no_hook": functools.partial(bake_seconds, TEMPLATE_DIR, [], path=path_without("pre-commit")),
+            "floor": functools.partial(
+                bake_seconds, one_file_template(Path(root), "floor-template", GIT_AND_PRE_COMMIT_ONLY), []
+            ),
         }
         # Round by round, so that a burst of machine noise reaches every kind of bake alike.
         timings: dict[str, list[float]] = {name: [] for name in bakes}
@@ -97,6 +112,7 @@ def main() -> None:
         "default": "default bake                        ",
         "everything": "all-options bake                    ",
         "no_hook": "default bake, pre-commit not on PATH",
+        "floor": "floor: git init + pre-commit install".ljust(36),
     }
     print(f"bare cookiecutter, one-file template : {statistics.median(timings['bare']):6.3f} s (median of {args.runs})")
     for name, label in labels.items():

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import keyword
+import os
 import re
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 
 # tojson escapes quotes (including ') so the rendered text can never close this raw string.
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
@@ -102,5 +102,6 @@ if __name__ == "__main__":
         sys.exit(main())
     finally:
         # cookiecutter runs a rendered copy of this hook from the temp folder and leaves it there.
-        if Path(__file__).name != "pre_gen_project.py":
-            Path(__file__).unlink(missing_ok=True)
+        # (os.path, not pathlib: importing pathlib is a sixth of this hook's 30 ms.)
+        if os.path.basename(__file__) != "pre_gen_project.py" and os.path.exists(__file__):
+            os.remove(__file__)
