@@ -148,7 +148,7 @@ def _git_step(label: str, command: list[str], project_dir: Path, env: Mapping[st
 
 
 class PreCommitInstall:
-    """``pre-commit install`` in the background: it only needs ``.git``, so it overlaps the rest of the hook."""
+    """``pre-commit install`` in the background: it only needs ``.git``, so it overlaps the first commit."""
 
     def __init__(self, project_dir: Path, warn: Warn) -> None:
         self.warn = warn
@@ -219,26 +219,17 @@ def is_cruft_update_render(project_dir: Path, answers: Mapping[str, object]) -> 
 
 
 def finish(project_dir: Path, answers: Mapping[str, object], warn: Warn = warn_stderr) -> None:
-    """Every post-generation step.
-
-    The order is prune, .env, git init and first commit, pre-commit install, for everything that
-    can observe it: the commit holds the pruned tree, and .env exists before it (git ignores it).
-    ``pre-commit install`` is the slowest step (0.15 s, mostly pre-commit importing itself) and
-    needs only ``.git``, so ``git init`` comes first and the install runs while the rest is done.
-    """
+    """Every post-generation step, in order."""
+    prune(project_dir, answers)
     if is_cruft_update_render(project_dir, answers):
-        prune(project_dir, answers)
         return
+    write_env(project_dir)
     repository = answers.get("init_git") is True and create_repository(project_dir, warn)
     hook = PreCommitInstall(project_dir, warn) if answers.get("install_pre_commit") is True else None
-    try:
-        prune(project_dir, answers)
-        write_env(project_dir)
-        if repository:
-            commit_everything(project_dir, answers, warn)
-    finally:
-        if hook is not None:
-            hook.wait()
+    if repository:
+        commit_everything(project_dir, answers, warn)
+    if hook is not None:
+        hook.wait()
     if shutil.which("uv") is None:
         warn("uv not found: `make run` will install it into .tools/ on first use")
     print(summary(project_dir, answers))
