@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess  # nosec B404 - runs git and pre-commit with fixed arguments
 import sys
@@ -185,6 +186,19 @@ MODULE_LABELS = {
 }
 
 
+def folder_to_enter(project_dir: Path) -> str:
+    """The project folder as the user can reach it from the shell that started the bake.
+
+    cookiecutter runs this hook inside the project, but the shell's PWD survives in the
+    environment: relative to it when the project lies below it (``build/orders-service`` after
+    ``make bake``), otherwise the full path.
+    """
+    shell_folder = os.environ.get("PWD")
+    if shell_folder and project_dir.is_relative_to(Path(shell_folder).resolve()):
+        return str(project_dir.relative_to(Path(shell_folder).resolve()))
+    return str(project_dir)
+
+
 def summary(project_dir: Path, answers: Mapping[str, object]) -> str:
     """A few lines telling the user what was generated and how to run and test it."""
     modules = [label for key, label in MODULE_LABELS.items() if answers.get(key) is True]
@@ -193,7 +207,7 @@ def summary(project_dir: Path, answers: Mapping[str, object]) -> str:
         (
             f"Generated {project_dir.name}: FastAPI service, {answers.get('database')}, {ci}"
             f"{', ' + ', '.join(modules) if modules else ''}.",
-            f"  cd {project_dir.name}",
+            f"  cd {shlex.quote(folder_to_enter(project_dir))}",
             "  make run     # serve on http://127.0.0.1:8000 (docs at /docs)",
             "  make test    # run the test suite with the coverage gate",
         )

@@ -216,6 +216,25 @@ def test_summary_names_modules_and_the_two_commands(tmp_path: Path) -> None:
     assert "make test" in text
 
 
+@pytest.mark.parametrize(
+    ("shell_folder", "expected"),
+    [
+        ("{tmp}", "  cd build/orders-service"),  # make bake: output below the shell's folder
+        ("{tmp}/elsewhere", "  cd {tmp}/build/orders-service"),
+        (None, "  cd {tmp}/build/orders-service"),
+    ],
+)
+def test_summary_says_how_to_reach_the_project_from_the_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shell_folder: str | None, expected: str
+) -> None:
+    if shell_folder is None:
+        monkeypatch.delenv("PWD", raising=False)
+    else:
+        monkeypatch.setenv("PWD", shell_folder.format(tmp=tmp_path))
+    project = tmp_path.resolve() / "build" / "orders-service"
+    assert expected.format(tmp=tmp_path.resolve()) in post_gen.summary(project, {}).splitlines()
+
+
 def test_cruft_update_renders_are_recognised_and_cli_bakes_are_not(tmp_path: Path) -> None:
     cruft_parent = Path(tempfile.mkdtemp())
     try:
