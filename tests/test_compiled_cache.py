@@ -54,12 +54,13 @@ def test_a_changed_source_is_compiled_again(tmp_path: Path) -> None:
     assert environment(tmp_path, "Bye {{ name }}").get_template("page.txt").render(name="x") == "Bye x"
 
 
-def test_an_unwritable_or_corrupt_cache_only_costs_a_compile(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keep", [slice(0, 20), slice(0, -10)], ids=["header-cut", "code-cut"])
+def test_an_unwritable_or_corrupt_cache_only_costs_a_compile(tmp_path: Path, keep: slice) -> None:
     assert environment(tmp_path / "missing").get_template("page.txt").render(name="a") == "Hello a"
     environment(tmp_path).get_template("page.txt")
     for entry in tmp_path.iterdir():
         if entry.is_file():
-            entry.write_bytes(entry.read_bytes()[:20])  # truncated mid-way
+            entry.write_bytes(entry.read_bytes()[keep])  # truncated
     assert environment(tmp_path).get_template("page.txt").render(name="b") == "Hello b"
 
 
