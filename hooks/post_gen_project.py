@@ -194,9 +194,10 @@ def folder_to_enter(project_dir: Path) -> str:
     ``make bake``), otherwise the full path.
     """
     shell_folder = os.environ.get("PWD")
-    if shell_folder and project_dir.is_relative_to(Path(shell_folder).resolve()):
-        return str(project_dir.relative_to(Path(shell_folder).resolve()))
-    return str(project_dir)
+    if not shell_folder:
+        return str(project_dir)
+    start = Path(shell_folder).resolve()
+    return str(project_dir.relative_to(start) if project_dir.is_relative_to(start) else project_dir)
 
 
 def summary(project_dir: Path, answers: Mapping[str, object]) -> str:
