@@ -24,14 +24,35 @@ EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 VERSION_PATTERN = re.compile(r"\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?")
 MAX_NAME_LENGTH = 64
 
-# Import names of the generated service's own dependencies: a package called like one of them
-# would shadow it.
+# Top-level import names of every distribution a generated project installs, runtime and dev
+# tools alike, with every option on: a package called like one of them shadows that library, or
+# is shadowed by it. The slow tier checks each installed variant's .venv against this list
+# (tests/checks.py: unrefused_import_names), so a new dependency cannot be missed.
 DEPENDENCY_IMPORT_NAMES = frozenset(
     {
-        "alembic", "anyio", "argon2", "asyncpg", "celery", "fastapi", "httpx", "hvac", "jwt",
-        "kombu", "limits", "orjson", "playwright", "prometheus_client", "pwdlib", "pydantic",
-        "pydantic_settings", "pytest", "redis", "sentry_sdk", "sqlalchemy", "starlette",
-        "structlog", "tenacity", "uvicorn", "uvloop",
+        "_argon2_cffi_bindings", "_cffi_backend", "_hypothesis_ftz_detector",
+        "_hypothesis_globals", "_hypothesis_pytestplugin", "_pytest", "_yaml", "aiosqlite",
+        "alembic", "amqp", "annotated_doc", "annotated_types", "anyio", "argon2",
+        "ast_serialize", "asyncpg", "bandit", "billiard", "boolean", "cachecontrol", "celery",
+        "certifi", "cffi", "cfgv", "charset_normalizer", "click", "click_didyoumean",
+        "click_plugins", "click_repl", "coverage", "cyclonedx", "dateutil", "defusedxml",
+        "deprecated", "detect_secrets", "distlib", "dns", "dotenv", "email_validator",
+        "fastapi", "filelock", "graphql", "greenlet", "h11", "harfile", "httpcore", "httptools",
+        "httpx", "hvac", "hypothesis", "hypothesis_graphql", "identify", "idna", "iniconfig",
+        "jinja2", "jsonschema_rs", "jwt", "kombu", "librt", "license_expression", "limits",
+        "mako", "markdown_it", "markupsafe", "mdurl", "msgpack", "multipart", "mypy",
+        "mypy_extensions", "mypyc", "nodeenv", "opentelemetry", "orjson", "packageurl",
+        "packaging", "packaging_legacy_version", "pathspec", "pip", "pip_api", "pip_audit",
+        "pip_requirements_parser", "platformdirs", "playwright", "pluggy", "pre_commit",
+        "pre_commit_hooks", "prometheus_client", "prompt_toolkit", "pwdlib", "py",
+        "py_serializable", "pycparser", "pydantic", "pydantic_core", "pydantic_settings",
+        "pygments", "pyparsing", "pyrate_limiter", "pytest", "pytest_asyncio", "pytest_cov",
+        "pytest_playwright", "python_discovery", "python_multipart", "redis", "requests",
+        "rich", "ruamel", "ruff", "schemathesis", "sentry_sdk", "six", "slugify",
+        "sortedcontainers", "sqlalchemy", "starlette", "stevedore", "structlog", "tenacity",
+        "text_unidecode", "tomli", "tomli_w", "typing_extensions", "typing_inspection",
+        "tzlocal", "urllib3", "uvicorn", "uvloop", "vine", "virtualenv", "wcwidth", "werkzeug",
+        "wrapt", "yaml",
     }
 )  # fmt: skip
 # sys.stdlib_module_names leaves out the regression-test package; "tests" is the project's test folder.
@@ -60,7 +81,7 @@ def validate(answers: Mapping[str, object]) -> list[str]:
             f"project_slug {slug!r} is not a valid folder/repository name: use lowercase letters,"
             f" digits and single dashes, starting with a letter (at most {MAX_NAME_LENGTH} characters)"
         )
-    problems.extend(_package_problems(package))
+    problems.extend(package_problems(package))
     email = str(answers.get("author_email", ""))
     if not EMAIL_PATTERN.fullmatch(email):
         problems.append(f"author_email {email!r} is not an e-mail address: use the form name@example.com")
@@ -73,7 +94,8 @@ def validate(answers: Mapping[str, object]) -> list[str]:
     return problems
 
 
-def _package_problems(package: str) -> list[str]:
+def package_problems(package: str) -> list[str]:
+    """Why ``package`` cannot be the generated package's import name (empty when it can)."""
     if not PACKAGE_PATTERN.fullmatch(package) or len(package) > MAX_NAME_LENGTH:
         return [
             f"package_name {package!r} is not a valid Python package name: use lowercase letters,"
@@ -86,7 +108,7 @@ def _package_problems(package: str) -> list[str]:
             f"package_name {package!r} would shadow a standard library module or the tests folder: choose another name"
         ]
     if package in DEPENDENCY_IMPORT_NAMES:
-        return [f"package_name {package!r} would shadow a dependency of the service: choose another name"]
+        return [f"package_name {package!r} would shadow a library the service or its tools import: choose another name"]
     return []
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 from ruamel.yaml import YAML
 
+from .hook_modules import pre_gen
 from .variants import TEMPLATE_DIR
 
 PROJECT_TEMPLATE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
@@ -23,6 +24,13 @@ MANIFEST_NAME = "template-manifest.json"
 LEFTOVER_JINJA = re.compile(r"\{\{-?\s*cookiecutter|\{%-?\s*(?:if|elif|else|endif|for|endfor|raw|endraw|set)\b|\{#")
 # CI systems and compose read YAML 1.2 (where `on:` is a string, not a boolean), as does check-jsonschema.
 YAML_1_2 = YAML(typ="safe")
+# Printed by a project's own interpreter: the top-level import names of every installed
+# distribution (from top_level.txt, else from the RECORD of installed files).
+IMPORT_NAMES_SCRIPT = (
+    "import importlib.metadata, json; print(json.dumps(list(importlib.metadata.packages_distributions())))"
+)
+# mypyc's runtime modules are named by a hash that changes with every mypy build; no one types one.
+MYPYC_RUNTIME = re.compile(r"[0-9a-f]{20}__mypyc")
 SCHEMAS = {
     "compose.yaml": "compose-spec.json",
     ".gitlab-ci.yml": "gitlab-ci.json",
@@ -146,3 +154,25 @@ def manifest_problems(project: Path, answers: Mapping[str, Any]) -> list[str]:
     if (project / MANIFEST_NAME).exists():
         problems.append(f"{MANIFEST_NAME} was left in the project")
     return problems
+
+
+def installed_import_names(project: Path) -> set[str]:
+    """Top-level import names of every distribution in the project's .venv, except the project itself."""
+    result = subprocess.run(
+        [str(project / ".venv" / "bin" / "python"), "-c", IMPORT_NAMES_SCRIPT],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    own_packages = {path.name for path in (project / "src").iterdir()}
+    return set(json.loads(result.stdout)) - own_packages
+
+
+def unrefused_import_names(import_names: set[str]) -> list[str]:
+    """The import names the pre-generation hook would accept as ``package_name``: each one would shadow
+    an installed library (or be shadowed by it), so each belongs in ``DEPENDENCY_IMPORT_NAMES``."""
+    return sorted(
+        name
+        for name in import_names
+        if pre_gen.PACKAGE_PATTERN.fullmatch(name)
+        and not MYPYC_RUNTIME.fullmatch(name)
+        and not pre_gen.package_problems(name)
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .checks import PROJECT_TEMPLATE_DIR, manifest_features
+from .checks import PROJECT_TEMPLATE_DIR, manifest_features, unrefused_import_names
 from .hook_modules import post_gen, pre_gen
 
 VALID = {
@@ -43,7 +43,8 @@ def test_valid_answers_have_no_problems() -> None:
         ("package_name", "match", "package_name 'match' is a Python keyword"),
         ("package_name", "test", "package_name 'test' would shadow a standard library module"),
         ("package_name", "json", "package_name 'json' would shadow a standard library module"),
-        ("package_name", "fastapi", "package_name 'fastapi' would shadow a dependency"),
+        ("package_name", "fastapi", "package_name 'fastapi' would shadow a library"),
+        ("package_name", "requests", "package_name 'requests' would shadow a library"),
         ("author_email", "jane", "author_email 'jane' is not an e-mail address"),
         ("author_email", "jane@example", "author_email 'jane@example' is not an e-mail address"),
         ("author_email", "ja ne@example.com", "author_email 'ja ne@example.com'"),
@@ -56,6 +57,12 @@ def test_each_bad_answer_gives_one_clear_problem(key: str, value: Any, expected:
     problems = pre_gen.validate({**VALID, key: value})
     assert len(problems) == 1
     assert expected in problems[0]
+
+
+def test_the_installed_libraries_check_names_each_import_name_the_hook_accepts() -> None:
+    # The slow tier runs this check on every installed variant's .venv; here, on names we choose.
+    import_names = {"requests", "_pytest", "json", "yaml-stubs", "c787785866c7b801238d__mypyc", "left_pad", "_left"}
+    assert unrefused_import_names(import_names) == ["_left", "left_pad"]
 
 
 def test_pre_gen_main_prints_error_lines_and_fails(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
