@@ -26,15 +26,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.variants import optional_modules
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
-ALL_OPTIONS = [
-    "database=postgresql",
-    "use_sentry=yes",
-    "use_vault=yes",
-    "use_celery=yes",
-    "use_playwright=yes",
-    "use_grafana_alerts=yes",
-]
+ALL_OPTIONS = ["database=postgresql", *(f"{module}=yes" for module in optional_modules())]
 
 
 # A post-generation hook with nothing but the two steps a default bake cannot skip or reorder.

@@ -176,16 +176,6 @@ class PreCommitInstall:
         return True
 
 
-MODULE_LABELS = {
-    "use_docker": "Docker + compose",
-    "use_sentry": "Sentry",
-    "use_vault": "Vault secrets",
-    "use_celery": "Celery jobs",
-    "use_playwright": "web UI + Playwright tests",
-    "use_grafana_alerts": "Prometheus rules + Grafana alerts",
-}
-
-
 def folder_to_enter(project_dir: Path) -> str:
     """The project folder as the user can reach it from the shell that started the bake.
 
@@ -202,12 +192,14 @@ def folder_to_enter(project_dir: Path) -> str:
 
 def summary(project_dir: Path, answers: Mapping[str, object]) -> str:
     """A few lines telling the user what was generated and how to run and test it."""
-    modules = [label for key, label in MODULE_LABELS.items() if answers.get(key) is True]
+    # Optional modules are the use_<module> answers (cookiecutter.json is their one list).
+    modules = [key.removeprefix("use_").replace("_", " ") for key, value in answers.items()
+               if key.startswith("use_") and value is True]  # fmt: skip
     ci = {"github": "GitHub Actions", "gitlab": "GitLab CI"}.get(str(answers.get("ci")), "no CI")
     return "\n".join(
         (
             f"Generated {project_dir.name}: FastAPI service, {answers.get('database')}, {ci}"
-            f"{', ' + ', '.join(modules) if modules else ''}.",
+            f"{'; modules: ' + ', '.join(modules) if modules else ''}.",
             f"  cd {shlex.quote(folder_to_enter(project_dir))}",
             "  make run     # serve on http://127.0.0.1:8000 (docs at /docs)",
             "  make test    # run the test suite with the coverage gate",

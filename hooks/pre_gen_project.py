@@ -57,16 +57,9 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
 )  # fmt: skip
 # sys.stdlib_module_names leaves out the regression-test package; "tests" is the project's test folder.
 STDLIB_EXTRAS = frozenset({"test", "tests"})
-BOOLEAN_KEYS = (
-    "use_docker",
-    "use_sentry",
-    "use_vault",
-    "use_celery",
-    "use_playwright",
-    "use_grafana_alerts",
-    "init_git",
-    "install_pre_commit",
-)
+# The booleans of cookiecutter.json: every optional module is named use_<module> there (that
+# file is the one list of modules), and these two are steps of the bake itself.
+BAKE_STEPS = ("init_git", "install_pre_commit")
 
 
 def validate(answers: Mapping[str, object]) -> list[str]:
@@ -88,9 +81,9 @@ def validate(answers: Mapping[str, object]) -> list[str]:
     version = str(answers.get("version", ""))
     if not VERSION_PATTERN.fullmatch(version):
         problems.append(f"version {version!r} is not a PEP 440 version: use the form 0.1.0")
-    for key in BOOLEAN_KEYS:
-        if key in answers and not isinstance(answers[key], bool):
-            problems.append(f"{key} must be true or false, not {answers[key]!r}")
+    for key, value in answers.items():
+        if (key.startswith("use_") or key in BAKE_STEPS) and not isinstance(value, bool):
+            problems.append(f"{key} must be true or false, not {value!r}")
     return problems
 
 

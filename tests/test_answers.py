@@ -15,18 +15,10 @@ from hypothesis import strategies as st
 
 from .checks import PROJECT_TEMPLATE_DIR, copied_without_render, parse_problems, ruff_problems, unrendered_jinja
 from .conftest import bake_ok
-from .variants import TEMPLATE_DIR
+from .variants import TEMPLATE_DIR, optional_modules
 
 FAST = {"init_git": False, "install_pre_commit": False}
-ALL_ON = {
-    "use_docker": True,
-    "use_sentry": True,
-    "use_vault": True,
-    "use_celery": True,
-    "use_playwright": True,
-    "use_grafana_alerts": True,
-    "database": "postgresql",
-}
+ALL_ON = {**dict.fromkeys(optional_modules(), True), "database": "postgresql"}
 
 
 def run_cookiecutter(output: Path, *answers: str, temp_dir: Path | None = None) -> subprocess.CompletedProcess[str]:

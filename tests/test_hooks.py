@@ -13,6 +13,7 @@ import pytest
 
 from .checks import PROJECT_TEMPLATE_DIR, manifest_features, unrefused_import_names
 from .hook_modules import post_gen, pre_gen
+from .variants import option_space, optional_modules
 
 VALID = {
     "project_name": "Orders Service",
@@ -63,6 +64,20 @@ def test_the_installed_libraries_check_names_each_import_name_the_hook_accepts()
     # The slow tier runs this check on every installed variant's .venv; here, on names we choose.
     import_names = {"requests", "_pytest", "json", "yaml-stubs", "c787785866c7b801238d__mypyc", "left_pad", "_left"}
     assert unrefused_import_names(import_names) == ["_left", "left_pad"]
+
+
+def test_every_boolean_of_cookiecutter_json_is_checked_by_the_hook() -> None:
+    booleans = [key for key, values in option_space().items() if isinstance(values[0], bool)]
+    assert booleans, "cookiecutter.json has boolean options"
+    for key in booleans:
+        assert pre_gen.validate({**VALID, key: "no"}) == [f"{key} must be true or false, not 'no'"]
+
+
+def test_every_optional_module_owns_one_manifest_feature() -> None:
+    module_conditions = [
+        key for feature in manifest_features().values() for key in feature["when"] if key.startswith("use_")
+    ]
+    assert sorted(module_conditions) == sorted(optional_modules())
 
 
 def test_pre_gen_main_prints_error_lines_and_fails(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
@@ -218,7 +233,7 @@ def test_missing_tools_give_one_warning_each(tmp_path: Path, monkeypatch: pytest
 def test_summary_names_modules_and_the_two_commands(tmp_path: Path) -> None:
     answers = {"database": "postgresql", "ci": "gitlab", "use_celery": True, "use_docker": False}
     text = post_gen.summary(tmp_path / "orders-service", answers)
-    assert "postgresql, GitLab CI, Celery jobs." in text
+    assert "postgresql, GitLab CI; modules: celery." in text
     assert "make run" in text
     assert "make test" in text
 

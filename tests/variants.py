@@ -33,6 +33,11 @@ def option_space() -> dict[str, list[Any]]:
     return space
 
 
+def optional_modules() -> list[str]:
+    """The optional modules: every ``use_*`` boolean of cookiecutter.json, in its order."""
+    return [key for key, values in option_space().items() if key.startswith("use_") and isinstance(values[0], bool)]
+
+
 # Bake-time options whose effect is tested separately (git and pre-commit subprocesses are the
 # slowest part of a bake, and they do not interact with the rendered files).
 HOOK_OPTIONS = ("init_git", "install_pre_commit")
