@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from .checks import PROJECT_TEMPLATE_DIR, manifest_features, unrefused_import_names
+from .conftest import bake_ok
 from .hook_modules import post_gen, pre_gen
 from .variants import option_space, optional_modules
 
@@ -217,6 +219,30 @@ def test_an_empty_configured_name_counts_as_missing(tmp_path: Path, git_home: Pa
         "GIT_COMMITTER_NAME": "Template Author",
         "GIT_COMMITTER_EMAIL": None,
     }
+
+
+def test_a_commit_before_make_install_stops_with_one_line_saying_so(cookies: Any, git_home: Path) -> None:
+    # The real git hook that the bake installs, run by a real commit in a project with no .venv.
+    # (The slow tier runs the same hooks after `make install`, where they pass.)
+    project = bake_ok(cookies, {"init_git": True, "install_pre_commit": True})
+    with (project / "README.md").open("a", encoding="utf-8") as readme:
+        readme.write("A first edit.\n")
+
+    identity = {"GIT_AUTHOR_NAME": "Jane", "GIT_COMMITTER_NAME": "Jane"} | dict.fromkeys(
+        ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"), "jane@example.com"
+    )
+    commit = subprocess.run(
+        ["git", "commit", "-am", "First edit"], cwd=project, env={**os.environ, **identity},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    output = commit.stdout + commit.stderr
+    assert commit.returncode != 0, output
+    assert [line for line in output.splitlines() if "make install" in line] == [
+        "pre-commit: the project tools are not installed: run `make install`"
+    ], output
+    assert "not found" not in output
+    assert "ruff check" not in output, "no hook runs after the first one fails"
 
 
 def test_missing_tools_give_one_warning_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
