@@ -29,6 +29,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class Metrics:
     def __init__(self, *, version: str, environment: str) -> None:
         self.registry = CollectorRegistry()
+        # What /metrics serves: this registry, or in multiprocess mode the files of every worker.
         self.scraped = self.registry
         if MULTIPROCESS_DIR in os.environ:
             self.scraped = CollectorRegistry()
@@ -42,9 +43,11 @@ class Metrics:
             http_metrics.latency(buckets=LATENCY_BUCKETS, registry=self.registry),
         )
         self.in_progress = Gauge(
-            "http_requests_in_progress", "HTTP requests being served", registry=self.registry,
-            multiprocess_mode="livesum",
-        )  # fmt: skip
+            "http_requests_in_progress",
+            "HTTP requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",  # the sum over the workers that are running
+        )
         self.rate_limit_storage_errors = Counter(
             "rate_limit_storage_errors_total",
             "Rate-limit storage failures; the login guard let the attempt through",
