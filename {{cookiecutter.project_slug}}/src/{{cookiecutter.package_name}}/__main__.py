@@ -17,6 +17,7 @@ from .core.errors import ConflictError
 from .core.logging import configure_logging
 from .core.security import PasswordHasher
 from .db.engine import Database
+from .observability.metrics import multiprocess_mode
 from .services.auth import register_user
 from .settings import Settings, SettingsError, get_settings
 
@@ -27,22 +28,24 @@ Command = Callable[[Settings, argparse.Namespace], int]
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     """Run the production server: uvicorn with uvloop and httptools, the app built by the factory."""
     configure_logging(settings)
-    uvicorn.run(
-        f"{PACKAGE}.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=None if args.reload else settings.workers,
-        reload=args.reload,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,  # keep the structured logging configured above
-        access_log=False,  # the service logs one access line per request itself
-        server_header=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
-    )
+    workers = None if args.reload else settings.workers
+    with multiprocess_mode(workers or 1):  # /metrics sums every worker
+        uvicorn.run(
+            f"{PACKAGE}.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=workers,
+            reload=args.reload,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,  # keep the structured logging configured above
+            access_log=False,  # the service logs one access line per request itself
+            server_header=False,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        )
     return 0
 
 

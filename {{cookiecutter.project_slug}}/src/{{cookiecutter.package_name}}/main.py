@@ -22,7 +22,7 @@ from .core.ratelimit import LoginGuard
 from .core.security import PasswordHasher, TokenService
 from .db.engine import Database
 from .observability import metrics
-from .observability.metrics import Metrics, MetricsMiddleware
+from .observability.metrics import Metrics
 {%- if cookiecutter.use_sentry %}
 from .observability.sentry import init_sentry, report_unhandled
 {%- endif %}
@@ -130,7 +130,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(RequestContextMiddleware{% if cookiecutter.use_sentry %}, report_error=report_unhandled{% endif %})
     docs_paths = [path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if path]
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs_paths, hsts=settings.is_production)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.context.metrics)
+    app.state.context.metrics.instrument(app)
 
 
 @asynccontextmanager

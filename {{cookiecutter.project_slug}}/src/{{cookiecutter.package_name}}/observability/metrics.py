@@ -1,39 +1,52 @@
 """Prometheus metrics: RED metrics per route template, requests in progress, app info, DB pool.
 
-Each application gets its own registry, so tests can build many apps in one process.
+prometheus-fastapi-instrumentator counts and times the requests. Each application gets its own
+registry, so tests can build many apps in one process. With several workers `serve` switches on
+Prometheus multiprocess mode: every worker writes its counters to files in one directory and a
+scrape of any worker sums them all.
 """
 
 from __future__ import annotations
 
-import time
+import os
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator import metrics as http_metrics
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-# Requests that matched no route share one label value: raw paths would explode cardinality.
-UNMATCHED_ROUTE = "<unmatched>"
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client in every process
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class Metrics:
     def __init__(self, *, version: str, environment: str) -> None:
         self.registry = CollectorRegistry()
-        labels = ("method", "route", "status")
-        self.requests = Counter(
-            "http_requests_total", "HTTP requests by method, route template and status class", labels,
-            registry=self.registry,
-        )  # fmt: skip
-        self.duration = Histogram(
-            "http_request_duration_seconds", "HTTP request duration by method, route template and status class",
-            labels, buckets=LATENCY_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+        # What /metrics serves: this registry, or in multiprocess mode the files of every worker.
+        self.scraped = self.registry
+        if MULTIPROCESS_DIR in os.environ:
+            self.scraped = CollectorRegistry()
+            MultiProcessCollector(self.scraped)  # type: ignore[no-untyped-call]  # untyped in prometheus_client
+        # Labels: handler (the route template; "none" for paths no route matched), method and
+        # status class ("2xx"), so raw paths never become label values.
+        self.instrumentator = Instrumentator(
+            should_group_status_codes=True, should_group_untemplated=True, registry=self.registry
+        ).add(
+            http_metrics.requests(registry=self.registry),
+            http_metrics.latency(buckets=LATENCY_BUCKETS, registry=self.registry),
+        )
         self.in_progress = Gauge(
-            "http_requests_in_progress", "HTTP requests being served", ("method",), registry=self.registry
+            "http_requests_in_progress",
+            "HTTP requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",  # the sum over the workers that are running
         )
         self.rate_limit_storage_errors = Counter(
             "rate_limit_storage_errors_total",
@@ -46,16 +59,28 @@ class Metrics:
             ("reason",),
             registry=self.registry,
         )
-        Info("app", "Version and environment of the running service", registry=self.registry).info(
-            {"version": version, "environment": environment}
-        )
+        app_info = Info("app", "Version and environment of the running service", registry=None)
+        app_info.info({"version": version, "environment": environment})
+        self._add_process_collector(app_info)
+
+    def instrument(self, app: FastAPI) -> None:
+        """Count and time every request; the outermost middleware, so the figures include all the others."""
+        self.instrumentator.instrument(app)
+        app.add_middleware(InProgressMiddleware, gauge=self.in_progress)
 
     def watch_pool(self, pool_stats: Callable[[], dict[str, int]]) -> None:
         """Expose `db_pool_connections{state=...}` read from `pool_stats` at every scrape."""
-        self.registry.register(_PoolCollector(pool_stats))
+        self._add_process_collector(_PoolCollector(pool_stats))
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.scraped)
+
+    def _add_process_collector(self, collector: Collector) -> None:
+        # Values only this process knows (multiprocess files hold counters, histograms and gauges):
+        # with several workers they describe the worker that answers the scrape.
+        self.registry.register(collector)
+        if self.scraped is not self.registry:
+            self.scraped.register(collector)
 
 
 class _PoolCollector(Collector):
@@ -69,49 +94,39 @@ class _PoolCollector(Collector):
         yield family
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request, labelled by route template (after routing) and status class."""
+class InProgressMiddleware:
+    """The in-progress gauge: the instrumentator's own ignores a custom registry
+    (prometheus-fastapi-instrumentator issue 317), which the per-app registries need."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, gauge: Gauge) -> None:
         self.app = app
-        self.metrics = metrics
-        # Label lookups take a lock and a dict probe; resolve each combination once.
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
-        self._in_progress: dict[str, Gauge] = {}
+        self.gauge = gauge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
-        in_progress = self._in_progress.get(method) or self._in_progress.setdefault(
-            method, self.metrics.in_progress.labels(method)
-        )
-        status = 500
-        started = time.perf_counter()
+        with self.gauge.track_inprogress():
+            await self.app(scope, receive, send)
 
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
 
-        in_progress.inc()
+@contextmanager
+def multiprocess_mode(workers: int) -> Iterator[None]:
+    """Several workers share a fresh metrics directory for as long as the server runs.
+
+    prometheus_client reads PROMETHEUS_MULTIPROC_DIR when each worker imports it; a directory the
+    operator set is used as it is (it must be empty at start: files left from an earlier run would
+    be counted again).
+    """
+    if workers <= 1 or MULTIPROCESS_DIR in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="prometheus-") as directory:
+        os.environ[MULTIPROCESS_DIR] = directory
         try:
-            await self.app(scope, receive, send_with_status)
+            yield
         finally:
-            in_progress.dec()
-            # path_format: the template without convertors ("/items/{item_id}", not "{item_id:int}").
-            route = getattr(scope.get("route"), "path_format", UNMATCHED_ROUTE)
-            key = (method, route, f"{status // 100}xx")
-            children = self._children.get(key)
-            if children is None:
-                children = self._children[key] = (
-                    self.metrics.requests.labels(*key),
-                    self.metrics.duration.labels(*key),
-                )
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
+            del os.environ[MULTIPROCESS_DIR]
 
 
 router = APIRouter(include_in_schema=False)

@@ -1,0 +1,144 @@
+"""With several workers, every scrape of /metrics reports the requests of all of them.
+
+The real service runs as `python -m {{ cookiecutter.package_name }} serve` with WORKERS=2 on a
+temporary SQLite database, from a temporary directory (so no `.env` is read). `serve` creates the
+Prometheus multiprocess directory under TMPDIR, which the test points at its own directory to see
+which worker counted what.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from {{ cookiecutter.package_name }}.observability.metrics import MULTIPROCESS_DIR, multiprocess_mode
+
+from ..support import SECRET_KEY
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+STARTUP_TIMEOUT_SECONDS = 60  # two workers importing the service on a busy CI machine
+MAX_REQUESTS = 200  # enough for the kernel to hand connections to both workers
+LIVE = "/health/live"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    temp_dir: Path  # the server's TMPDIR, which holds its metrics directory
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[Server]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    temp_dir = tmp_path / "tmp"
+    temp_dir.mkdir()
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'service.db'}",
+        "SECRET_KEY": SECRET_KEY,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": "2",
+        "LOG_FORMAT": "json",
+        "TMPDIR": str(temp_dir),
+    }
+    env.pop(MULTIPROCESS_DIR, None)
+    env.pop("REDIS_URL", None)
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            [sys.executable, "-m", PACKAGE, "serve"], cwd=tmp_path, env=env, stdout=output, stderr=output
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_live(url, server, log)
+        yield Server(url, temp_dir)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _wait_until_live(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            httpx.get(url + LIVE, timeout=1).raise_for_status()
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"the server was not live within {STARTUP_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+
+
+def serving_workers(metrics_dir: Path) -> dict[str, float]:
+    """Requests to LIVE counted by each worker that has served any, read from its own file."""
+    counts = {}
+    for path in metrics_dir.glob("counter_*.db"):  # one file per worker process
+        metrics = MultiProcessCollector.merge([str(path)])  # type: ignore[no-untyped-call]
+        samples = [sample for metric in metrics for sample in metric.samples]
+        count = sum(
+            sample.value
+            for sample in samples
+            if sample.name == "http_requests_total" and sample.labels.get("handler") == LIVE
+        )
+        if count:
+            counts[path.stem] = count
+    return counts
+
+
+def scraped_total(url: str) -> float:
+    exposition = httpx.get(url + "/metrics", headers={"Connection": "close"}).text
+    (requests,) = [family for family in text_string_to_metric_families(exposition) if family.name == "http_requests"]
+    return sum(sample.value for sample in requests.samples if sample.labels.get("handler") == LIVE)
+
+
+def test_every_scrape_counts_the_requests_of_both_workers(two_workers: Server) -> None:
+    (metrics_dir,) = two_workers.temp_dir.glob("prometheus-*")
+    sent = 1  # the readiness wait's request
+    # A new connection for each request, so the kernel hands them to both workers.
+    while sent < MAX_REQUESTS and len(serving_workers(metrics_dir)) < 2:
+        httpx.get(two_workers.url + LIVE, headers={"Connection": "close"}).raise_for_status()
+        sent += 1
+    per_worker = serving_workers(metrics_dir)
+    assert len(per_worker) == 2, f"one worker served all {sent} requests"
+    assert sum(per_worker.values()) == sent
+    # Each scrape lands on either worker; every one reports the total.
+    assert [scraped_total(two_workers.url) for _ in range(6)] == [sent] * 6
+
+
+def test_one_worker_keeps_its_metrics_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MULTIPROCESS_DIR, raising=False)
+    with multiprocess_mode(1):
+        assert MULTIPROCESS_DIR not in os.environ
+
+
+def test_several_workers_share_a_fresh_directory_removed_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MULTIPROCESS_DIR, raising=False)
+    with multiprocess_mode(2):
+        directory = Path(os.environ[MULTIPROCESS_DIR])
+        assert list(directory.iterdir()) == []
+    assert not directory.exists()
+    assert MULTIPROCESS_DIR not in os.environ
+
+
+def test_a_directory_the_operator_chose_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(MULTIPROCESS_DIR, str(tmp_path))
+    with multiprocess_mode(2):
+        assert os.environ[MULTIPROCESS_DIR] == str(tmp_path)
+    assert tmp_path.is_dir()
