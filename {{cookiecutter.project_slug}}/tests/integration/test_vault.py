@@ -185,5 +185,17 @@ async def test_readiness_reports_vault_and_renewable_tokens_are_renewed(
         assert await asyncio.to_thread(fake.state.renewed.wait, 5)  # renewed halfway through the 2 s lease
         del fake.state.tokens[token]  # revoked
         response = await client.get("/health/ready")
-    assert response.status_code == 503
-    assert response.json()["error"]["details"] == [{"check": "vault", "status": "error"}]
+    # The settings were read at start-up: the service keeps serving, readiness says it is degraded.
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["vault"] == "error"
+
+
+async def test_the_settings_and_the_app_share_one_login(fake: FakeVault, vault_env: Callable[..., str]) -> None:
+    fake.state.approles["service"] = "s3cret-id"  # pragma: allowlist secret
+    path = vault_env(fake.url, VAULT_ROLE_ID="service", VAULT_SECRET_ID="s3cret-id")
+    fake.state.secrets[("secret", path)] = SECRET
+    app = create_app(get_settings())
+    async with app.router.lifespan_context(app):
+        pass
+    assert fake.state.logins == 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.errors import ConflictError, NotFoundError
+from ..core.exceptions import ConflictError, NotFoundError
 from ..core.security import RefreshToken as IssuedRefreshToken
 from .models import Item, RefreshToken, User, utc_now
 
@@ -45,6 +46,10 @@ class ItemRepository:
         await self.session.flush()
         return item
 
+    async def list_for_owner(self, owner_id: int, *, limit: int, offset: int) -> Sequence[Item]:
+        statement = select(Item).where(Item.owner_id == owner_id).order_by(Item.id).limit(limit).offset(offset)
+        return (await self.session.scalars(statement)).all()
+
     async def get_for_owner(self, owner_id: int, item_id: int) -> Item:
         """The item, if it belongs to the owner; another user's item is reported as missing."""
         item = await self.session.scalar(select(Item).where(Item.id == item_id, Item.owner_id == owner_id))
@@ -55,23 +60,6 @@ class ItemRepository:
     async def delete(self, item: Item) -> None:
         await self.session.delete(item)
         await self.session.flush()
-
-
-# Built once: the list endpoint is the busiest, and constructing a statement per request shows up.
-LIST_ITEMS = (
-    select(Item.id, Item.title, Item.description, Item.created_at, Item.updated_at)
-    .where(Item.owner_id == bindparam("owner_id"))
-    .order_by(Item.id)
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
-
-
-async def list_items(connection: AsyncConnection, owner_id: int, limit: int, offset: int) -> list[dict[str, Any]]:
-    """One page of an owner's items as plain dicts: columns only, no ORM objects to build and track."""
-    result = await connection.execute(LIST_ITEMS, {"owner_id": owner_id, "limit": limit, "offset": offset})
-    columns = list(result.keys())
-    return [dict(zip(columns, row, strict=True)) for row in result.all()]
 
 
 class RefreshTokenRepository:
