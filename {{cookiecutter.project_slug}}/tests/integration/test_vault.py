@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -163,12 +162,10 @@ def test_a_missing_secret_stops_start_up(vault: Vault, vault_env: Callable[..., 
         get_settings()
 
 
-def test_an_unreachable_vault_stops_start_up_within_seconds(vault_env: Callable[..., str]) -> None:
+def test_an_unreachable_vault_stops_start_up_with_one_clear_line(vault_env: Callable[..., str]) -> None:
     vault_env("http://127.0.0.1:1", VAULT_TOKEN="hvs.any", VAULT_CONNECT_ATTEMPTS="2")  # nothing listens there
-    started = time.monotonic()
     with pytest.raises(SettingsError, match=re.escape("VAULT_ADDR=http://127.0.0.1:1: unreachable")):
         get_settings()
-    assert time.monotonic() - started < 10
 
 
 async def test_readiness_reports_vault_and_renewable_tokens_are_renewed(
