@@ -152,7 +152,8 @@ async def test_a_dead_broker_answers_503_and_leaves_the_service_ready(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "job_queue_unavailable"
     # Only exports need the broker: the service stays ready, and says it is degraded.
-    assert (ready.status_code, ready.json()["status"], ready.json()["checks"]["broker"]) == (200, "degraded", "error")
+    assert (ready.status_code, ready.json()["status"]) == (200, "degraded")
+    assert ready.json()["checks"]["broker"] in {"error", "timeout"}
 
 
 @pytest.mark.skipif("TEST_REDIS_URL" not in os.environ, reason="set TEST_REDIS_URL to run the Redis broker test")

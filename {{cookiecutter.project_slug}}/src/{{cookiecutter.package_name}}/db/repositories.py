@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +37,11 @@ class UserRepository:
         return await self.session.get(User, user_id)
 
 
+# A listed item: its columns only. Pages are read, never changed, so they need no ORM objects
+# (identity map, change tracking) built per row.
+ItemRow = Row[int, str, str | None, datetime, datetime]
+
+
 class ItemRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -46,9 +52,10 @@ class ItemRepository:
         await self.session.flush()
         return item
 
-    async def list_for_owner(self, owner_id: int, *, limit: int, offset: int) -> Sequence[Item]:
-        statement = select(Item).where(Item.owner_id == owner_id).order_by(Item.id).limit(limit).offset(offset)
-        return (await self.session.scalars(statement)).all()
+    async def list_for_owner(self, owner_id: int, *, limit: int, offset: int) -> Sequence[ItemRow]:
+        columns = select(Item.id, Item.title, Item.description, Item.created_at, Item.updated_at)
+        statement = columns.where(Item.owner_id == owner_id).order_by(Item.id).limit(limit).offset(offset)
+        return (await self.session.execute(statement)).all()
 
     async def get_for_owner(self, owner_id: int, item_id: int) -> Item:
         """The item, if it belongs to the owner; another user's item is reported as missing."""

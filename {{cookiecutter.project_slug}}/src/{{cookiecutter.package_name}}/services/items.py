@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import Item
-from ..db.repositories import ItemRepository
+from ..db.repositories import ItemRepository, ItemRow
 
 
 class ItemService:
@@ -26,8 +26,8 @@ class ItemService:
         await self.session.commit()
         return item
 
-    async def list(self, owner_id: int, *, limit: int, offset: int) -> Sequence[Item]:
-        """One page of the owner's items, oldest first."""
+    async def list(self, owner_id: int, *, limit: int, offset: int) -> Sequence[ItemRow]:
+        """One page of the owner's items, oldest first (rows with the item's fields as attributes)."""
         return await self.items.list_for_owner(owner_id, limit=limit, offset=offset)
 
     async def get(self, owner_id: int, item_id: int) -> Item:
@@ -46,9 +46,9 @@ class ItemService:
         await self.items.delete(await self.items.get_for_owner(owner_id, item_id))
         await self.session.commit()
 
-    async def all_of(self, owner_id: int, *, page_size: int) -> Sequence[Item]:
+    async def all_of(self, owner_id: int, *, page_size: int) -> Sequence[ItemRow]:
         """Every item of the owner, read page by page so no single query is unbounded."""
-        items: list[Item] = []
+        items: list[ItemRow] = []
         while page := await self.list(owner_id, limit=page_size, offset=len(items)):
             items += page
             if len(page) < page_size:

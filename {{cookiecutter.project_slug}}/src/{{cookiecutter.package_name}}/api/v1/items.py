@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from ...core.errors import documented_errors
 from ...db.models import MAX_ID, Item
+from ...db.repositories import ItemRow
 from ..deps import CurrentUserId, ItemId, Items
 from . import PREFIX
 from .schemas import ItemCreate, ItemRead, ItemUpdate
@@ -35,7 +36,7 @@ async def list_items(
     items: Items,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> Sequence[Item]:
+) -> Sequence[ItemRow]:
     return await items.list(user_id, limit=limit, offset=offset)
 
 
