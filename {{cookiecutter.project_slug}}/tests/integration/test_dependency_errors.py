@@ -2,7 +2,7 @@
 
 Only a dependency that cannot be reached is a 503 (with Retry-After): clients may retry and the
 service is not at fault. A missing table or column, a violated constraint, an error raised by
-the code: those are bugs, answered 500 and written to the error log (and sent to Sentry when
+the code: those are bugs, answered 500 and written to the error log (and to the error tracker when
 it is configured), never hidden behind "unavailable".
 """
 
