@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.core.ratelimit import LoginGuard
 from {{ cookiecutter.package_name }}.db.models import Base
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account, IsolatedSettings, StartedApp, log_in
+from .support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account, IsolatedSettings, log_in
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -114,27 +112,6 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
     return settings_factory()
 
 
-@pytest.fixture(scope="session")
-async def started_apps() -> AsyncIterator[StartedApp]:
-    """One started app per distinct settings, kept for the whole session.
-
-    FastAPI prepares an app's routes on its first request; doing that for every test would
-    nearly double the suite's run time.
-    """
-    apps: dict[tuple[str, str], FastAPI] = {}
-    async with AsyncExitStack() as stack:
-
-        async def started(settings: Settings) -> FastAPI:
-            key = (settings.model_dump_json(), settings.signing_key)
-            if key not in apps:
-                application = create_app(settings)
-                await stack.enter_async_context(application.router.lifespan_context(application))
-                apps[key] = application
-            return apps[key]
-
-        yield started
-
-
 async def _empty_tables(context: AppContext) -> None:
     async with context.database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
@@ -142,29 +119,12 @@ async def _empty_tables(context: AppContext) -> None:
 
 
 @pytest.fixture
-async def app(settings: Settings, started_apps: StartedApp) -> FastAPI:
-    """A started app with an empty database and fresh login counters (shared by tests with equal settings)."""
-    application = await started_apps(settings)
-    context: AppContext = application.state.context
-    context.login_guard = LoginGuard(settings, on_storage_error=context.metrics.rate_limit_storage_errors.inc)
-    await _empty_tables(context)
-    return application
-
-
-@pytest.fixture
-async def fresh_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """An app of its own, for tests that change it or read its logs and counters from zero."""
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """A started app of the test's own (fresh login counters and metrics) on empty tables."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         await _empty_tables(application.state.context)
         yield application
-
-
-@pytest.fixture
-async def fresh_client(fresh_app: FastAPI) -> AsyncIterator[AsyncClient]:
-    transport = ASGITransport(app=fresh_app, client=CLIENT_ADDRESS)
-    async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
-        yield http_client
 
 
 @pytest.fixture

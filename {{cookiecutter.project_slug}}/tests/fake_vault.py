@@ -22,6 +22,7 @@ class VaultState:
     approles: dict[str, str] = field(default_factory=dict)  # role_id -> secret_id
     kubernetes_roles: dict[str, str] = field(default_factory=dict)  # role -> service-account JWT
     renewed: threading.Event = field(default_factory=threading.Event)
+    logins: int = 0  # successful AppRole and Kubernetes logins
 
     def issue_token(self, *, renewable: bool = False, ttl: int = 0) -> str:
         token = "hvs." + secrets.token_urlsafe(24)
@@ -88,6 +89,7 @@ class _VaultHandler(BaseHTTPRequestHandler):
         if not valid:
             self._reply(400, {"errors": [refusal]})
             return
+        self.server.state.logins += 1
         token = self.server.state.issue_token(renewable=True, ttl=3600)
         auth = {"client_token": token, "policies": ["default"], "lease_duration": 3600, "renewable": True}
         self._reply(200, {"auth": auth})

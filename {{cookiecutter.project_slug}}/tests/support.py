@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
 from httpx import AsyncClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -16,9 +14,6 @@ PASSWORD = "a long test passphrase 42"  # pragma: allowlist secret
 WRONG_PASSWORD = "not the right passphrase"  # pragma: allowlist secret
 SECRET_KEY = "tests-only-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"  # pragma: allowlist secret
 CLIENT_ADDRESS = ("203.0.113.7", 50000)
-
-# The `started_apps` fixture: settings -> an app started once per distinct settings.
-StartedApp = Callable[[Settings], Awaitable[FastAPI]]
 
 
 class IsolatedSettings(Settings):

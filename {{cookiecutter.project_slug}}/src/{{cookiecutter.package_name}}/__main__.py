@@ -13,7 +13,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from .api.v1.schemas import Registration
-from .core.errors import ConflictError
+from .core.exceptions import ConflictError
 from .core.logging import configure_logging
 from .core.security import PasswordHasher
 from .db.engine import Database

@@ -29,11 +29,17 @@ class AppContext:
     jobs: JobQueue
 {%- endif %}
     # name -> async callable that raises when the dependency is unusable; /health/ready runs each
-    # with a timeout. Adding a dependency is one line: `context.readiness_checks["redis"] = ping`.
+    # with a timeout. Register with `add_readiness_check`.
     readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
-    # Checks the service can serve without (it fails open): their failure reports "degraded", not 503.
+    # Checks the service can serve without: their failure reports "degraded", not 503.
     degradable_checks: set[str] = field(default_factory=set)
-    # Run by the lifespan after the database answers, and in reverse order at shutdown: how an
-    # optional module starts and stops its own connections.
+    # Run by the lifespan after the database answers, and in reverse order at shutdown: how every
+    # part of the service, core or optional module, starts and closes its own connections.
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def add_readiness_check(self, name: str, check: ReadinessCheck, *, degradable: bool = False) -> None:
+        """Run `check` on every /health/ready; `degradable`: the service still serves while it fails."""
+        self.readiness_checks[name] = check
+        if degradable:
+            self.degradable_checks.add(name)

@@ -86,7 +86,11 @@ def build_context(settings: Settings) -> AppContext:
     app_metrics = Metrics(version=__version__, environment=settings.environment)
     database = Database(settings)
     app_metrics.watch_pool(database.pool_stats)
-    login_guard = LoginGuard(settings, on_storage_error=app_metrics.rate_limit_storage_errors.inc)
+    login_guard = LoginGuard(
+        settings,
+        on_storage_error=app_metrics.rate_limit_storage_errors.inc,
+        on_refused=lambda reason: app_metrics.login_rejections.labels(reason=reason).inc(),
+    )
     context = AppContext(
         settings=settings,
         database=database,
@@ -98,12 +102,15 @@ def build_context(settings: Settings) -> AppContext:
         jobs=JobQueue(settings),
 {%- endif %}
     )
-    context.readiness_checks["database"] = database.ping
+    context.add_readiness_check("database", database.ping)
+    context.on_shutdown.append(database.dispose)
     if login_guard.uses_redis:
-        context.readiness_checks["redis"] = login_guard.ping
-        context.degradable_checks.add("redis")  # login rate limiting fails open without it
+        # Login rate limiting fails open without Redis: the service still serves.
+        context.add_readiness_check("redis", login_guard.ping, degradable=True)
+        context.on_shutdown.append(login_guard.close)
 {%- if cookiecutter.use_celery %}
-    context.readiness_checks["broker"] = context.jobs.ping
+    # Only starting an export needs the broker: the rest of the API serves without it.
+    context.add_readiness_check("broker", context.jobs.ping, degradable=True)
     context.on_shutdown.append(context.jobs.close)
 {%- endif %}
 {%- if cookiecutter.use_vault %}
@@ -111,7 +118,8 @@ def build_context(settings: Settings) -> AppContext:
         vault = VaultConnection(VaultConfig(addr=settings.vault_addr))
         context.on_startup.append(vault.start)
         context.on_shutdown.append(vault.close)
-        context.readiness_checks["vault"] = vault.ping
+        # The settings were read from Vault at start-up; losing it now only stops token renewal.
+        context.add_readiness_check("vault", vault.ping, degradable=True)
 {%- endif %}
     return context
 
@@ -135,7 +143,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Wait for the database at start-up; on shutdown (after in-flight requests finish) close the pools."""
+    """Wait for the database at start-up; on shutdown (after in-flight requests finish) close everything."""
     context: AppContext = app.state.context
     await context.database.wait_until_reachable()
     for start in context.on_startup:
@@ -151,6 +159,4 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for stop in reversed(context.on_shutdown):
             await stop()
-        await context.login_guard.close()
-        await context.database.dispose()
         log.info("stopped")

@@ -52,12 +52,12 @@ async def test_invalid_json_gets_the_envelope(client: AsyncClient, account: Acco
     assert response.json()["error"]["details"][0]["type"] == "json_invalid"
 
 
-async def test_crashes_get_the_envelope_with_security_headers(fresh_app: FastAPI, fresh_client: AsyncClient) -> None:
+async def test_crashes_get_the_envelope_with_security_headers(app: FastAPI, client: AsyncClient) -> None:
     async def crash() -> None:
         raise RuntimeError("secret internals")
 
-    fresh_app.add_api_route("/crash", crash)
-    response = await fresh_client.get("/crash")
+    app.add_api_route("/crash", crash)
+    response = await client.get("/crash")
     assert response.status_code == 500
     assert_envelope(response.json(), "internal_error")
     assert "secret internals" not in response.text
@@ -96,11 +96,9 @@ async def test_request_ids_are_echoed_or_generated(client: AsyncClient) -> None:
     assert error.json()["error"]["request_id"] == "trace-43"
 
 
-async def test_request_ids_reach_the_access_log(fresh_client: AsyncClient, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_request_ids_reach_the_access_log(client: AsyncClient, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    await fresh_client.get(
-        "/api/v1/items/7", headers={"X-Request-ID": "trace-44", "Authorization": "Bearer secret-token"}
-    )
+    await client.get("/api/v1/items/7", headers={"X-Request-ID": "trace-44", "Authorization": "Bearer secret-token"})
     output = capsys.readouterr().out
     access = next(line for line in output.splitlines() if '"event":"request"' in line)
     assert '"request_id":"trace-44"' in access

@@ -27,7 +27,7 @@ async def test_create_and_read_an_item(client: AsyncClient, account: Account) ->
     response = await client.get(f"/api/v1/items/{created['id']}", headers=account.headers)
     assert response.json() == created
     listed = await client.get("/api/v1/items", headers=account.headers)
-    assert listed.json() == [created]  # the list's fast path renders exactly like the models
+    assert listed.json() == [created]  # the list renders each item exactly like the single-item routes
 
 
 async def test_list_is_paginated_in_creation_order(client: AsyncClient, account: Account) -> None:

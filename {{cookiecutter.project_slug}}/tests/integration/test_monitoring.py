@@ -74,9 +74,9 @@ def exported_series(exposition: str) -> set[str]:
     }
 
 
-async def test_every_metric_the_monitoring_reads_is_exported(fresh_client: AsyncClient, account: Account) -> None:
-    await fresh_client.get("/api/v1/items", headers=account.headers)
-    exported = exported_series((await fresh_client.get("/metrics")).text)
+async def test_every_metric_the_monitoring_reads_is_exported(client: AsyncClient, account: Account) -> None:
+    await client.get("/api/v1/items", headers=account.headers)
+    exported = exported_series((await client.get("/metrics")).text)
 {%- if cookiecutter.use_celery %}
     exported |= exported_series(generate_latest(WorkerMetrics().registry).decode())  # the worker's own endpoint
 {%- endif %}

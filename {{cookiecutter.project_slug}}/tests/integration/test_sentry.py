@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,6 +116,22 @@ async def test_client_errors_are_not_reported(tracked_app: FastAPI, sink: Envelo
         assert (await client.post("/api/v1/auth/register", json={"email": "x"})).status_code == 422
     sentry_sdk.flush(timeout=5)
     assert sink.events == []
+
+
+async def test_a_schema_error_is_reported_not_hidden_as_unavailable(
+    settings_factory: Callable[..., Settings], sink: EnvelopeSink, tmp_path: Path
+) -> None:
+    # A deploy that forgot its migrations: every query fails with a missing table.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'never-migrated.db'}"
+    app = create_app(settings_factory(sentry_dsn=sink.dsn, database_url=url))
+    token = app.state.context.tokens.issue_access_token(1)
+    async with app.router.lifespan_context(app), _client(app) as client:
+        response = await client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 500
+    sentry_sdk.flush(timeout=5)
+    (event,) = sink.events
+    assert event["exception"]["values"][-1]["type"] == "OperationalError"
+    assert "no such table" in event["exception"]["values"][-1]["value"]
 
 
 def test_without_a_dsn_nothing_is_initialised(settings_factory: Callable[..., Settings]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -163,12 +162,10 @@ def test_a_missing_secret_stops_start_up(vault: Vault, vault_env: Callable[..., 
         get_settings()
 
 
-def test_an_unreachable_vault_stops_start_up_within_seconds(vault_env: Callable[..., str]) -> None:
+def test_an_unreachable_vault_stops_start_up_with_one_clear_line(vault_env: Callable[..., str]) -> None:
     vault_env("http://127.0.0.1:1", VAULT_TOKEN="hvs.any", VAULT_CONNECT_ATTEMPTS="2")  # nothing listens there
-    started = time.monotonic()
     with pytest.raises(SettingsError, match=re.escape("VAULT_ADDR=http://127.0.0.1:1: unreachable")):
         get_settings()
-    assert time.monotonic() - started < 10
 
 
 async def test_readiness_reports_vault_and_renewable_tokens_are_renewed(
@@ -185,5 +182,17 @@ async def test_readiness_reports_vault_and_renewable_tokens_are_renewed(
         assert await asyncio.to_thread(fake.state.renewed.wait, 5)  # renewed halfway through the 2 s lease
         del fake.state.tokens[token]  # revoked
         response = await client.get("/health/ready")
-    assert response.status_code == 503
-    assert response.json()["error"]["details"] == [{"check": "vault", "status": "error"}]
+    # The settings were read at start-up: the service keeps serving, readiness says it is degraded.
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["vault"] == "error"
+
+
+async def test_the_settings_and_the_app_share_one_login(fake: FakeVault, vault_env: Callable[..., str]) -> None:
+    fake.state.approles["service"] = "s3cret-id"  # pragma: allowlist secret
+    path = vault_env(fake.url, VAULT_ROLE_ID="service", VAULT_SECRET_ID="s3cret-id")
+    fake.state.secrets[("secret", path)] = SECRET
+    app = create_app(get_settings())
+    async with app.router.lifespan_context(app):
+        pass
+    assert fake.state.logins == 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package_name }}.core.errors import AccountLockedError, TooManyRequestsError
+from {{ cookiecutter.package_name }}.core.exceptions import AccountLockedError, RateLimitedError
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
 from {{ cookiecutter.package_name }}.core.ratelimit import LoginGuard
 
@@ -22,29 +22,34 @@ class Counter:
         self.count += 1
 
 
-def guard(**settings: Any) -> LoginGuard:
-    return LoginGuard(IsolatedSettings(**settings), on_storage_error=Counter().inc)
+def guard(refusals: list[str] | None = None, **settings: Any) -> LoginGuard:
+    refused = refusals if refusals is not None else []
+    return LoginGuard(IsolatedSettings(**settings), on_storage_error=Counter().inc, on_refused=refused.append)
 
 
 async def test_attempts_per_account_and_ip_are_limited() -> None:
-    login_guard = guard(login_rate_limit="2/minute")
+    refusals: list[str] = []
+    login_guard = guard(refusals, login_rate_limit="2/minute")
     await login_guard.check("ada@example.com", "10.0.0.1")
     await login_guard.check("ada@example.com", "10.0.0.1")
-    with pytest.raises(TooManyRequestsError) as raised:
+    with pytest.raises(RateLimitedError) as raised:
         await login_guard.check("ada@example.com", "10.0.0.1")
-    assert 1 <= int(raised.value.headers["Retry-After"]) <= 60
+    assert 1 <= raised.value.retry_after_seconds <= 60
+    assert refusals == ["too_many_requests"]
     await login_guard.check("ada@example.com", "10.0.0.2")  # another IP has its own budget
     await login_guard.check("bob@example.com", "10.0.0.1")  # and so has another account
 
 
 async def test_repeated_failures_lock_the_account_until_the_window_passes() -> None:
-    login_guard = guard(login_lockout_threshold=2, login_lockout_seconds=300)
+    refusals: list[str] = []
+    login_guard = guard(refusals, login_lockout_threshold=2, login_lockout_seconds=300)
     await login_guard.record_failure("ada@example.com")
     await login_guard.check("ada@example.com", "10.0.0.1")
     await login_guard.record_failure("ada@example.com")
     with pytest.raises(AccountLockedError) as raised:
         await login_guard.check("ada@example.com", "10.0.0.9")  # from any address
-    assert 250 <= int(raised.value.headers["Retry-After"]) <= 300
+    assert 250 <= raised.value.retry_after_seconds <= 300
+    assert refusals == ["account_locked"]
 
 
 async def test_a_successful_login_forgets_earlier_failures() -> None:
@@ -60,7 +65,8 @@ async def test_an_unreachable_redis_fails_open_with_a_warning_and_a_metric(capsy
     errors = Counter()
     # Nothing listens on port 1: every Redis call fails at once.
     settings = IsolatedSettings(redis_url="redis://127.0.0.1:1/0", login_rate_limit="1/minute")
-    login_guard = LoginGuard(settings, on_storage_error=errors.inc)
+    refusals: list[str] = []
+    login_guard = LoginGuard(settings, on_storage_error=errors.inc, on_refused=refusals.append)
     assert login_guard.uses_redis
     try:
         for _ in range(3):

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from {{ cookiecutter.package_name }}.core import security
-from {{ cookiecutter.package_name }}.core.errors import AuthenticationError
+from {{ cookiecutter.package_name }}.core.exceptions import AuthenticationError
 from {{ cookiecutter.package_name }}.core.security import PasswordHasher, TokenService
 from {{ cookiecutter.package_name }}.settings import Settings
 

@@ -1,16 +1,19 @@
-"""FastAPI dependencies shared by the routers: the app context, a DB session, the caller's identity."""
+"""FastAPI dependencies shared by the routers: the app context, a DB session, the caller's identity, services."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..context import AppContext
-from ..core.errors import AuthenticationError
+from ..core.exceptions import AuthenticationError
+from ..db.models import MAX_ID
+from ..services.auth import AuthService
+from ..services.items import ItemService
 from .v1 import PREFIX
 
 
@@ -47,3 +50,21 @@ CurrentUserId = Annotated[int, Depends(current_user_id)]
 def client_ip(request: Request) -> str:
     """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies, see FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else "unknown"
+
+
+# A larger id than the database can store is a 422, never a driver overflow.
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+async def get_item_service(session: Session) -> ItemService:
+    return ItemService(session)
+
+
+Items = Annotated[ItemService, Depends(get_item_service)]
+
+
+async def get_auth_service(session: Session, context: Context) -> AuthService:
+    return AuthService(session, context.passwords, context.tokens, context.login_guard)
+
+
+Auth = Annotated[AuthService, Depends(get_auth_service)]

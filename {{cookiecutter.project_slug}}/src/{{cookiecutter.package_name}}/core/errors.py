@@ -16,12 +16,21 @@ import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from .availability import is_unavailable
+from .exceptions import (
+    AuthenticationError,
+    ConflictError,
+    DatabaseUnavailableError,
+    DependencyUnavailableError,
+    NotFoundError,
+    RateLimitedError,
+    ServiceError,
+)
 from .request_id import current_request_id
 
 log = structlog.get_logger(__name__)
@@ -40,70 +49,6 @@ class ErrorEnvelope(BaseModel):
     error: ErrorBody
 
 
-class AppError(Exception):
-    """Base of every error the service raises on purpose; subclasses set status and code."""
-
-    status_code: int = HTTPStatus.INTERNAL_SERVER_ERROR
-    code: str = "internal_error"
-    message: str = "Internal server error"
-
-    def __init__(self, message: str | None = None, *, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
-        self.headers = dict(headers or {})
-
-
-class NotFoundError(AppError):
-    status_code = HTTPStatus.NOT_FOUND
-    code = "not_found"
-    message = "Resource not found"
-
-
-class ConflictError(AppError):
-    status_code = HTTPStatus.CONFLICT
-    code = "conflict"
-    message = "Resource already exists"
-
-
-class AuthenticationError(AppError):
-    status_code = HTTPStatus.UNAUTHORIZED
-    code = "not_authenticated"
-    message = "Missing, invalid or expired credentials"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
-
-
-class InvalidCredentialsError(AuthenticationError):
-    code = "invalid_credentials"
-    message = "Incorrect email or password"
-
-
-class TooManyRequestsError(AppError):
-    status_code = HTTPStatus.TOO_MANY_REQUESTS
-    code = "too_many_requests"
-    message = "Too many attempts: try again later"
-
-    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after_seconds))})
-
-
-class ServiceUnavailableError(AppError):
-    status_code = HTTPStatus.SERVICE_UNAVAILABLE
-    code = "service_unavailable"
-    message = "A dependency of the service is unavailable: try again shortly"
-
-
-class DatabaseUnavailableError(ServiceUnavailableError):
-    code = "database_unavailable"
-    message = "The database is unavailable: try again shortly"
-
-
-class AccountLockedError(TooManyRequestsError):
-    code = "account_locked"
-    message = "Too many failed logins: the account is temporarily locked"
-
-
 def error_response(
     status_code: int,
     code: str,
@@ -120,11 +65,31 @@ def error_response(
     return Response(orjson.dumps({"error": error}), int(status_code), headers, media_type="application/json")
 
 
+# The status each kind of service error answers with (the nearest listed base class decides).
+HTTP_STATUS: dict[type[ServiceError], int] = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    AuthenticationError: 401,
+    RateLimitedError: 429,
+    DependencyUnavailableError: 503,
+}
+RETRY_AFTER_UNAVAILABLE = "5"  # seconds: long enough for a restarting dependency, short for a client
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}
 
 
-async def _app_error(_: Request, exc: AppError) -> Response:
-    return error_response(exc.status_code, exc.code, exc.message, headers=exc.headers)
+async def _service_error(_: Request, exc: ServiceError) -> Response:
+    status_code = next((HTTP_STATUS[cls] for cls in type(exc).__mro__ if cls in HTTP_STATUS), 500)
+    return error_response(status_code, exc.code, exc.message, headers=_headers_for(exc))
+
+
+def _headers_for(exc: ServiceError) -> dict[str, str]:
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(exc.retry_after_seconds)}
+    if isinstance(exc, DependencyUnavailableError):
+        return {"Retry-After": RETRY_AFTER_UNAVAILABLE}
+    return {}
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -152,35 +117,23 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> Response
     return error_response(422, "validation_error", "The request is invalid", details=details)
 
 
-async def _unavailable(request: Request, exc: Exception) -> Response:
-    """503 for a dependency that cannot be reached; anything else stays a bug (500)."""
-    if isinstance(exc, DBAPIError) and not _is_connection_failure(exc):
-        raise exc  # a bad query, not an outage: the request-context middleware answers 500 and logs it
-    error = (
-        DatabaseUnavailableError()
-        if isinstance(exc, DBAPIError | SQLAlchemyTimeoutError)
-        else ServiceUnavailableError()
-    )
+async def _dependency_error(request: Request, exc: Exception) -> Response:
+    """503 for a dependency that cannot be reached; anything else is a bug and stays a 500."""
+    if not is_unavailable(exc):
+        raise exc  # the request-context middleware answers 500, logs it and reports it
+    error = DatabaseUnavailableError() if isinstance(exc, SQLAlchemyError) else DependencyUnavailableError()
     log.warning("dependency_unavailable", method=request.method, path=request.url.path, error=repr(exc))
-    return error_response(error.status_code, error.code, error.message, headers={"Retry-After": "5"})
-
-
-def _is_connection_failure(exc: DBAPIError) -> bool:
-    # No statement: it failed while connecting (e.g. "not yet accepting connections" during recovery).
-    return exc.statement is None or exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    return await _service_error(request, error)
 
 
 # Passed to FastAPI(exception_handlers=...); unhandled exceptions become 500s in the middleware.
 EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
-    AppError: _app_error,
+    ServiceError: _service_error,
     StarletteHTTPException: _http_error,
     RequestValidationError: _validation_error,
-    # Refused or reset connections and connect timeouts surface as OSError/TimeoutError, a full
-    # pool as SQLAlchemy's TimeoutError, a connection lost mid-query as an invalidated DBAPIError.
-    DBAPIError: _unavailable,
-    SQLAlchemyTimeoutError: _unavailable,
-    OSError: _unavailable,
-    TimeoutError: _unavailable,
+    # Examined by _dependency_error: only failures to reach a dependency become 503s.
+    SQLAlchemyError: _dependency_error,
+    OSError: _dependency_error,
 }
 
 

@@ -2,7 +2,8 @@
 
 Counters live in process memory, or in Redis when REDIS_URL is set (shared by every worker and
 replica). If Redis fails the guard fails open: logins keep working, a warning is logged and
-`rate_limit_storage_errors_total` goes up, because locking every user out is worse.
+`rate_limit_storage_errors_total` goes up, because locking every user out is worse. Each refused
+attempt is reported to `on_refused` with its reason (the error code), for the metrics.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
@@ -19,7 +20,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from ..settings import Settings
-from .errors import AccountLockedError, TooManyRequestsError
+from .exceptions import AccountLockedError, RateLimitedError
 
 if TYPE_CHECKING:
     from redis.asyncio import ConnectionPool
@@ -29,12 +30,15 @@ log = structlog.get_logger(__name__)
 
 
 class LoginGuard:
-    def __init__(self, settings: Settings, on_storage_error: Callable[[], None]) -> None:
+    def __init__(
+        self, settings: Settings, *, on_storage_error: Callable[[], None], on_refused: Callable[[str], None]
+    ) -> None:
         self._attempts: RateLimitItem = parse(settings.login_rate_limit)
         self._failures: RateLimitItem = RateLimitItemPerSecond(
             settings.login_lockout_threshold, settings.login_lockout_seconds
         )
         self._on_storage_error = on_storage_error
+        self._on_refused = on_refused
         self._pool: ConnectionPool | None = None
         storage: Storage
         if settings.redis_url:
@@ -59,11 +63,12 @@ class LoginGuard:
         return self._pool is not None
 
     async def check(self, account: str, client_ip: str) -> None:
-        """Count a login attempt; raise 429 errors while the account is locked or the rate is exceeded."""
+        """Count a login attempt; RateLimitedError while the account is locked or the rate is exceeded."""
         if not await self._fail_open(self._limiter.test(self._failures, "login-failures", account), True):
-            raise AccountLockedError(await self._retry_after(self._failures, "login-failures", account))
+            self._refuse(AccountLockedError(await self._retry_after(self._failures, "login-failures", account)))
         if not await self._fail_open(self._limiter.hit(self._attempts, "login-attempts", account, client_ip), True):
-            raise TooManyRequestsError(await self._retry_after(self._attempts, "login-attempts", account, client_ip))
+            retry_after = await self._retry_after(self._attempts, "login-attempts", account, client_ip)
+            self._refuse(RateLimitedError(retry_after))
 
     async def record_failure(self, account: str) -> None:
         await self._fail_open(self._limiter.hit(self._failures, "login-failures", account), True)
@@ -79,6 +84,10 @@ class LoginGuard:
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
+
+    def _refuse(self, error: RateLimitedError) -> NoReturn:
+        self._on_refused(error.code)
+        raise error
 
     async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         stats = await self._fail_open(self._limiter.get_window_stats(item, *identifiers), None)

@@ -17,7 +17,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from ..settings import Settings
-from .errors import AuthenticationError
+from .exceptions import AuthenticationError
 
 T = TypeVar("T")
 TokenType = Literal["access", "refresh"]

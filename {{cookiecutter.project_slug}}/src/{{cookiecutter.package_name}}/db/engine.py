@@ -7,23 +7,21 @@ from typing import Any
 import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential,
     wait_random,
 )
 
+from ..core.availability import is_unavailable
 from ..settings import Settings
 
 log = structlog.get_logger(__name__)
-# Errors worth another try while the database starts: refused or reset connections, timeouts.
-TRANSIENT_ERRORS = (OSError, DBAPIError, TimeoutError)
 
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
@@ -84,7 +82,8 @@ class Database:
             stop=stop_after_attempt(self._startup_attempts),
             # Doubling waits with jitter, so restarting replicas do not retry in lockstep.
             wait=wait_exponential(multiplier=self._startup_backoff, max=5) + wait_random(0, self._startup_backoff),
-            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            # Only a database that cannot be reached yet; wrong credentials fail at once.
+            retry=retry_if_exception(is_unavailable),
             before_sleep=_log_retry,
             reraise=True,
         )

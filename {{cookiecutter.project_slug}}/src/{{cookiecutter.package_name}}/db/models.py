@@ -39,6 +39,8 @@ class _SQLiteUTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+# The largest id (and row offset) any supported database stores: ids are 64-bit integers.
+MAX_ID = 2**63 - 1
 # Aware UTC datetimes everywhere; only SQLite needs converting (PostgreSQL's timestamptz does it natively).
 UTCDateTime = DateTime(timezone=True).with_variant(_SQLiteUTCDateTime(), "sqlite")
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.

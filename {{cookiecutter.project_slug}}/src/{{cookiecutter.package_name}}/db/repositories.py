@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, select, update
+from sqlalchemy import CursorResult, Row, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.errors import ConflictError, NotFoundError
+from ..core.exceptions import ConflictError, NotFoundError
 from ..core.security import RefreshToken as IssuedRefreshToken
 from .models import Item, RefreshToken, User, utc_now
 
@@ -35,6 +37,11 @@ class UserRepository:
         return await self.session.get(User, user_id)
 
 
+# A listed item: its columns only. Pages are read, never changed, so they need no ORM objects
+# (identity map, change tracking) built per row.
+ItemRow = Row[int, str, str | None, datetime, datetime]
+
+
 class ItemRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -44,6 +51,11 @@ class ItemRepository:
         self.session.add(item)
         await self.session.flush()
         return item
+
+    async def list_for_owner(self, owner_id: int, *, limit: int, offset: int) -> Sequence[ItemRow]:
+        columns = select(Item.id, Item.title, Item.description, Item.created_at, Item.updated_at)
+        statement = columns.where(Item.owner_id == owner_id).order_by(Item.id).limit(limit).offset(offset)
+        return (await self.session.execute(statement)).all()
 
     async def get_for_owner(self, owner_id: int, item_id: int) -> Item:
         """The item, if it belongs to the owner; another user's item is reported as missing."""
@@ -55,23 +67,6 @@ class ItemRepository:
     async def delete(self, item: Item) -> None:
         await self.session.delete(item)
         await self.session.flush()
-
-
-# Built once: the list endpoint is the busiest, and constructing a statement per request shows up.
-LIST_ITEMS = (
-    select(Item.id, Item.title, Item.description, Item.created_at, Item.updated_at)
-    .where(Item.owner_id == bindparam("owner_id"))
-    .order_by(Item.id)
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
-
-
-async def list_items(connection: AsyncConnection, owner_id: int, limit: int, offset: int) -> list[dict[str, Any]]:
-    """One page of an owner's items as plain dicts: columns only, no ORM objects to build and track."""
-    result = await connection.execute(LIST_ITEMS, {"owner_id": owner_id, "limit": limit, "offset": offset})
-    columns = list(result.keys())
-    return [dict(zip(columns, row, strict=True)) for row in result.all()]
 
 
 class RefreshTokenRepository:

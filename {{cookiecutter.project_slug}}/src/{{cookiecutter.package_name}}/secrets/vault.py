@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,14 @@ class VaultClient:
         return VaultError(f"Vault at VAULT_ADDR={self.config.addr}: {cause}")
 
 
+@functools.cache
+def logged_in_client(config: VaultConfig) -> VaultClient:
+    """The process's one authenticated client per configuration: the settings and the app share its login."""
+    client = VaultClient(config)
+    client.log_in()
+    return client
+
+
 class VaultSettingsSource(PydanticBaseSettingsSource):
     """A pydantic-settings source: the Vault secret's keys that name a settings field."""
 
@@ -151,8 +160,7 @@ class VaultSettingsSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         if not self.vault.enabled:
             return {}
-        client = VaultClient(self.vault)
-        client.log_in()
+        client = logged_in_client(self.vault)
         fields = set(self.settings_cls.model_fields)
         values = {key.lower(): value for key, value in client.read_settings().items() if key.lower() in fields}
         log.info("settings_read_from_vault", path=f"{self.vault.mount}/{self.vault.path}", keys=sorted(values))
@@ -163,11 +171,16 @@ class VaultConnection:
     """The app's own Vault session: readiness checks it; renewable tokens are renewed before they expire."""
 
     def __init__(self, config: VaultConfig) -> None:
-        self.client = VaultClient(config)
+        self.config = config
         self._renewal: asyncio.Task[None] | None = None
 
+    @property
+    def client(self) -> VaultClient:
+        return logged_in_client(self.config)
+
     async def start(self) -> None:
-        await asyncio.to_thread(self.client.log_in)
+        # Logs in (blocking I/O, so in a thread) unless reading the settings from this Vault already did.
+        await asyncio.to_thread(logged_in_client, self.config)
         renewable, ttl = await asyncio.to_thread(self.client.token_lease)
         if renewable and ttl > 0:
             self._renewal = asyncio.create_task(self._keep_renewed(ttl), name="vault-token-renewal")

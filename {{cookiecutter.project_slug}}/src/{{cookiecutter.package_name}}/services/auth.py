@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..context import AppContext
-from ..core.errors import AuthenticationError, InvalidCredentialsError, TooManyRequestsError
-from ..core.security import PasswordHasher
+from ..core.exceptions import AuthenticationError, InvalidCredentialsError
+from ..core.ratelimit import LoginGuard
+from ..core.security import PasswordHasher, TokenService
 from ..db.models import User
 from ..db.repositories import RefreshTokenRepository, UserRepository
 
@@ -31,27 +31,26 @@ async def register_user(session: AsyncSession, passwords: PasswordHasher, email:
 
 
 class AuthService:
-    def __init__(self, session: AsyncSession, context: AppContext) -> None:
+    def __init__(
+        self, session: AsyncSession, passwords: PasswordHasher, tokens: TokenService, login_guard: LoginGuard
+    ) -> None:
         self.session = session
-        self.context = context
+        self.passwords = passwords
+        self.tokens = tokens
+        self.login_guard = login_guard
         self.users = UserRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
 
     async def login(self, email: str, password: str, client_ip: str) -> IssuedTokens:
-        """Tokens for valid credentials; 429 while rate-limited or locked out, 401 otherwise."""
-        guard = self.context.login_guard
-        try:
-            await guard.check(email, client_ip)
-        except TooManyRequestsError as refused:
-            self.context.metrics.login_rejections.labels(reason=refused.code).inc()
-            raise
+        """Tokens for valid credentials; RateLimitedError while limited or locked out, InvalidCredentialsError otherwise."""
+        await self.login_guard.check(email, client_ip)
         user = await self.users.by_email(email)
-        valid, new_hash = await self.context.passwords.verify(password, user.password_hash if user else None)
+        valid, new_hash = await self.passwords.verify(password, user.password_hash if user else None)
         if user is None or not valid or not user.is_active:
-            await guard.record_failure(email)
+            await self.login_guard.record_failure(email)
             log.info("login_failed", email=email, client_ip=client_ip)
             raise InvalidCredentialsError
-        await guard.record_success(email)
+        await self.login_guard.record_success(email)
         if new_hash is not None:  # hashing parameters were raised since this hash was made
             user.password_hash = new_hash
         return await self._issue(user.id, family_id=None)
@@ -62,7 +61,7 @@ class AuthService:
         A token presented a second time means it leaked (or a client raced itself): the whole
         family is revoked, so whoever holds the newer tokens must log in again.
         """
-        claims = self.context.tokens.verify(refresh_token, "refresh")
+        claims = self.tokens.verify(refresh_token, "refresh")
         if not await self.refresh_tokens.mark_used(claims.jti):
             if claims.family_id is not None:
                 await self.refresh_tokens.revoke_family(claims.family_id)
@@ -75,12 +74,11 @@ class AuthService:
         return await self._issue(user.id, family_id=claims.family_id)
 
     async def _issue(self, user_id: int, family_id: str | None) -> IssuedTokens:
-        tokens = self.context.tokens
-        refresh = tokens.issue_refresh_token(user_id, family_id)
+        refresh = self.tokens.issue_refresh_token(user_id, family_id)
         await self.refresh_tokens.add(user_id, refresh)
         await self.session.commit()
         return IssuedTokens(
-            access_token=tokens.issue_access_token(user_id),
+            access_token=self.tokens.issue_access_token(user_id),
             refresh_token=refresh.token,
-            expires_in=int(tokens.access_ttl.total_seconds()),
+            expires_in=int(self.tokens.access_ttl.total_seconds()),
         )

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
 from celery import Task, shared_task, states
 from sqlalchemy import delete
-from sqlalchemy.exc import DBAPIError
 
-from ..db import repositories
+from ..api.v1.schemas import ItemRead
+from ..core.availability import is_unavailable
+from ..core.exceptions import DependencyUnavailableError
 from ..db.engine import Database
 from ..db.models import RefreshToken, utc_now
+from ..services.items import ItemService
 from ..settings import Settings
 from .app import EXPORT_ITEMS, PURGE_EXPIRED_REFRESH_TOKENS
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 # Worth another try (with exponential backoff and jitter): the database was briefly unreachable.
-TRANSIENT_ERRORS = (OSError, TimeoutError, DBAPIError)
+# Any other error is a bug that retrying cannot fix: the job fails at once and the worker logs it.
+TRANSIENT_ERRORS = (DependencyUnavailableError,)
 EXPORT_PAGE_SIZE = 500
 
 
@@ -38,6 +40,7 @@ class IdempotentTask(Task[Any, Any]):
 
 
 def run_with_database(task: Task[Any, Any], work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` in an event loop and engine of its own; an unreachable database becomes a retry."""
     settings: Settings = task.app.conf.service_settings
 
     async def run() -> T:
@@ -47,7 +50,12 @@ def run_with_database(task: Task[Any, Any], work: Callable[[Database], Awaitable
         finally:
             await database.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except Exception as error:
+        if is_unavailable(error):
+            raise DependencyUnavailableError from error
+        raise
 
 
 @shared_task(
@@ -64,13 +72,9 @@ def export_items(self: Task[Any, Any], user_id: int) -> dict[str, Any]:
     """All of a user's items as JSON-ready data."""
 
     async def export(database: Database) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        async with database.reader.connect() as connection:
-            while page := await repositories.list_items(connection, user_id, EXPORT_PAGE_SIZE, len(items)):
-                items += page
-                if len(page) < EXPORT_PAGE_SIZE:
-                    break
-        return [{key: json_ready(value) for key, value in item.items()} for item in items]
+        async with database.sessions() as session:
+            items = await ItemService(session).all_of(user_id, page_size=EXPORT_PAGE_SIZE)
+            return [ItemRead.model_validate(item, from_attributes=True).model_dump(mode="json") for item in items]
 
     items = run_with_database(self, export)
     log.info("items_exported", user_id=user_id, count=len(items))
@@ -90,7 +94,3 @@ def purge_expired_refresh_tokens(self: Task[Any, Any]) -> int:
     purged = run_with_database(self, purge)
     log.info("refresh_tokens_purged", count=purged)
     return purged
-
-
-def json_ready(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value

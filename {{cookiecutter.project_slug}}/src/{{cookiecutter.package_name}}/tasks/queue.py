@@ -8,7 +8,7 @@ from typing import Any
 
 from kombu.exceptions import OperationalError
 
-from ..core.errors import ServiceUnavailableError
+from ..core.exceptions import DependencyUnavailableError
 from ..settings import Settings
 from .app import create_celery
 
@@ -16,7 +16,7 @@ from .app import create_celery
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
-class JobQueueUnavailableError(ServiceUnavailableError):
+class JobQueueUnavailableError(DependencyUnavailableError):
     code = "job_queue_unavailable"
     message = "The job queue is unavailable: try again shortly"
 

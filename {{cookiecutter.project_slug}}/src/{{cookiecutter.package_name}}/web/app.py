@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from ..api.flat_routes import include_flat
 from ..context import AppContext
-from ..core.errors import NotFoundError
+from ..core.exceptions import NotFoundError
 from ..observability.telemetry import fastapi_telemetry
 from .rendering import HERE, redirect, render
 from .routes import router

@@ -12,16 +12,17 @@ from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Context, Session, client_ip
+from ..api.deps import Auth, Context, ItemId, Items, Session, client_ip
 from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration
-from ..core.errors import AuthenticationError, ConflictError, TooManyRequestsError
-from ..db import repositories
-from ..db.repositories import ItemRepository, UserRepository
-from ..services.auth import AuthService, register_user
+from ..core.exceptions import AuthenticationError, ConflictError, RateLimitedError
+from ..db.models import MAX_ID
+from ..db.repositories import UserRepository
+from ..services.auth import register_user
 from .rendering import field_errors, redirect, render
 from .session import check_csrf, end_session, require_user_id, session_user_id, start_session
 
 PAGE_SIZE = 20
+MAX_PAGE = MAX_ID // PAGE_SIZE  # a later page would need a row offset beyond what the database stores
 
 router = APIRouter()
 # Every field defaults to empty: a missing field is then a validation message (or a failed CSRF check), not a crash.
@@ -67,7 +68,7 @@ async def login_page(request: Request) -> Response:
 async def login(
     request: Request,
     context: Context,
-    db: Session,
+    auth: Auth,
     email: FormText = "",
     password: FormText = "",
     csrf_token: FormText = "",
@@ -75,9 +76,11 @@ async def login(
     check_csrf(request, csrf_token)
     email = email.strip().lower()
     try:
-        tokens = await AuthService(db, context).login(email, password, client_ip(request))
-    except (AuthenticationError, TooManyRequestsError) as error:
-        return render(request, "login.html", {"email": email, "error": error.message}, int(error.status_code))
+        tokens = await auth.login(email, password, client_ip(request))
+    except AuthenticationError as error:
+        return render(request, "login.html", {"email": email, "error": error.message}, 401)
+    except RateLimitedError as error:
+        return render(request, "login.html", {"email": email, "error": error.message}, 429)
     response = redirect("/items")
     start_session(response, context, tokens.access_token, tokens.expires_in)
     return response
@@ -93,12 +96,12 @@ async def logout(request: Request, context: Context, csrf_token: FormText = "") 
 
 @router.get("/items")
 async def items_page(
-    request: Request, context: Context, db: Session, page: Annotated[int, Query(ge=1)] = 1
+    request: Request, context: Context, db: Session, items: Items, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
 ) -> Response:
     user_id = require_user_id(request, context)
     user = await UserRepository(db).by_id(user_id)
     # One row more than a page tells whether a next page exists.
-    rows = await repositories.list_items(await db.connection(), user_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    rows = await items.list(user_id, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     values = {
         "email": user.email if user else "",
         "items": rows[:PAGE_SIZE],
@@ -118,7 +121,7 @@ async def new_item_page(request: Request, context: Context) -> Response:
 async def create_item(
     request: Request,
     context: Context,
-    db: Session,
+    items: Items,
     csrf_token: FormText = "",
     title: FormText = "",
     description: FormText = "",
@@ -130,46 +133,43 @@ async def create_item(
     except ValidationError as error:
         values = {"item_id": None, "title": title, "description": description, "errors": field_errors(error)}
         return render(request, "item_form.html", values, 422)
-    await ItemRepository(db).add(user_id, body.title, body.description)
-    await db.commit()
+    await items.create(user_id, body.title, body.description)
     return redirect("/items", done="created")
 
 
-@router.get("/items/{item_id}/edit")
-async def edit_item_page(request: Request, context: Context, db: Session, item_id: int) -> Response:
-    item = await ItemRepository(db).get_for_owner(require_user_id(request, context), item_id)
+@router.get("/items/{item_id:int}/edit")
+async def edit_item_page(request: Request, context: Context, items: Items, item_id: ItemId) -> Response:
+    item = await items.get(require_user_id(request, context), item_id)
     values = {"item_id": item.id, "title": item.title, "description": item.description or ""}
     return render(request, "item_form.html", values)
 
 
-@router.post("/items/{item_id}/edit")
+@router.post("/items/{item_id:int}/edit")
 async def update_item(
     request: Request,
     context: Context,
-    db: Session,
-    item_id: int,
+    items: Items,
+    item_id: ItemId,
     csrf_token: FormText = "",
     title: FormText = "",
     description: FormText = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    item = await ItemRepository(db).get_for_owner(require_user_id(request, context), item_id)
+    user_id = require_user_id(request, context)
     try:
         changes = ItemUpdate(title=title, description=description or None)
     except ValidationError as error:
+        await items.get(user_id, item_id)  # another user's item is not found, whatever the form says
         values = {"item_id": item_id, "title": title, "description": description, "errors": field_errors(error)}
         return render(request, "item_form.html", values, 422)
-    item.title, item.description = str(changes.title), changes.description
-    await db.commit()
+    await items.update(user_id, item_id, changes.model_dump())
     return redirect("/items", done="updated")
 
 
-@router.post("/items/{item_id}/delete")
+@router.post("/items/{item_id:int}/delete")
 async def delete_item(
-    request: Request, context: Context, db: Session, item_id: int, csrf_token: FormText = ""
+    request: Request, context: Context, items: Items, item_id: ItemId, csrf_token: FormText = ""
 ) -> Response:
     check_csrf(request, csrf_token)
-    repository = ItemRepository(db)
-    await repository.delete(await repository.get_for_owner(require_user_id(request, context), item_id))
-    await db.commit()
+    await items.delete(require_user_id(request, context), item_id)
     return redirect("/items", done="deleted")

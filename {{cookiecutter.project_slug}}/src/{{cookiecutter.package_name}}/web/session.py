@@ -14,7 +14,7 @@ from typing import Literal
 from fastapi import Request, Response
 
 from ..context import AppContext
-from ..core.errors import AppError, AuthenticationError
+from ..core.exceptions import AuthenticationError
 
 MOUNT_PATH = "/ui"  # the UI's URL prefix, also the path its cookies are limited to
 SESSION_COOKIE = "session"
@@ -22,13 +22,11 @@ CSRF_COOKIE = "csrf"
 CSRF_FIELD = "csrf_token"
 
 
-class LoginRequiredError(AppError):
+class LoginRequiredError(Exception):
     """Raised by pages that need a user; the UI answers with a redirect to the login page."""
 
 
-class CsrfError(AppError):
-    status_code = 403
-    code = "csrf_failed"
+class CsrfError(Exception):
     message = "This form has expired or did not come from this site. Reload the page and try again."
 
 

@@ -9,8 +9,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from ...core.errors import documented_errors
 from ...db.models import User
-from ...services.auth import AuthService, IssuedTokens, register_user
-from ..deps import Context, Session, client_ip
+from ...services.auth import IssuedTokens, register_user
+from ..deps import Auth, Context, Session, client_ip
 from . import PREFIX
 from .schemas import RefreshRequest, Registration, TokenPair, UserRead
 
@@ -36,11 +36,11 @@ async def register(body: Registration, session: Session, context: Context) -> Us
     summary="Log in: exchange e-mail and password for tokens",
 )
 async def issue_tokens(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, session: Session, context: Context
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, auth: Auth
 ) -> IssuedTokens:
     """OAuth2 password flow (`username` is the e-mail address). Repeated failures lock the account for a while."""
     email = form.username.strip().lower()
-    return await AuthService(session, context).login(email, form.password, client_ip(request))
+    return await auth.login(email, form.password, client_ip(request))
 
 
 @router.post(
@@ -49,6 +49,6 @@ async def issue_tokens(
     responses=documented_errors(400, 401, 422),
     summary="Exchange a refresh token for a new token pair",
 )
-async def refresh_tokens(body: RefreshRequest, session: Session, context: Context) -> IssuedTokens:
+async def refresh_tokens(body: RefreshRequest, auth: Auth) -> IssuedTokens:
     """Each refresh token works once. Presenting a used one revokes every token issued from the same login."""
-    return await AuthService(session, context).refresh(body.refresh_token)
+    return await auth.refresh(body.refresh_token)

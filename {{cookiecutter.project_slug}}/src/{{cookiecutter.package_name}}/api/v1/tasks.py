@@ -8,7 +8,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel
 
-from ...core.errors import NotFoundError, documented_errors
+from ...core.errors import documented_errors
+from ...core.exceptions import NotFoundError
 from ...tasks.app import EXPORT_ITEMS
 from ..deps import Context, CurrentUserId
 from . import PREFIX

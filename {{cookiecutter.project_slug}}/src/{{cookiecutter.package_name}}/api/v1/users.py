@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ...core.errors import AuthenticationError, documented_errors
+from ...core.errors import documented_errors
+from ...core.exceptions import AuthenticationError
 from ...db.models import User
 from ...db.repositories import UserRepository
 from ..deps import CurrentUserId, Session

@@ -1,0 +1,64 @@
+"""The errors the service raises on purpose, in the service's own terms.
+
+Services and repositories raise these; they know nothing of HTTP. `core/errors.py` maps each
+class to a status code and the one JSON error envelope, and the web UI to its own pages.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class; `code` is the stable machine-readable name clients see in the envelope."""
+
+    code: str = "internal_error"
+    message: str = "Internal server error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.message
+        super().__init__(self.message)
+
+
+class NotFoundError(ServiceError):
+    code = "not_found"
+    message = "Resource not found"
+
+
+class ConflictError(ServiceError):
+    code = "conflict"
+    message = "Resource already exists"
+
+
+class AuthenticationError(ServiceError):
+    code = "not_authenticated"
+    message = "Missing, invalid or expired credentials"
+
+
+class InvalidCredentialsError(AuthenticationError):
+    code = "invalid_credentials"
+    message = "Incorrect email or password"
+
+
+class RateLimitedError(ServiceError):
+    code = "too_many_requests"
+    message = "Too many attempts: try again later"
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class AccountLockedError(RateLimitedError):
+    code = "account_locked"
+    message = "Too many failed logins: the account is temporarily locked"
+
+
+class DependencyUnavailableError(ServiceError):
+    """A service the request needs (database, broker, ...) cannot be reached right now."""
+
+    code = "service_unavailable"
+    message = "A dependency of the service is unavailable: try again shortly"
+
+
+class DatabaseUnavailableError(DependencyUnavailableError):
+    code = "database_unavailable"
+    message = "The database is unavailable: try again shortly"

@@ -1,0 +1,56 @@
+"""Item use cases. The API, the web UI and the export job all work on items through `ItemService`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db.models import Item
+from ..db.repositories import ItemRepository, ItemRow
+
+
+class ItemService:
+    """One owner's items: another owner's item does not exist as far as the caller can tell.
+
+    Each changing method commits: one call is one unit of work.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.items = ItemRepository(session)
+
+    async def create(self, owner_id: int, title: str, description: str | None) -> Item:
+        item = await self.items.add(owner_id, title, description)
+        await self.session.commit()
+        return item
+
+    async def list(self, owner_id: int, *, limit: int, offset: int) -> Sequence[ItemRow]:
+        """One page of the owner's items, oldest first (rows with the item's fields as attributes)."""
+        return await self.items.list_for_owner(owner_id, limit=limit, offset=offset)
+
+    async def get(self, owner_id: int, item_id: int) -> Item:
+        """The item; NotFoundError when it does not exist or belongs to someone else."""
+        return await self.items.get_for_owner(owner_id, item_id)
+
+    async def update(self, owner_id: int, item_id: int, changes: Mapping[str, Any]) -> Item:
+        """Set the given fields (validated by the caller's schema) and nothing else."""
+        item = await self.items.get_for_owner(owner_id, item_id)
+        for field, value in changes.items():
+            setattr(item, field, value)
+        await self.session.commit()
+        return item
+
+    async def delete(self, owner_id: int, item_id: int) -> None:
+        await self.items.delete(await self.items.get_for_owner(owner_id, item_id))
+        await self.session.commit()
+
+    async def all_of(self, owner_id: int, *, page_size: int) -> Sequence[ItemRow]:
+        """Every item of the owner, read page by page so no single query is unbounded."""
+        items: list[ItemRow] = []
+        while page := await self.list(owner_id, limit=page_size, offset=len(items)):
+            items += page
+            if len(page) < page_size:
+                break
+        return items
