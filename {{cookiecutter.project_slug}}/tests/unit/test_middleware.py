@@ -9,8 +9,11 @@ from httpx import ASGITransport, AsyncClient
 from starlette.types import Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
-from {{ cookiecutter.package_name }}.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from {{ cookiecutter.package_name }}.core.request_id import choose_request_id
+from {{ cookiecutter.package_name }}.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    RequestIdMiddleware,
+)
 
 from ..support import IsolatedSettings
 
@@ -51,16 +54,18 @@ def json_logs() -> None:
 
 @pytest.mark.parametrize(
     ("header", "kept"),
-    [(b"abc-123_X.y:z", True), (b"has spaces", False), (b"x" * 129, False), (b"\xff\xfe", False), (None, False)],
+    [(b"abc-123_X.y:z", True), (b"has spaces", False), (b"x" * 129, False), (b"\xff\xfe", False), (b"", False)],
 )
-def test_request_ids_from_clients_are_kept_only_when_well_formed(header: bytes | None, kept: bool) -> None:
-    chosen = choose_request_id(header)
-    assert (chosen == (header or b"").decode("latin-1")) is kept
-    assert 1 <= len(chosen) <= 128
+async def test_request_ids_from_clients_are_echoed_only_when_well_formed(header: bytes, kept: bool) -> None:
+    async with client_for(RequestIdMiddleware(echo_body)) as client:
+        response = await client.get("/", headers={b"X-Request-ID": header})
+    echoed = response.headers["x-request-id"]
+    assert (echoed == header.decode("latin-1")) is kept
+    assert 1 <= len(echoed) <= 128
 
 
 async def test_a_crash_becomes_a_500_envelope_without_internals(capsys: pytest.CaptureFixture[str]) -> None:
-    async with client_for(RequestContextMiddleware(crash_before_responding)) as client:
+    async with client_for(RequestIdMiddleware(RequestContextMiddleware(crash_before_responding))) as client:
         response = await client.get("/", headers={"X-Request-ID": "crash-1"})
     assert response.status_code == 500
     assert response.json() == {
