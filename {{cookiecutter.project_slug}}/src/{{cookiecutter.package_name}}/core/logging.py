@@ -25,7 +25,7 @@ _SECRET_KEYS = re.compile(r"pass(word|phrase)?|secret|token|authorization|cookie
 
 
 def names_a_secret(key: str) -> bool:
-    """Whether a key (a log field, a header, a form field) names a secret; Sentry's scrubber uses it too."""
+    """Whether a key (a log field, a header, a form field) names a secret."""
     return _SECRET_KEYS.search(key) is not None
 
 

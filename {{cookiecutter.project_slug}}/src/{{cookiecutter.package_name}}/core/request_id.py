@@ -17,7 +17,7 @@ def is_well_formed(request_id: str) -> bool:
 
 
 def set_request_id(request_id: str | None) -> None:
-    """For work outside an HTTP request, e.g. a Celery job that carries its request's id."""
+    """For work outside an HTTP request, e.g. a background job that carries its request's id."""
     correlation_id.set(request_id)
 
 
