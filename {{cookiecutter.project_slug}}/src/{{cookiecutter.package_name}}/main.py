@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
@@ -17,13 +18,10 @@ from .api.v1.router import router as api_v1_router
 from .context import AppContext
 from .core.errors import EXCEPTION_HANDLERS
 from .core.logging import configure_logging
-from .core.middleware import (
-    BodySizeLimitMiddleware,
-    RequestContextMiddleware,
-    RequestIdMiddleware,
-    SecurityHeadersMiddleware,
-)
+from .core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from .core.ratelimit import LoginGuard
+from .core.request_id import HEADER as REQUEST_ID_HEADER
+from .core.request_id import is_well_formed
 from .core.security import PasswordHasher, TokenService
 from .db.engine import Database
 from .observability import metrics
@@ -135,7 +133,7 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware{% if cookiecutter.use_sentry %}, report_error=report_unhandled{% endif %})
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(CorrelationIdMiddleware, header_name=REQUEST_ID_HEADER, validator=is_well_formed)
     docs_paths = [path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if path]
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs_paths, hsts=settings.is_production)
     app.add_middleware(MetricsMiddleware, metrics=app.state.context.metrics)

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, access log and 500s, security headers, body size limit.
+"""Pure ASGI middleware: access log and 500s, security headers, body size limit.
 
 Pure ASGI rather than Starlette's BaseHTTPMiddleware: they wrap `receive` and `send` (to count a
 body as it streams in, to add headers as a response starts), which its request/response
@@ -11,24 +11,17 @@ import time
 from collections.abc import Callable, Iterable
 
 import structlog
-from asgi_correlation_id import CorrelationIdMiddleware
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
-from .request_id import HEADER as REQUEST_ID_HEADER
-from .request_id import is_well_formed
-
-
-class RequestIdMiddleware(CorrelationIdMiddleware):
-    """Takes a well-formed `X-Request-ID` or makes a uuid4 one, keeps it for the request and echoes it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        super().__init__(app, header_name=REQUEST_ID_HEADER, validator=is_well_formed)
 
 
 class RequestContextMiddleware:
-    """Logs one access line per request and turns crashes into the 500 envelope (inside RequestIdMiddleware)."""
+    """Logs one access line per request and turns crashes into the 500 envelope.
+
+    Added inside asgi-correlation-id's middleware, so both carry the request's id.
+    """
 
     def __init__(self, app: ASGIApp, *, report_error: Callable[[BaseException], None] | None = None) -> None:
         self.app = app

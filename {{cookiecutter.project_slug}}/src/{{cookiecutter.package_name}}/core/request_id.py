@@ -1,4 +1,4 @@
-"""The current request's id, kept by asgi-correlation-id's middleware (see core/middleware.py)."""
+"""The current request's id, kept by asgi-correlation-id's middleware (added in main.py)."""
 
 from __future__ import annotations
 
