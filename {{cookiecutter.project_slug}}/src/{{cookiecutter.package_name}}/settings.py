@@ -93,10 +93,6 @@ class Settings(BaseSettings):
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
-
-    # FastAPI's own OpenTelemetry traces, metrics and logs. Off by default: they need an SDK and an
-    # exporter configured, and FastAPI otherwise looks for them on every request (~7 µs each).
-    opentelemetry_enabled: bool = False
 {%- if cookiecutter.use_celery %}
 
     # Background jobs (Celery). The defaults run a real worker on SQLite files: no server needed.

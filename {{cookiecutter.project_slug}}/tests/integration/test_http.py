@@ -41,6 +41,9 @@ async def test_wrong_methods_get_the_envelope(client: AsyncClient) -> None:
     assert response.status_code == 405
     assert_envelope(response.json(), "method_not_allowed")
     assert response.headers["allow"] == "GET"
+    item = await client.put("/api/v1/items/1")
+    assert item.status_code == 405
+    assert item.headers["allow"] == "DELETE, GET, PATCH"  # every method of the path, from an included router
 
 
 async def test_invalid_json_gets_the_envelope(client: AsyncClient, account: Account) -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import pytest
 
-from {{ cookiecutter.package_name }}.core import security
 from {{ cookiecutter.package_name }}.core.exceptions import AuthenticationError
 from {{ cookiecutter.package_name }}.core.security import PasswordHasher, TokenService
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -82,31 +80,6 @@ def test_alg_none_is_refused(tokens: TokenService) -> None:
 def test_invalid_tokens_are_refused(tokens: TokenService, claims: dict[str, Any], key: str, algorithm: str) -> None:
     with pytest.raises(AuthenticationError):
         tokens.verify(jwt.encode(claims, key, algorithm=algorithm), "access")
-
-
-def test_verified_access_tokens_are_cached_until_they_expire(
-    tokens: TokenService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    token = tokens.issue_access_token(7)
-    first = tokens.verify_access_token(token)
-    assert tokens.verify_access_token(token) is first
-    monkeypatch.setattr(time, "time", lambda: first.expires_at + 1)
-    assert tokens.verify_access_token(token) is not first  # verified again once past its expiry
-
-
-def test_the_verified_token_cache_stays_bounded(tokens: TokenService, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(security, "VERIFIED_CACHE_SIZE", 1)
-    first, second = tokens.issue_access_token(1), tokens.issue_access_token(2)
-    cached = tokens.verify_access_token(first)
-    tokens.verify_access_token(second)  # evicts the first
-    assert tokens.verify_access_token(first) is not cached
-
-
-def test_a_cached_token_does_not_vouch_for_an_altered_one(tokens: TokenService) -> None:
-    token = tokens.issue_access_token(7)
-    tokens.verify_access_token(token)
-    with pytest.raises(AuthenticationError):
-        tokens.verify_access_token(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
 
 
 async def test_passwords_hash_with_argon2id_and_verify() -> None:

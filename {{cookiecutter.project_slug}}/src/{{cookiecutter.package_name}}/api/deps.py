@@ -41,7 +41,7 @@ async def current_user_id(context: Context, token: Annotated[str | None, Depends
     """The caller's user id from the access token's claims alone: no database lookup per request."""
     if not token:
         raise AuthenticationError
-    return context.tokens.verify_access_token(token).user_id
+    return context.tokens.verify(token, "access").user_id
 
 
 CurrentUserId = Annotated[int, Depends(current_user_id)]

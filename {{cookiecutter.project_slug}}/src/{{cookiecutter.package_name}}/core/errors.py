@@ -15,6 +15,7 @@ import orjson
 import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -102,13 +103,13 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    # Each method of a path is a route of its own, so the router's Allow names only one of them.
-    routes = request.app.router.routes
-    return [
-        method
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
-        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
-    ]
+    # Each method of a path is a route of its own, so the router's Allow names only the first.
+    # iter_route_contexts also walks the routers the app includes, with their prefixes applied.
+    allowed: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            allowed |= route.methods
+    return sorted(allowed)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> Response:

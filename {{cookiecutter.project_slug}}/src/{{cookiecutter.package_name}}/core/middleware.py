@@ -1,7 +1,8 @@
-"""Pure ASGI middleware: request context (id, access log, 500s), security headers, body size limit.
+"""Pure ASGI middleware: access log and 500s, security headers, body size limit.
 
-Pure ASGI rather than Starlette's BaseHTTPMiddleware: no extra task per request and no
-buffering, which keeps the per-request cost at a few microseconds.
+Pure ASGI rather than Starlette's BaseHTTPMiddleware: they wrap `receive` and `send` (to count a
+body as it streams in, to add headers as a response starts), which its request/response
+interface cannot do.
 """
 
 from __future__ import annotations
@@ -10,66 +11,49 @@ import time
 from collections.abc import Callable, Iterable
 
 import structlog
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
-from .request_id import HEADER as REQUEST_ID_HEADER
-from .request_id import choose_request_id, set_request_id
-
-Headers = list[tuple[bytes, bytes]]
-_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
-
-
-def find_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    """The first value of header `name` (in lower case) in an ASGI header list."""
-    for key, value in headers:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-def _with_headers(message: Message, extra: Iterable[tuple[bytes, bytes]]) -> None:
-    message["headers"] = [*message.get("headers", ()), *extra]
 
 
 class RequestContextMiddleware:
-    """Gives each request an id, echoes it, logs one access line and turns crashes into a 500 envelope."""
+    """Logs one access line per request and turns crashes into the 500 envelope.
+
+    Added inside asgi-correlation-id's middleware, so both carry the request's id.
+    """
 
     def __init__(self, app: ASGIApp, *, report_error: Callable[[BaseException], None] | None = None) -> None:
         self.app = app
         self.report_error = report_error  # e.g. an error tracker; the 500 answer does not wait for it
-        # Bound once: the per-request path then skips structlog's logger lookup.
-        self.access_log = structlog.get_logger("access").bind()
-        self.error_log = structlog.get_logger(__name__).bind()
+        self.access_log = structlog.get_logger("access")
+        self.error_log = structlog.get_logger(__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = choose_request_id(find_header(scope["headers"], _REQUEST_ID_KEY))
-        set_request_id(request_id)
-        echoed = ((_REQUEST_ID_KEY, request_id.encode()),)
         status = 500
         response_started = False
         started = time.perf_counter()
 
-        async def send_with_request_id(message: Message) -> None:
+        async def send_noting_status(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
-                _with_headers(message, echoed)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.app(scope, receive, send_noting_status)
         except Exception as error:
             self.error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if self.report_error is not None:
                 self.report_error(error)
             if response_started:
                 raise  # too late for an error response: let the server drop the connection
-            await error_response(500, "internal_error", "Internal server error")(scope, receive, send_with_request_id)
+            await error_response(500, "internal_error", "Internal server error")(scope, receive, send_noting_status)
         finally:
+            # path_format: the route's template, e.g. /api/v1/items/{item_id} (routers carry their full prefix).
             route = scope.get("route")
             self.access_log.info(
                 "request",
@@ -85,13 +69,13 @@ class RequestContextMiddleware:
 # The API serves JSON only, so it may forbid everything. The docs page loads Swagger UI from a
 # CDN and runs one inline script, so only its routes get the looser policy. A response that sets
 # its own Content-Security-Policy (an HTML page) keeps it: the policies would otherwise add up.
-API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = (
-    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    b"connect-src 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; frame-ancestors 'none'"
 )
-HSTS = b"max-age=63072000; includeSubDomains"
+HSTS = "max-age=63072000; includeSubDomains"
 
 
 class SecurityHeadersMiddleware:
@@ -100,17 +84,17 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, docs_paths: Iterable[str], hsts: bool) -> None:
         self.app = app
         self.docs_paths = frozenset(docs_paths)
-        common: Headers = [
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"cross-origin-opener-policy", b"same-origin"),
+        common = [
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+            ("cross-origin-opener-policy", "same-origin"),
         ]
         if hsts:
-            common.append((b"strict-transport-security", HSTS))
+            common.append(("strict-transport-security", HSTS))
         self.own_policy_headers = common
-        self.api_headers = [*common, (b"content-security-policy", API_CSP)]
-        self.docs_headers = [*common, (b"content-security-policy", DOCS_CSP)]
+        self.api_headers = [*common, ("content-security-policy", API_CSP)]
+        self.docs_headers = [*common, ("content-security-policy", DOCS_CSP)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,8 +104,11 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                own_policy = find_header(message.get("headers", ()), b"content-security-policy") is not None
-                _with_headers(message, self.own_policy_headers if own_policy else extra)
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                own_policy = "content-security-policy" in headers
+                for name, value in self.own_policy_headers if own_policy else extra:
+                    headers.append(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -146,13 +133,14 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = find_header(scope["headers"], b"content-length")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
         if declared is not None:
             if declared.isdigit() and int(declared) > self.max_body_bytes:
                 await self._too_large(scope, receive, send)
             else:  # the server delivers exactly Content-Length bytes: nothing left to count
                 await self.app(scope, receive, send)
-        elif scope["http_version"] < "2" and find_header(scope["headers"], b"transfer-encoding") is None:
+        elif scope["http_version"] < "2" and "transfer-encoding" not in headers:
             # HTTP/1.x: a request with neither header has no body (RFC 9112, section 6.3).
             await self.app(scope, receive, send)
         else:

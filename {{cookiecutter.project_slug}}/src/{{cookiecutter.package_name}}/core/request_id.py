@@ -1,30 +1,25 @@
-"""The current request's id: taken from a well-formed `X-Request-ID` header or generated."""
+"""The current request's id, kept by asgi-correlation-id's middleware (added in main.py)."""
 
 from __future__ import annotations
 
-import random
 import re
-from contextvars import ContextVar
 
-HEADER = "x-request-id"
-# Printable, log-safe and bounded: anything else from a client is replaced, never echoed.
-_VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_current: ContextVar[str | None] = ContextVar("request_id", default=None)
+from asgi_correlation_id import correlation_id
 
-
-def choose_request_id(header_value: bytes | None) -> str:
-    """The client's id when it is well-formed, otherwise a new random one."""
-    if header_value is not None:
-        candidate = header_value.decode("latin-1")
-        if _VALID.fullmatch(candidate):
-            return candidate
-    # A correlation id, not a secret: the seeded PRNG avoids a system call per request (uuid4 makes one).
-    return f"{random.getrandbits(128):032x}"  # nosec B311
+HEADER = "X-Request-ID"
+# Printable, log-safe and bounded: a client's id that is anything else is replaced, never echoed.
+_WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def set_request_id(request_id: str) -> None:
-    _current.set(request_id)
+def is_well_formed(request_id: str) -> bool:
+    """The middleware's validator: proxies send ids of many shapes (uuid, nginx $request_id, traces)."""
+    return _WELL_FORMED.fullmatch(request_id) is not None
+
+
+def set_request_id(request_id: str | None) -> None:
+    """For work outside an HTTP request, e.g. a background job that carries its request's id."""
+    correlation_id.set(request_id)
 
 
 def current_request_id() -> str | None:
-    return _current.get()
+    return correlation_id.get()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,12 +74,6 @@ class TokenClaims:
     user_id: int
     jti: str
     family_id: str | None
-    expires_at: float
-
-
-# Access tokens already verified, so a client's repeated requests skip signature checks. Keyed by
-# the whole token: any altered byte misses the cache and gets verified in full.
-VERIFIED_CACHE_SIZE = 4096
 
 
 class TokenService:
@@ -92,7 +85,6 @@ class TokenService:
         self._issuer = settings.jwt_issuer
         self.access_ttl = timedelta(seconds=settings.access_token_ttl_seconds)
         self.refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
-        self._verified_access_tokens: dict[str, TokenClaims] = {}
 
     def _encode(self, user_id: int, token_type: TokenType, ttl: timedelta, **extra: str) -> tuple[str, str, datetime]:
         now = datetime.now(UTC)
@@ -117,16 +109,6 @@ class TokenService:
         token, jti, expires_at = self._encode(user_id, "refresh", self.refresh_ttl, fid=family_id)
         return RefreshToken(token=token, jti=jti, family_id=family_id, expires_at=expires_at)
 
-    def verify_access_token(self, token: str) -> TokenClaims:
-        claims = self._verified_access_tokens.get(token)
-        if claims is not None and claims.expires_at > time.time():
-            return claims
-        claims = self.verify(token, "access")
-        if len(self._verified_access_tokens) >= VERIFIED_CACHE_SIZE:
-            self._verified_access_tokens.clear()  # crude but bounded; refilled by the next requests
-        self._verified_access_tokens[token] = claims
-        return claims
-
     def verify(self, token: str, expected_type: TokenType) -> TokenClaims:
         """The claims of a valid, unexpired token of the expected type; AuthenticationError otherwise."""
         try:
@@ -143,7 +125,6 @@ class TokenService:
                 user_id=int(claims["sub"]),
                 jti=str(claims["jti"]),
                 family_id=claims.get("fid"),
-                expires_at=float(claims["exp"]),
             )
         except (jwt.PyJWTError, ValueError) as error:
             raise AuthenticationError from error

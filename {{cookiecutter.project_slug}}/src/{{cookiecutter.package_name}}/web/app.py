@@ -14,10 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ..api.flat_routes import include_flat
 from ..context import AppContext
 from ..core.exceptions import NotFoundError
-from ..observability.telemetry import fastapi_telemetry
 from .rendering import HERE, redirect, render
 from .routes import router
 from .session import MOUNT_PATH, CsrfError, LoginRequiredError
@@ -27,7 +25,6 @@ __all__ = ["MOUNT_PATH", "create_web_app"]
 
 def create_web_app(context: AppContext) -> FastAPI:
     web = FastAPI(
-        telemetry=fastapi_telemetry(context.settings),
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -41,7 +38,7 @@ def create_web_app(context: AppContext) -> FastAPI:
     )
     web.state.context = context
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    include_flat(web, router)
+    web.include_router(router)
     return web
 
 

@@ -35,7 +35,7 @@ def session_user_id(request: Request, context: AppContext) -> int | None:
     if not token:
         return None
     try:
-        return context.tokens.verify_access_token(token).user_id
+        return context.tokens.verify(token, "access").user_id
     except AuthenticationError:
         return None
 

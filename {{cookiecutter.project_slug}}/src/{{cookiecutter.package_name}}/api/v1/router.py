@@ -1,9 +1,15 @@
-"""The v1 routers, in the order the docs list them. Each carries its full /api/v1 prefix."""
+"""The v1 API: one router that includes each resource's router, in the order the docs list them."""
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from . import auth, items{% if cookiecutter.use_celery %}, tasks{% endif %}, users
 
-# The app copies their routes into its own flat table (see api/flat_routes.py), in this order.
-# tasks after items: its POST /api/v1/items/export must not be shadowed by items' /{item_id} routes.
-ROUTERS = (auth.router, users.router, items.router{% if cookiecutter.use_celery %}, tasks.router{% endif %})
+router = APIRouter()
+router.include_router(auth.router)
+router.include_router(users.router)
+router.include_router(items.router)
+{%- if cookiecutter.use_celery %}
+router.include_router(tasks.router)
+{%- endif %}

@@ -1,0 +1,35 @@
+"""OpenAPI operation ids are a contract: a generated client names its methods after them."""
+
+from __future__ import annotations
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+
+# Renaming one renames a method in every generated client: change it on purpose only.
+OPERATION_IDS = {
+    ("post", "/api/v1/auth/register"): "auth-register",
+    ("post", "/api/v1/auth/token"): "auth-issue_tokens",
+    ("post", "/api/v1/auth/refresh"): "auth-refresh_tokens",
+    ("get", "/api/v1/users/me"): "users-read_me",
+    ("post", "/api/v1/items"): "items-create_item",
+    ("get", "/api/v1/items"): "items-list_items",
+    ("get", "/api/v1/items/{item_id}"): "items-read_item",
+    ("patch", "/api/v1/items/{item_id}"): "items-update_item",
+    ("delete", "/api/v1/items/{item_id}"): "items-delete_item",
+{%- if cookiecutter.use_celery %}
+    ("post", "/api/v1/items/export"): "tasks-export_items",
+    ("get", "/api/v1/tasks/{task_id}"): "tasks-read_task",
+{%- endif %}
+    ("get", "/health/live"): "health-live",
+    ("get", "/health/ready"): "health-ready",
+}
+
+
+def test_every_operation_keeps_its_id(settings: Settings) -> None:
+    paths = create_app(settings).openapi()["paths"]
+    operation_ids = {
+        (method, path): operation["operationId"]
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+    assert operation_ids == OPERATION_IDS
