@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.core.password_policy import MAX_LENGTH, password_problem
+from {{ cookiecutter.package_name }}.core.password_policy import COMMON_PASSWORDS, MAX_LENGTH, password_problem
+
+
+def test_the_shipped_list_of_breached_passwords_is_loaded_whole() -> None:
+    assert len(COMMON_PASSWORDS) == 19_640
+    assert {"123456", "password", "qwerty", "iloveyou"} <= COMMON_PASSWORDS
 
 
 @pytest.mark.parametrize(
@@ -10,28 +15,19 @@ from {{ cookiecutter.package_name }}.core.password_policy import MAX_LENGTH, pas
     [
         ("short", "at least 12 characters"),
         ("x" * (MAX_LENGTH + 1), f"at most {MAX_LENGTH}"),
-        ("password1234", "very common password"),
-        ("qwertyuiop123", "very common password"),
-        ("1qaz2wsx3edc", "very common password"),
-        ("Password1234", "similar to a commonly used password"),
-        ("iloveyou1234", "similar to a commonly used password"),
-        ("abcdefghijklmnop", "Sequences"),
-        ("trustno1trustno1", "Repeats"),
+        ("1qaz2wsx3edc", "too common"),
+        ("Password1234", "too common"),
+        ("qwertyqwerty", "too common"),
+        ("Administrator", "too common"),
+        ("iloveyou1234", "too common"),
+        ("Sunshine2024!", "too common"),
+        ("abababababababab", "different characters"),
     ],
 )
-def test_guessable_passwords_are_refused_with_the_reason(password: str, problem: str) -> None:
-    refusal = password_problem(password) or ""
-    assert problem in refusal
+def test_weak_passwords_are_refused(password: str, problem: str) -> None:
+    assert problem in (password_problem(password) or "")
 
 
-@pytest.mark.parametrize(
-    "password",
-    ["violet tugboat 1987 sings", "plum-arrow-tundra-44", "kN8#vQ2!mZ7@pLx4"],
-)
+@pytest.mark.parametrize("password", ["violet tugboat 1987 sings", "plum-arrow-tundra-44", "kN8#vQ2!mZ7@pLx4"])
 def test_long_unusual_passwords_are_accepted(password: str) -> None:
     assert password_problem(password) is None
-
-
-def test_a_password_longer_than_the_estimate_reads_is_judged_by_its_start() -> None:
-    assert password_problem("a" * MAX_LENGTH) is not None
-    assert password_problem("violet tugboat 1987 sings " * 4) is None
