@@ -17,7 +17,7 @@ from httpx import ASGITransport, AsyncClient
 
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.observability.sentry import FILTERED, Scrubber, init_sentry, secret_values
+from {{ cookiecutter.package_name }}.observability.sentry import FILTERED, init_sentry
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY
@@ -139,22 +139,22 @@ def test_without_a_dsn_nothing_is_initialised(settings_factory: Callable[..., Se
     assert not sentry_sdk.is_initialized()
 
 
-def test_the_scrubber_filters_keys_pairs_tokens_and_secret_settings(settings_factory: Callable[..., Settings]) -> None:
+def test_secrets_in_keys_and_in_text_are_filtered_from_what_is_sent(
+    settings_factory: Callable[..., Settings], sink: EnvelopeSink
+) -> None:
     url = "postgresql+asyncpg://app:db-password-123@db.internal/app"  # pragma: allowlist secret
-    settings = settings_factory(database_url=url)
-    scrubber = Scrubber(secret_values(settings))
-    crumb = {
-        "message": f"connecting to {url} as {TOKEN}",
-        "data": {
-            "headers": [(b"cookie", b"s=1"), ("accept", "*/*")],
-            "api_key": "k-1",  # pragma: allowlist secret
-            "rows": 3,
-        },
-    }
-    cleaned = scrubber.breadcrumb(crumb, {})
-    assert "db-password-123" not in cleaned["message"]
-    assert TOKEN not in cleaned["message"]
-    assert cleaned["data"] == {"headers": [[b"cookie", FILTERED], ["accept", "*/*"]], "api_key": FILTERED, "rows": 3}
+    assert init_sentry(settings_factory(sentry_dsn=sink.dsn, database_url=url))
+    data = {"api_key": "api-key-value-1", "refresh_token": "refresh-value-2", "rows": 3}  # pragma: allowlist secret
+    sentry_sdk.add_breadcrumb(message=f"connecting to {url} with Bearer {TOKEN}", data=data)
+    sentry_sdk.capture_message(f"could not reach {url}")
+    sentry_sdk.flush(timeout=5)
+    (event,) = sink.events
+    (crumb,) = (crumb for crumb in event["breadcrumbs"]["values"] if "connecting to" in crumb.get("message", ""))
+    assert crumb["data"] == {"api_key": FILTERED, "refresh_token": FILTERED, "rows": 3}
+    assert event["message"] == f"could not reach postgresql+asyncpg://app:{FILTERED}@db.internal/app"
+    everything = b"".join(sink.raw).decode()
+    for secret in ("db-password-123", TOKEN, "api-key-value-1", "refresh-value-2"):
+        assert secret not in everything
 
 
 def _client(app: FastAPI) -> AsyncClient:

@@ -2,16 +2,25 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.core.password_policy import password_problem
+from {{ cookiecutter.package_name }}.core.password_policy import COMMON_PASSWORDS, MAX_LENGTH, password_problem
+
+
+def test_the_shipped_list_of_breached_passwords_is_loaded_whole() -> None:
+    assert len(COMMON_PASSWORDS) == 19_640
+    assert {"123456", "password", "qwerty", "iloveyou"} <= COMMON_PASSWORDS
 
 
 @pytest.mark.parametrize(
     ("password", "problem"),
     [
         ("short", "at least 12 characters"),
-        ("x" * 129, "at most 128"),
+        ("x" * (MAX_LENGTH + 1), f"at most {MAX_LENGTH}"),
+        ("1qaz2wsx3edc", "too common"),
         ("Password1234", "too common"),
-        ("correct horse battery staple", "too common"),
+        ("qwertyqwerty", "too common"),
+        ("Administrator", "too common"),
+        ("iloveyou1234", "too common"),
+        ("Sunshine2024!", "too common"),
         ("abababababababab", "different characters"),
     ],
 )
@@ -19,5 +28,6 @@ def test_weak_passwords_are_refused(password: str, problem: str) -> None:
     assert problem in (password_problem(password) or "")
 
 
-def test_a_long_unusual_password_is_accepted() -> None:
-    assert password_problem("violet tugboat 1987 sings") is None
+@pytest.mark.parametrize("password", ["violet tugboat 1987 sings", "plum-arrow-tundra-44", "kN8#vQ2!mZ7@pLx4"])
+def test_long_unusual_passwords_are_accepted(password: str) -> None:
+    assert password_problem(password) is None
