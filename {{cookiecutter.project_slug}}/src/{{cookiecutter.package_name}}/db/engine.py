@@ -66,8 +66,6 @@ class Database:
         if settings.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Same pool, no transaction: a single SELECT needs neither BEGIN nor ROLLBACK round trips.
-        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._pool_limit = settings.database_pool_size + settings.database_max_overflow
         self._startup_attempts = settings.database_startup_attempts
         self._startup_backoff = settings.database_startup_backoff_seconds
