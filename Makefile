@@ -26,7 +26,7 @@ bake: install  ## generate a project with the default answers into ./build (OUTP
 
 test: test-fast test-slow  ## both tiers
 
-test-fast: install  ## every option combination rendered and checked offline (about a minute)
+test-fast: install  ## every option combination rendered and checked offline (a few minutes)
 	.venv/bin/pytest -n $(JOBS) -m "not slow" -q
 
 test-slow: install  ## pairwise combinations installed and run through their own gates (minutes)
