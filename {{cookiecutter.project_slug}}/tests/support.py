@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from httpx import AsyncClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -50,3 +56,25 @@ async def log_in(client: AsyncClient, email: str, password: str = PASSWORD) -> d
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_answering(url: str, server: subprocess.Popen[bytes], log: Path, timeout_seconds: float) -> None:
+    """Poll `url` until it answers 200; fail with the server's log when it exits or takes too long."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"the server did not answer within {timeout_seconds} s:\n{log.read_text()}")

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from ..support import free_port, wait_until_answering
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -33,32 +32,11 @@ SYSTEM_CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_ready(url: str, server: subprocess.Popen[bytes], log_file: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited with {server.returncode}:\n{log_file.read_text()}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the server was not ready within {STARTUP_TIMEOUT_SECONDS} s:\n{log_file.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of the running service (migrated, empty database), stopped after the session."""
     workdir = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ENVIRONMENT": "test",
@@ -89,7 +67,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(f"{base_url}/health/ready", server, log_file)
+        wait_until_answering(f"{base_url}/health/ready", server, log_file, STARTUP_TIMEOUT_SECONDS)
         yield base_url
     finally:
         server.terminate()

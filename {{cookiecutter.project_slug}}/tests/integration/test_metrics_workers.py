@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.package_name }}.observability.metrics import MULTIPROCESS_DIR, multiprocess_mode
 
-from ..support import SECRET_KEY
+from ..support import SECRET_KEY, free_port, wait_until_answering
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 STARTUP_TIMEOUT_SECONDS = 60  # two workers importing the service on a busy CI machine
@@ -41,9 +39,7 @@ class Server:
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[Server]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     temp_dir = tmp_path / "tmp"
     temp_dir.mkdir()
     env = {
@@ -66,24 +62,11 @@ def two_workers(tmp_path: Path) -> Iterator[Server]:
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_until_live(url, server, log)
+        wait_until_answering(url + LIVE, server, log, STARTUP_TIMEOUT_SECONDS)
         yield Server(url, temp_dir)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-
-
-def _wait_until_live(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            httpx.get(url + LIVE, timeout=1).raise_for_status()
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"the server was not live within {STARTUP_TIMEOUT_SECONDS} s:\n{log.read_text()}")
 
 
 def serving_workers(metrics_dir: Path) -> dict[str, float]:

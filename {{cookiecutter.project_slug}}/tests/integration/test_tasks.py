@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-import socket
 import sys
 import time
 import urllib.request
@@ -32,7 +31,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tasks.app import EXPORT_ITEMS, PURGE_EXPIRED_REFRESH_TOKENS, create_celery
 from {{ cookiecutter.package_name }}.tasks.metrics import WorkerMetrics
 
-from ..support import CLIENT_ADDRESS, Account
+from ..support import CLIENT_ADDRESS, Account, free_port
 
 METRICS = WorkerMetrics()
 METRICS.connect()
@@ -193,13 +192,6 @@ def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
     return condition()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _client(app: FastAPI) -> AsyncClient:
