@@ -17,14 +17,14 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import Base
+from {{ cookiecutter.package_name }}.db.models import Base, Role, User
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -156,3 +156,16 @@ def make_account(client: AsyncClient) -> Callable[[str], Awaitable[Account]]:
 @pytest.fixture
 async def account(make_account: Callable[[str], Awaitable[Account]]) -> Account:
     return await make_account("ada@example.com")
+
+
+@pytest.fixture
+async def admin(client: AsyncClient, app_context: AppContext) -> Account:
+    """A logged-in administrator, promoted in the database as `create-user --admin` would make one."""
+    email = "root@example.com"
+    response = await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    async with app_context.database.sessions() as session:
+        await session.execute(update(User).where(User.email == email).values(role=Role.ADMIN))
+        await session.commit()
+    tokens = await log_in(client, email)
+    return Account(email, PASSWORD, tokens["access_token"], tokens["refresh_token"])

@@ -1,4 +1,4 @@
-"""Command line: `python -m <package> serve | migrate | create-user` (also installed as a console script)."""
+"""Command line: `python -m <package> serve | migrate | create-user | purge-audit-events` (also a console script)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -17,7 +18,9 @@ from .core.exceptions import ConflictError
 from .core.logging import configure_logging
 from .core.security import PasswordHasher
 from .db.engine import Database
+from .db.models import Role
 from .observability.metrics import multiprocess_mode
+from .services.audit import AuditTrail, Origin, purge_expired_events
 from .services.auth import register_user
 from .settings import Settings, SettingsError, get_settings
 
@@ -64,7 +67,10 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def create_user(settings: Settings, args: argparse.Namespace) -> int:
-    """Create an account from the command line (password from stdin or an interactive prompt)."""
+    """Create an account from the command line (password from stdin or an interactive prompt).
+
+    `--admin` makes the first administrator; later ones are promoted through the admin API.
+    """
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else _prompt_password()
     try:
         registration = Registration(email=args.email, password=password)
@@ -72,7 +78,8 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
         for problem in error.errors():
             print(f"{problem['loc'][0]}: {problem['msg']}", file=sys.stderr)
         return 1
-    return asyncio.run(_create_user(settings, registration.email, registration.password))
+    role = Role.ADMIN if args.admin else Role.MEMBER
+    return asyncio.run(_create_user(settings, registration.email, registration.password, role))
 
 
 def _prompt_password() -> str:
@@ -82,17 +89,35 @@ def _prompt_password() -> str:
     return password
 
 
-async def _create_user(settings: Settings, email: str, password: str) -> int:
+async def _create_user(settings: Settings, email: str, password: str, role: Role) -> int:
     database = Database(settings)
     try:
         async with database.sessions() as session:
-            user = await register_user(session, PasswordHasher(settings), email, password)
+            audit = AuditTrail(session, Origin())  # no client: the command line
+            user = await register_user(session, PasswordHasher(settings), audit, email, password, role)
     except ConflictError as error:
         print(error.message, file=sys.stderr)
         return 1
     finally:
         await database.dispose()
-    print(f"created user {user.id} <{user.email}>")
+    print(f"created {user.role} {user.id} <{user.email}>")
+    return 0
+
+
+def purge_audit_events(settings: Settings, args: argparse.Namespace) -> int:
+    """Delete audit events older than AUDIT_RETENTION_DAYS (schedule it daily)."""
+    configure_logging(settings)
+    return asyncio.run(_purge_audit_events(settings))
+
+
+async def _purge_audit_events(settings: Settings) -> int:
+    database = Database(settings)
+    try:
+        async with database.sessions() as session:
+            purged = await purge_expired_events(session, timedelta(days=settings.audit_retention_days))
+    finally:
+        await database.dispose()
+    print(f"purged {purged} audit events older than {settings.audit_retention_days} days")
     return 0
 
 
@@ -114,7 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_parser = commands.add_parser("create-user", help="create an account")
     user_parser.add_argument("--email", required=True)
     user_parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    user_parser.add_argument("--admin", action="store_true", help="give the account the admin role")
     user_parser.set_defaults(handler=create_user)
+
+    purge_parser = commands.add_parser("purge-audit-events", help="delete audit events past AUDIT_RETENTION_DAYS")
+    purge_parser.set_defaults(handler=purge_audit_events)
     return parser
 
 

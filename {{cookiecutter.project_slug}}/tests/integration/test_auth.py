@@ -30,8 +30,8 @@ async def register(client: AsyncClient, email: str, password: str = PASSWORD) ->
 async def test_register_returns_the_account_without_any_password(client: AsyncClient) -> None:
     status, body = await register(client, "Ada@Example.com")
     assert status == 201
-    assert set(body) == {"id", "email", "created_at"}
-    assert body["email"] == "ada@example.com"
+    assert set(body) == {"id", "email", "role", "created_at"}
+    assert (body["email"], body["role"]) == ("ada@example.com", "member")
 
 
 async def test_register_refuses_a_taken_email(client: AsyncClient) -> None:

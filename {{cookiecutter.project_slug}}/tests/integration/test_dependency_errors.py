@@ -22,7 +22,7 @@ from {{ cookiecutter.package_name }}.api.deps import Session
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import CLIENT_ADDRESS
+from ..support import CLIENT_ADDRESS, PASSWORD, log_in
 
 UNREACHABLE = "postgresql+asyncpg://app@127.0.0.1:1/app"  # nothing listens on port 1
 BROKEN_STATEMENTS = {
@@ -45,7 +45,7 @@ def start(app: FastAPI) -> AsyncClient:
 
 
 def bearer(app: FastAPI) -> dict[str, str]:
-    return {"Authorization": f"Bearer {app.state.context.tokens.issue_access_token(1)}"}
+    return {"Authorization": f"Bearer {app.state.context.tokens.issue_access_token(1, 'session')}"}
 
 
 def error_log(output: str) -> list[dict[str, object]]:
@@ -130,9 +130,11 @@ async def test_a_locked_sqlite_database_is_a_503(settings_factory: Callable[...,
     app = create_app(settings_factory(database_url=url.update_query_dict({"timeout": "0.1"}).render_as_string()))
     writer = sqlite3.connect(str(url.database), isolation_level=None)
     try:
-        writer.execute("BEGIN IMMEDIATE")  # holds the write lock
         async with app.router.lifespan_context(app), start(app) as client:
-            response = await client.post("/api/v1/items", json={"title": "blocked"}, headers=bearer(app))
+            await client.post("/api/v1/auth/register", json={"email": "locked@example.com", "password": PASSWORD})
+            headers = {"Authorization": f"Bearer {(await log_in(client, 'locked@example.com'))['access_token']}"}
+            writer.execute("BEGIN IMMEDIATE")  # holds the write lock; reads (the session check) still work
+            response = await client.post("/api/v1/items", json={"title": "blocked"}, headers=headers)
     finally:
         writer.execute("ROLLBACK")
         writer.close()

@@ -124,7 +124,7 @@ async def test_a_schema_error_is_reported_not_hidden_as_unavailable(
     # A deploy that forgot its migrations: every query fails with a missing table.
     url = f"sqlite+aiosqlite:///{tmp_path / 'never-migrated.db'}"
     app = create_app(settings_factory(sentry_dsn=sink.dsn, database_url=url))
-    token = app.state.context.tokens.issue_access_token(1)
+    token = app.state.context.tokens.issue_access_token(1, "session")
     async with app.router.lifespan_context(app), _client(app) as client:
         response = await client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 500

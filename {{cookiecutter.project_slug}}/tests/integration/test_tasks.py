@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import RefreshToken, utc_now
+from {{ cookiecutter.package_name }}.db.models import LoginSession, RefreshToken, utc_now
 from {{ cookiecutter.package_name }}.db.repositories import ItemRepository
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -176,7 +176,8 @@ async def test_expired_refresh_tokens_are_purged(
     database = app.state.context.database
     async with database.sessions() as session:
         expired = utc_now() - timedelta(days=1)
-        session.add(RefreshToken(jti="expired", family_id="f", user_id=user_id, expires_at=expired))
+        session.add(LoginSession(id="expired-login", user_id=user_id))
+        session.add(RefreshToken(jti="expired", session_id="expired-login", user_id=user_id, expires_at=expired))
         await session.commit()
     celery: Celery = create_celery(settings)
     celery.loader.import_default_modules()

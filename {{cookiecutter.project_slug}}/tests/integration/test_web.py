@@ -202,10 +202,15 @@ async def test_other_users_items_do_not_exist(client: AsyncClient) -> None:
 
 async def test_logging_out_ends_the_session(client: AsyncClient) -> None:
     await sign_up_and_log_in(client)
+    token = client.cookies["session"]
     response = await post_form(client, "/ui/logout")
     assert response.headers["location"] == "/ui/login?done=logged-out"
     assert 'session=""' in response.headers["set-cookie"]
     assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+    # The token is revoked, not only forgotten: a copy of the cookie no longer works either.
+    client.cookies.set("session", token, path="/ui")
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+    assert (await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
 @pytest.mark.parametrize(

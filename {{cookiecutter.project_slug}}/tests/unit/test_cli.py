@@ -1,4 +1,4 @@
-"""The command line: serve, migrate, create-user, and a clear message for bad settings."""
+"""The command line: serve, migrate, create-user, purge-audit-events, and a clear message for bad settings."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_migrate_creates_the_schema(database_file: Path) -> None:
     migrate(database_file)
     with sqlite3.connect(database_file) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"users", "items", "refresh_tokens", "alembic_version"} <= tables
+    assert {"users", "items", "login_sessions", "refresh_tokens", "audit_events", "alembic_version"} <= tables
 
 
 def test_migrate_needs_its_configuration(database_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,11 +53,41 @@ def test_create_user_from_stdin(
     migrate(database_file)
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert main(["create-user", "--email", "Admin@Example.com", "--password-stdin"]) == 0
-    assert "created user 1 <admin@example.com>" in capsys.readouterr().out
+    assert "created member 1 <admin@example.com>" in capsys.readouterr().out
 
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert main(["create-user", "--email", "admin@example.com", "--password-stdin"]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+def test_create_user_makes_the_first_admin(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate(database_file)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["create-user", "--admin", "--email", "root@example.com", "--password-stdin"]) == 0
+    assert "created admin 1 <root@example.com>" in capsys.readouterr().out
+    with sqlite3.connect(database_file) as connection:
+        assert connection.execute("SELECT role FROM users WHERE email = 'root@example.com'").fetchone() == ("admin",)
+        events = connection.execute("SELECT action, actor_id, client_ip FROM audit_events").fetchall()
+    assert events == [("user.register", 1, None)]
+
+
+def test_purge_audit_events_keeps_the_retention_period(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate(database_file)
+    with sqlite3.connect(database_file) as connection:
+        connection.executemany(
+            "INSERT INTO audit_events (occurred_at, action, outcome) VALUES (?, 'auth.login', 'success')",
+            [("2000-01-01 00:00:00",), ("2999-01-01 00:00:00",)],
+        )
+    monkeypatch.setenv("AUDIT_RETENTION_DAYS", "30")
+    assert main(["purge-audit-events"]) == 0
+    assert "purged 1 audit events older than 30 days" in capsys.readouterr().out
+    with sqlite3.connect(database_file) as connection:
+        remaining = connection.execute("SELECT occurred_at FROM audit_events").fetchall()
+    assert remaining == [("2999-01-01 00:00:00",)]
 
 
 def test_create_user_prompts_twice(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

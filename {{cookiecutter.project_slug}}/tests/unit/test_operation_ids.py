@@ -10,7 +10,9 @@ OPERATION_IDS = {
     ("post", "/api/v1/auth/register"): "auth-register",
     ("post", "/api/v1/auth/token"): "auth-issue_tokens",
     ("post", "/api/v1/auth/refresh"): "auth-refresh_tokens",
+    ("post", "/api/v1/auth/logout"): "auth-logout",
     ("get", "/api/v1/users/me"): "users-read_me",
+    ("post", "/api/v1/users/me/password"): "users-change_password",
     ("post", "/api/v1/items"): "items-create_item",
     ("get", "/api/v1/items"): "items-list_items",
     ("get", "/api/v1/items/{item_id}"): "items-read_item",
@@ -20,6 +22,11 @@ OPERATION_IDS = {
     ("post", "/api/v1/items/export"): "tasks-export_items",
     ("get", "/api/v1/tasks/{task_id}"): "tasks-read_task",
 {%- endif %}
+    ("get", "/api/v1/admin/users"): "admin-list_users",
+    ("get", "/api/v1/admin/users/{user_id}"): "admin-read_user",
+    ("patch", "/api/v1/admin/users/{user_id}"): "admin-update_user",
+    ("post", "/api/v1/admin/users/{user_id}/revoke-sessions"): "admin-revoke_sessions",
+    ("get", "/api/v1/admin/audit-events"): "admin-list_audit_events",
     ("get", "/health/live"): "health-live",
     ("get", "/health/ready"): "health-ready",
 }

@@ -27,7 +27,7 @@ def tokens() -> TokenService:
 def _claims(**overrides: Any) -> dict[str, Any]:
     now = int(datetime.now(UTC).timestamp())
     claims = {"sub": "7", "type": "access", "iss": Settings.model_fields["jwt_issuer"].default}
-    return {**claims, "iat": now, "exp": now + 300, "jti": "abc", **overrides}
+    return {**claims, "iat": now, "exp": now + 300, "jti": "abc", "sid": "session", **overrides}
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -35,25 +35,27 @@ def _b64(data: dict[str, Any]) -> str:
 
 
 def test_access_token_round_trip(tokens: TokenService) -> None:
-    claims = tokens.verify(tokens.issue_access_token(7), "access")
+    claims = tokens.verify(tokens.issue_access_token(7, "session-1"), "access")
     assert claims.user_id == 7
+    assert claims.session_id == "session-1"
     assert len(claims.jti) == 32
 
 
-def test_refresh_tokens_carry_their_family(tokens: TokenService) -> None:
-    first = tokens.issue_refresh_token(7)
-    second = tokens.issue_refresh_token(7, first.family_id)
-    assert second.family_id == first.family_id
-    assert tokens.verify(second.token, "refresh").family_id == first.family_id
+def test_both_tokens_of_a_login_carry_its_session(tokens: TokenService) -> None:
+    session_id = tokens.new_session_id()
+    refresh = tokens.issue_refresh_token(7, session_id)
+    assert refresh.session_id == session_id
+    assert tokens.verify(refresh.token, "refresh").session_id == session_id
+    assert tokens.verify(tokens.issue_access_token(7, session_id), "access").session_id == session_id
 
 
 def test_a_token_of_the_other_type_is_refused(tokens: TokenService) -> None:
     with pytest.raises(AuthenticationError, match="Wrong token type"):
-        tokens.verify(tokens.issue_access_token(7), "refresh")
+        tokens.verify(tokens.issue_access_token(7, "session"), "refresh")
 
 
 def test_a_tampered_payload_is_refused(tokens: TokenService) -> None:
-    header, _, signature = tokens.issue_access_token(7).split(".")
+    header, _, signature = tokens.issue_access_token(7, "session").split(".")
     forged = f"{header}.{_b64(_claims(sub='1'))}.{signature}"
     with pytest.raises(AuthenticationError):
         tokens.verify(forged, "access")
@@ -73,9 +75,10 @@ def test_alg_none_is_refused(tokens: TokenService) -> None:
         (_claims(exp=int(datetime.now(UTC).timestamp()) - 1), SECRET_KEY, "HS256"),  # expired
         (_claims(iss="someone-else"), SECRET_KEY, "HS256"),
         ({k: v for k, v in _claims().items() if k != "jti"}, SECRET_KEY, "HS256"),  # a required claim missing
+        ({k: v for k, v in _claims().items() if k != "sid"}, SECRET_KEY, "HS256"),  # issued before sessions
         (_claims(sub="not-a-number"), SECRET_KEY, "HS256"),
     ],
-    ids=["wrong-key", "wrong-algorithm", "expired", "wrong-issuer", "no-jti", "bad-subject"],
+    ids=["wrong-key", "wrong-algorithm", "expired", "wrong-issuer", "no-jti", "no-session", "bad-subject"],
 )
 def test_invalid_tokens_are_refused(tokens: TokenService, claims: dict[str, Any], key: str, algorithm: str) -> None:
     with pytest.raises(AuthenticationError):

@@ -29,6 +29,7 @@ from .exceptions import (
     DatabaseUnavailableError,
     DependencyUnavailableError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
     ServiceError,
 )
@@ -71,6 +72,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     AuthenticationError: 401,
+    PermissionDeniedError: 403,
     RateLimitedError: 429,
     DependencyUnavailableError: 503,
 }

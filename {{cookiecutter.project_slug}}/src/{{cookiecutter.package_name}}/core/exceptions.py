@@ -38,6 +38,11 @@ class InvalidCredentialsError(AuthenticationError):
     message = "Incorrect email or password"
 
 
+class PermissionDeniedError(ServiceError):
+    code = "forbidden"
+    message = "Your role does not allow this"
+
+
 class RateLimitedError(ServiceError):
     code = "too_many_requests"
     message = "Too many attempts: try again later"

@@ -70,8 +70,10 @@ class LoginGuard:
             retry_after = await self._retry_after(self._attempts, "login-attempts", account, client_ip)
             self._refuse(RateLimitedError(retry_after))
 
-    async def record_failure(self, account: str) -> None:
+    async def record_failure(self, account: str) -> bool:
+        """Count a failed login; True when this failure locks the account."""
         await self._fail_open(self._limiter.hit(self._failures, "login-failures", account), True)
+        return not await self._fail_open(self._limiter.test(self._failures, "login-failures", account), True)
 
     async def record_success(self, account: str) -> None:
         await self._fail_open(self._limiter.clear(self._failures, "login-failures", account), None)

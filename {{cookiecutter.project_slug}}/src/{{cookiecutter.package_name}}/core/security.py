@@ -65,7 +65,7 @@ class PasswordHasher:
 class RefreshToken:
     token: str
     jti: str
-    family_id: str
+    session_id: str
     expires_at: datetime
 
 
@@ -73,7 +73,7 @@ class RefreshToken:
 class TokenClaims:
     user_id: int
     jti: str
-    family_id: str | None
+    session_id: str  # the login session (`sid`) both tokens of a login carry
 
 
 class TokenService:
@@ -99,15 +99,17 @@ class TokenService:
         }
         return jwt.encode({**claims, **extra}, self._key, algorithm=self._algorithm), jti, now + ttl
 
-    def issue_access_token(self, user_id: int) -> str:
-        token, _, _ = self._encode(user_id, "access", self.access_ttl)
+    @staticmethod
+    def new_session_id() -> str:
+        return uuid.uuid4().hex
+
+    def issue_access_token(self, user_id: int, session_id: str) -> str:
+        token, _, _ = self._encode(user_id, "access", self.access_ttl, sid=session_id)
         return token
 
-    def issue_refresh_token(self, user_id: int, family_id: str | None = None) -> RefreshToken:
-        """A refresh token in `family_id`, or in a new family (a new login)."""
-        family_id = family_id or uuid.uuid4().hex
-        token, jti, expires_at = self._encode(user_id, "refresh", self.refresh_ttl, fid=family_id)
-        return RefreshToken(token=token, jti=jti, family_id=family_id, expires_at=expires_at)
+    def issue_refresh_token(self, user_id: int, session_id: str) -> RefreshToken:
+        token, jti, expires_at = self._encode(user_id, "refresh", self.refresh_ttl, sid=session_id)
+        return RefreshToken(token=token, jti=jti, session_id=session_id, expires_at=expires_at)
 
     def verify(self, token: str, expected_type: TokenType) -> TokenClaims:
         """The claims of a valid, unexpired token of the expected type; AuthenticationError otherwise."""
@@ -117,14 +119,14 @@ class TokenService:
                 self._key,
                 algorithms=[self._algorithm],
                 issuer=self._issuer,
-                options={"require": ["exp", "iat", "jti", "sub", "iss"]},
+                options={"require": ["exp", "iat", "jti", "sub", "iss", "sid"]},
             )
             if claims.get("type") != expected_type:
                 raise AuthenticationError("Wrong token type")
             return TokenClaims(
                 user_id=int(claims["sub"]),
                 jti=str(claims["jti"]),
-                family_id=claims.get("fid"),
+                session_id=str(claims["sid"]),
             )
         except (jwt.PyJWTError, ValueError) as error:
             raise AuthenticationError from error

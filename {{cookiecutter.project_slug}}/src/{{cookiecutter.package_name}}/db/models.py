@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, true
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text, true
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -41,6 +42,7 @@ class _SQLiteUTCDateTime(TypeDecorator[datetime]):
 
 # The largest id (and row offset) any supported database stores: ids are 64-bit integers.
 MAX_ID = 2**63 - 1
+USER_AGENT_LENGTH = 256  # stored user agents are cut to this length
 # Aware UTC datetimes everywhere; only SQLite needs converting (PostgreSQL's timestamptz does it natively).
 UTCDateTime = DateTime(timezone=True).with_variant(_SQLiteUTCDateTime(), "sqlite")
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
@@ -53,12 +55,23 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Role(StrEnum):
+    MEMBER = "member"
+    ADMIN = "admin"
+
+
 class User(Base):
     __tablename__ = "users"
 
     id: Mapped[IdPrimaryKey]
     email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-case
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Stored as its value in a plain string column: adding a role needs no database type change.
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda roles: [role.value for role in roles]),
+        default=Role.MEMBER,
+        server_default=Role.MEMBER.value,
+    )
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[CreatedAt]
 
@@ -76,15 +89,44 @@ class Item(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
 
+class LoginSession(Base):
+    """One login. Its access and refresh tokens carry its id and stop working once it is revoked."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[CreatedAt]
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class RefreshToken(Base):
-    """One issued refresh token. A token is used once; presenting a used one revokes its family."""
+    """One issued refresh token. A token is used once; presenting a used one revokes its session."""
 
     __tablename__ = "refresh_tokens"
 
     jti: Mapped[str] = mapped_column(String(32), primary_key=True)
-    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    session_id: Mapped[str] = mapped_column(String(32), ForeignKey("login_sessions.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[CreatedAt]
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """A security-relevant action: append-only, written in the transaction of the change it records."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_actor_id_occurred_at", "actor_id", "occurred_at"),)
+
+    id: Mapped[IdPrimaryKey]
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
+    # No foreign keys: the record outlives the accounts it names.
+    actor_id: Mapped[int | None] = mapped_column(Id)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
+    request_id: Mapped[str | None] = mapped_column(String(128))

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, select, update
+from sqlalchemy import CursorResult, Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.exceptions import ConflictError, NotFoundError
 from ..core.security import RefreshToken as IssuedRefreshToken
-from .models import Item, RefreshToken, User, utc_now
+from .models import AuditEvent, Item, LoginSession, RefreshToken, Role, User, utc_now
 
 
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, email: str, password_hash: str) -> User:
-        user = User(email=email, password_hash=password_hash)
+    async def add(self, email: str, password_hash: str, role: Role = Role.MEMBER) -> User:
+        user = User(email=email, password_hash=password_hash, role=role)
         self.session.add(user)
         try:
             await self.session.flush()
@@ -35,6 +36,35 @@ class UserRepository:
 
     async def by_id(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
+
+    async def get(self, user_id: int) -> User:
+        user = await self.by_id(user_id)
+        if user is None:
+            raise NotFoundError("User not found")
+        return user
+
+    async def page(self, filters: UserFilters, *, limit: int, offset: int) -> Sequence[User]:
+        statement = select(User).order_by(User.id).limit(limit).offset(offset)
+        if filters.email_prefix:
+            # autoescape: a % or _ in the prefix matches itself, not any character.
+            statement = statement.where(User.email.startswith(filters.email_prefix.lower(), autoescape=True))
+        if filters.role is not None:
+            statement = statement.where(User.role == filters.role)
+        if filters.is_active is not None:
+            statement = statement.where(User.is_active.is_(filters.is_active))
+        return (await self.session.scalars(statement)).all()
+
+    async def count_active_admins(self) -> int:
+        """Locks the active admins' rows (PostgreSQL) so two demotions cannot both see a second admin."""
+        statement = select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True)).with_for_update()
+        return len((await self.session.scalars(statement)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilters:
+    email_prefix: str | None = None
+    role: Role | None = None
+    is_active: bool | None = None
 
 
 # A listed item: its columns only. Pages are read, never changed, so they need no ORM objects
@@ -69,30 +99,95 @@ class ItemRepository:
         await self.session.flush()
 
 
+class LoginSessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, session_id: str, user_id: int) -> None:
+        self.session.add(LoginSession(id=session_id, user_id=user_id))
+        await self.session.flush()
+
+    async def active_role(self, session_id: str, user_id: int) -> Role | None:
+        """The user's role while the session is unrevoked and the user active; None otherwise."""
+        statement = (
+            select(User.role)
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(
+                LoginSession.id == session_id,
+                LoginSession.revoked_at.is_(None),
+                User.id == user_id,
+                User.is_active.is_(True),
+            )
+        )
+        return await self.session.scalar(statement)
+
+    async def revoke(self, session_id: str) -> None:
+        await self._revoke(LoginSession.id == session_id)
+
+    async def revoke_all(self, user_id: int) -> int:
+        """Revoke every session of the user; returns how many were still live."""
+        return await self._revoke(LoginSession.user_id == user_id)
+
+    async def _revoke(self, which: Any) -> int:
+        statement = update(LoginSession).where(which, LoginSession.revoked_at.is_(None)).values(revoked_at=utc_now())
+        result = cast(CursorResult[Any], await self.session.execute(statement))
+        return result.rowcount
+
+
 class RefreshTokenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def add(self, user_id: int, token: IssuedRefreshToken) -> None:
         self.session.add(
-            RefreshToken(jti=token.jti, family_id=token.family_id, user_id=user_id, expires_at=token.expires_at)
+            RefreshToken(jti=token.jti, session_id=token.session_id, user_id=user_id, expires_at=token.expires_at)
         )
         await self.session.flush()
 
     async def mark_used(self, jti: str) -> bool:
-        """Atomically claim an unused, unrevoked token; False when it was used, revoked or never issued."""
-        statement = (
-            update(RefreshToken)
-            .where(RefreshToken.jti == jti, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
-            .values(used_at=utc_now())
-        )
-        result = cast(CursorResult[Any], await self.session.execute(statement))
+        """Atomically claim an unused token; False when it was used before or never issued."""
+        statement = update(RefreshToken).where(RefreshToken.jti == jti, RefreshToken.used_at.is_(None))
+        result = cast(CursorResult[Any], await self.session.execute(statement.values(used_at=utc_now())))
         return result.rowcount == 1
 
-    async def revoke_family(self, family_id: str) -> None:
-        statement = (
-            update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=utc_now())
-        )
-        await self.session.execute(statement)
+
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    actor_id: int | None = None
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AuditEventRepository:
+    """Appends and reads; the only deletion is the retention purge."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, event: AuditEvent) -> None:
+        self.session.add(event)  # written with the transaction of the change it records
+
+    async def page(self, filters: AuditFilters, *, limit: int, offset: int) -> Sequence[AuditEvent]:
+        statement = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
+        conditions = {
+            AuditEvent.actor_id: filters.actor_id,
+            AuditEvent.action: filters.action,
+            AuditEvent.target_type: filters.target_type,
+            AuditEvent.target_id: filters.target_id,
+        }
+        for column, value in conditions.items():
+            if value is not None:
+                statement = statement.where(column == value)
+        if filters.since is not None:
+            statement = statement.where(AuditEvent.occurred_at >= filters.since)
+        if filters.until is not None:
+            statement = statement.where(AuditEvent.occurred_at < filters.until)
+        return (await self.session.scalars(statement)).all()
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        statement = delete(AuditEvent).where(AuditEvent.occurred_at < cutoff)
+        result = cast(CursorResult[Any], await self.session.execute(statement))
+        return result.rowcount

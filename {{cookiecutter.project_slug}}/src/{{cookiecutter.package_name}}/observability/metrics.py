@@ -59,9 +59,18 @@ class Metrics:
             ("reason",),
             registry=self.registry,
         )
+        self.audit_events = Counter(
+            "audit_events_total",
+            "Committed audit events by action and outcome (auth.login failure, auth.refresh_token_reuse, ...)",
+            ("action", "outcome"),
+            registry=self.registry,
+        )
         app_info = Info("app", "Version and environment of the running service", registry=None)
         app_info.info({"version": version, "environment": environment})
         self._add_process_collector(app_info)
+
+    def count_audit_event(self, action: str, outcome: str) -> None:
+        self.audit_events.labels(action=action, outcome=outcome).inc()
 
     def instrument(self, app: FastAPI) -> None:
         """Count and time every request; the outermost middleware, so the figures include all the others."""

@@ -15,6 +15,7 @@ from ..settings import Settings
 PACKAGE = __name__.split(".")[0]
 EXPORT_ITEMS = "items.export"
 PURGE_EXPIRED_REFRESH_TOKENS = "auth.purge_expired_refresh_tokens"
+PURGE_EXPIRED_AUDIT_EVENTS = "audit.purge_expired_events"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -42,6 +43,7 @@ def create_celery(settings: Settings) -> Celery:
         timezone="UTC",
         beat_schedule={
             "purge-expired-refresh-tokens": {"task": PURGE_EXPIRED_REFRESH_TOKENS, "schedule": timedelta(hours=1)},
+            "purge-expired-audit-events": {"task": PURGE_EXPIRED_AUDIT_EVENTS, "schedule": timedelta(days=1)},
         },
         service_settings=settings,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -15,9 +16,10 @@ from ..core.availability import is_unavailable
 from ..core.exceptions import DependencyUnavailableError
 from ..db.engine import Database
 from ..db.models import RefreshToken, utc_now
+from ..services.audit import purge_expired_events
 from ..services.items import ItemService
 from ..settings import Settings
-from .app import EXPORT_ITEMS, PURGE_EXPIRED_REFRESH_TOKENS
+from .app import EXPORT_ITEMS, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_REFRESH_TOKENS
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -94,3 +96,16 @@ def purge_expired_refresh_tokens(self: Task[Any, Any]) -> int:
     purged = run_with_database(self, purge)
     log.info("refresh_tokens_purged", count=purged)
     return purged
+
+
+@shared_task(bind=True, base=IdempotentTask, name=PURGE_EXPIRED_AUDIT_EVENTS, autoretry_for=TRANSIENT_ERRORS,
+             retry_backoff=1, retry_jitter=True, max_retries=5)  # fmt: skip
+def purge_expired_audit_events(self: Task[Any, Any]) -> int:
+    """Delete audit events past AUDIT_RETENTION_DAYS (beat runs it daily); returns how many."""
+    retention = timedelta(days=self.app.conf.service_settings.audit_retention_days)
+
+    async def purge(database: Database) -> int:
+        async with database.sessions() as session:
+            return await purge_expired_events(session, retention)
+
+    return run_with_database(self, purge)

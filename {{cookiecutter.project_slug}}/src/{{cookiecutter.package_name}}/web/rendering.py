@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from ..context import AppContext
-from .session import CSRF_FIELD, MOUNT_PATH, issue_csrf_token, remember_csrf_token, session_user_id
+from .session import CSRF_FIELD, MOUNT_PATH, issue_csrf_token, remember_csrf_token
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -44,7 +44,7 @@ def render(request: Request, template: str, values: dict[str, Any] | None = None
         "ui": MOUNT_PATH,
         "csrf_field": CSRF_FIELD,
         "csrf_token": issue_csrf_token(request),
-        "signed_in": session_user_id(request, context) is not None,
+        "signed_in": getattr(request.state, "principal", None) is not None,
         "notice": NOTICES.get(request.query_params.get("done", "")),
         **(values or {}),
     }

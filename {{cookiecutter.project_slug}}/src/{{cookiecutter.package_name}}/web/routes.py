@@ -8,30 +8,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Auth, Context, ItemId, Items, Session, client_ip
+from ..api.deps import Audit, Auth, Context, ItemId, Items, Session, client_ip
 from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration
 from ..core.exceptions import AuthenticationError, ConflictError, RateLimitedError
 from ..db.models import MAX_ID
 from ..db.repositories import UserRepository
 from ..services.auth import register_user
 from .rendering import field_errors, redirect, render
-from .session import check_csrf, end_session, require_user_id, session_user_id, start_session
+from .session import SessionPrincipal, SignedInUser, check_csrf, end_session, session_principal, start_session
 
 PAGE_SIZE = 20
 MAX_PAGE = MAX_ID // PAGE_SIZE  # a later page would need a row offset beyond what the database stores
 
-router = APIRouter()
+# Every page knows who is signed in (the navigation shows it).
+router = APIRouter(dependencies=[Depends(session_principal)])
 # Every field defaults to empty: a missing field is then a validation message (or a failed CSRF check), not a crash.
 FormText = Annotated[str, Form()]
 
 
 @router.get("/")
-async def home(request: Request, context: Context) -> Response:
-    return redirect("/items" if session_user_id(request, context) is not None else "/login")
+async def home(principal: SessionPrincipal) -> Response:
+    return redirect("/items" if principal is not None else "/login")
 
 
 @router.get("/signup")
@@ -44,6 +45,7 @@ async def signup(
     request: Request,
     context: Context,
     db: Session,
+    audit: Audit,
     email: FormText = "",
     password: FormText = "",
     csrf_token: FormText = "",
@@ -51,7 +53,7 @@ async def signup(
     check_csrf(request, csrf_token)
     try:
         registration = Registration(email=email.strip(), password=password)
-        await register_user(db, context.passwords, registration.email, registration.password)
+        await register_user(db, context.passwords, audit, registration.email, registration.password)
     except ValidationError as error:
         return render(request, "signup.html", {"email": email, "errors": field_errors(error)}, 422)
     except ConflictError as error:
@@ -87,8 +89,12 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(request: Request, context: Context, csrf_token: FormText = "") -> Response:
+async def logout(
+    request: Request, context: Context, auth: Auth, principal: SessionPrincipal, csrf_token: FormText = ""
+) -> Response:
     check_csrf(request, csrf_token)
+    if principal is not None:
+        await auth.logout(principal)  # as the API's logout: the token stops working everywhere
     response = redirect("/login", done="logged-out")
     end_session(response, context)
     return response
@@ -96,14 +102,14 @@ async def logout(request: Request, context: Context, csrf_token: FormText = "") 
 
 @router.get("/items")
 async def items_page(
-    request: Request, context: Context, db: Session, items: Items, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
+    request: Request, user: SignedInUser, db: Session, items: Items, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
 ) -> Response:
-    user_id = require_user_id(request, context)
-    user = await UserRepository(db).by_id(user_id)
+    user_id = user.user_id
+    account = await UserRepository(db).get(user_id)
     # One row more than a page tells whether a next page exists.
     rows = await items.list(user_id, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     values = {
-        "email": user.email if user else "",
+        "email": account.email,
         "items": rows[:PAGE_SIZE],
         "page": page,
         "has_next": len(rows) > PAGE_SIZE,
@@ -112,34 +118,32 @@ async def items_page(
 
 
 @router.get("/items/new")
-async def new_item_page(request: Request, context: Context) -> Response:
-    require_user_id(request, context)
+async def new_item_page(request: Request, _: SignedInUser) -> Response:
     return render(request, "item_form.html", {"item_id": None, "title": "", "description": ""})
 
 
 @router.post("/items/new")
 async def create_item(
     request: Request,
-    context: Context,
+    user: SignedInUser,
     items: Items,
     csrf_token: FormText = "",
     title: FormText = "",
     description: FormText = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    user_id = require_user_id(request, context)
     try:
         body = ItemCreate(title=title, description=description or None)
     except ValidationError as error:
         values = {"item_id": None, "title": title, "description": description, "errors": field_errors(error)}
         return render(request, "item_form.html", values, 422)
-    await items.create(user_id, body.title, body.description)
+    await items.create(user.user_id, body.title, body.description)
     return redirect("/items", done="created")
 
 
 @router.get("/items/{item_id:int}/edit")
-async def edit_item_page(request: Request, context: Context, items: Items, item_id: ItemId) -> Response:
-    item = await items.get(require_user_id(request, context), item_id)
+async def edit_item_page(request: Request, user: SignedInUser, items: Items, item_id: ItemId) -> Response:
+    item = await items.get(user.user_id, item_id)
     values = {"item_id": item.id, "title": item.title, "description": item.description or ""}
     return render(request, "item_form.html", values)
 
@@ -147,7 +151,7 @@ async def edit_item_page(request: Request, context: Context, items: Items, item_
 @router.post("/items/{item_id:int}/edit")
 async def update_item(
     request: Request,
-    context: Context,
+    user: SignedInUser,
     items: Items,
     item_id: ItemId,
     csrf_token: FormText = "",
@@ -155,7 +159,7 @@ async def update_item(
     description: FormText = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    user_id = require_user_id(request, context)
+    user_id = user.user_id
     try:
         changes = ItemUpdate(title=title, description=description or None)
     except ValidationError as error:
@@ -168,8 +172,8 @@ async def update_item(
 
 @router.post("/items/{item_id:int}/delete")
 async def delete_item(
-    request: Request, context: Context, items: Items, item_id: ItemId, csrf_token: FormText = ""
+    request: Request, user: SignedInUser, items: Items, item_id: ItemId, csrf_token: FormText = ""
 ) -> Response:
     check_csrf(request, csrf_token)
-    await items.delete(require_user_id(request, context), item_id)
+    await items.delete(user.user_id, item_id)
     return redirect("/items", done="deleted")

@@ -1,20 +1,23 @@
 """The browser session and CSRF protection.
 
 The session cookie carries the service's own access token (HttpOnly, SameSite=Lax, Secure in
-production, scoped to the UI's path), so the UI authenticates exactly like the API and a session
-ends when the token expires (ACCESS_TOKEN_TTL_SECONDS). Forms are protected by the double-submit
+production, scoped to the UI's path), so the UI authenticates exactly like the API: a session
+ends when the token expires (ACCESS_TOKEN_TTL_SECONDS), at logout, or when an admin or a password
+change revokes it. Forms are protected by the double-submit
 pattern: a random token in a SameSite=Strict cookie must match the hidden form field.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 
+from ..api.deps import Context, Session
 from ..context import AppContext
 from ..core.exceptions import AuthenticationError
+from ..services.auth import Principal, authenticate
 
 MOUNT_PATH = "/ui"  # the UI's URL prefix, also the path its cookies are limited to
 SESSION_COOKIE = "session"
@@ -30,21 +33,28 @@ class CsrfError(Exception):
     message = "This form has expired or did not come from this site. Reload the page and try again."
 
 
-def session_user_id(request: Request, context: AppContext) -> int | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        return context.tokens.verify(token, "access").user_id
-    except AuthenticationError:
-        return None
+async def session_principal(request: Request, context: Context, db: Session) -> Principal | None:
+    """The signed-in user (a live login session), or None; kept on `request.state` for the templates."""
+    principal = None
+    if token := request.cookies.get(SESSION_COOKIE):
+        try:
+            principal = await authenticate(db, context.tokens, token)
+        except AuthenticationError:
+            pass  # expired or revoked: the page is shown signed out
+    request.state.principal = principal
+    return principal
 
 
-def require_user_id(request: Request, context: AppContext) -> int:
-    user_id = session_user_id(request, context)
-    if user_id is None:
+SessionPrincipal = Annotated[Principal | None, Depends(session_principal)]
+
+
+async def signed_in_user(principal: SessionPrincipal) -> Principal:
+    if principal is None:
         raise LoginRequiredError
-    return user_id
+    return principal
+
+
+SignedInUser = Annotated[Principal, Depends(signed_in_user)]
 
 
 def start_session(response: Response, context: AppContext, access_token: str, lifetime_seconds: int) -> None:

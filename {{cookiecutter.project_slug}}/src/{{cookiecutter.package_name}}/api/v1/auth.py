@@ -1,4 +1,4 @@
-"""Registration, login (OAuth2 password flow) and refresh-token rotation."""
+"""Registration, login (OAuth2 password flow), refresh-token rotation and logout."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from ...core.errors import documented_errors
 from ...db.models import User
 from ...services.auth import IssuedTokens, register_user
-from ..deps import Auth, Context, Session, client_ip
+from ..deps import Audit, Auth, Context, CurrentUser, Session, client_ip
 from . import PREFIX
 from .schemas import RefreshRequest, Registration, TokenPair, UserRead
 
@@ -24,9 +24,9 @@ router = APIRouter(prefix=f"{PREFIX}/auth", tags=["auth"])
     responses=documented_errors(400, 409, 422),
     summary="Create an account",
 )
-async def register(body: Registration, session: Session, context: Context) -> User:
+async def register(body: Registration, session: Session, context: Context, audit: Audit) -> User:
     """Passwords need 12+ characters and must not be common; the e-mail address must be unused."""
-    return await register_user(session, context.passwords, body.email, body.password)
+    return await register_user(session, context.passwords, audit, body.email, body.password)
 
 
 @router.post(
@@ -52,3 +52,14 @@ async def issue_tokens(
 async def refresh_tokens(body: RefreshRequest, auth: Auth) -> IssuedTokens:
     """Each refresh token works once. Presenting a used one revokes every token issued from the same login."""
     return await auth.refresh(body.refresh_token)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(401),
+    summary="Log out: end this session",
+)
+async def logout(user: CurrentUser, auth: Auth) -> None:
+    """The session's access and refresh tokens stop working at once; other sessions are untouched."""
+    await auth.logout(user)

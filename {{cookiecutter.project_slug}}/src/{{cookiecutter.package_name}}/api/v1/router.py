@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, items{% if cookiecutter.use_celery %}, tasks{% endif %}, users
+from . import admin, auth, items{% if cookiecutter.use_celery %}, tasks{% endif %}, users
 
 router = APIRouter()
 router.include_router(auth.router)
@@ -13,3 +13,4 @@ router.include_router(items.router)
 {%- if cookiecutter.use_celery %}
 router.include_router(tasks.router)
 {%- endif %}
+router.include_router(admin.router)

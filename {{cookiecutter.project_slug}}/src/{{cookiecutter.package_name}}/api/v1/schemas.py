@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 from pydantic.json_schema import SkipJsonSchema
 
 from ...core.password_policy import MAX_LENGTH, MIN_LENGTH, password_problem
+from ...db.models import Role
 
 
 def _acceptable_password(password: str) -> str:
@@ -47,12 +48,52 @@ class Registration(BaseModel):
 
 class UserRead(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"id": 1, "email": "ada@example.com", "created_at": "2025-01-01T12:00:00Z"}]}
+        json_schema_extra={
+            "examples": [{"id": 1, "email": "ada@example.com", "role": "member", "created_at": "2025-01-01T12:00:00Z"}]
+        }
     )
 
     id: int
     email: str
+    role: Role
     created_at: datetime
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"current_password": EXAMPLE_PASSWORD, "new_password": "another long passphrase"}]
+        }
+    )
+
+    current_password: str = Field(max_length=MAX_LENGTH)
+    new_password: Password
+
+
+class AdminUserRead(UserRead):
+    is_active: bool
+
+
+class AdminUserUpdate(BaseModel):
+    """Only the fields sent are changed; either change ends every session of the user."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}, {"role": "admin"}]})
+
+    role: Role | SkipJsonSchema[None] = None
+    is_active: bool | SkipJsonSchema[None] = None
+
+
+class AuditEventRead(BaseModel):
+    id: int
+    occurred_at: datetime
+    actor_id: int | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    outcome: str
+    client_ip: str | None
+    user_agent: str | None
+    request_id: str | None
 
 
 class TokenPair(BaseModel):

@@ -1,0 +1,81 @@
+"""Administration: accounts and the audit log. Every route needs the admin role."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
+
+from ...core.errors import documented_errors
+from ...db.models import MAX_ID, AuditEvent, Role, User
+from ...db.repositories import AuditFilters, UserFilters
+from ..deps import Admin, AdminActions, UserId
+from . import PREFIX
+from .schemas import AdminUserRead, AdminUserUpdate, AuditEventRead
+
+MAX_PAGE_SIZE = 100
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
+
+router = APIRouter(prefix=f"{PREFIX}/admin", tags=["admin"], responses=documented_errors(401, 403, 422))
+
+
+@router.get("/users", response_model=list[AdminUserRead], summary="List accounts, oldest first")
+async def list_users(
+    admin: Admin,
+    actions: AdminActions,
+    email_prefix: Annotated[str | None, Query(max_length=320)] = None,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Sequence[User]:
+    filters = UserFilters(email_prefix=email_prefix, role=role, is_active=is_active)
+    return await actions.list_users(admin, filters, limit=limit, offset=offset)
+
+
+@router.get(
+    "/users/{user_id}", response_model=AdminUserRead, responses=documented_errors(404), summary="Read an account"
+)
+async def read_user(user_id: UserId, admin: Admin, actions: AdminActions) -> User:
+    return await actions.get_user(admin, user_id)
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=AdminUserRead,
+    responses=documented_errors(404, 409),
+    summary="Change an account's role or switch it off and on",
+)
+async def update_user(user_id: UserId, body: AdminUserUpdate, admin: Admin, actions: AdminActions) -> User:
+    """Either change logs the user out everywhere. The last active admin cannot be demoted or deactivated (409)."""
+    return await actions.update_user(admin, user_id, role=body.role, is_active=body.is_active)
+
+
+@router.post(
+    "/users/{user_id}/revoke-sessions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(404),
+    summary="Log an account out everywhere",
+)
+async def revoke_sessions(user_id: UserId, admin: Admin, actions: AdminActions) -> None:
+    await actions.revoke_sessions(admin, user_id)
+
+
+@router.get("/audit-events", response_model=list[AuditEventRead], summary="Read the audit log, newest first")
+async def list_audit_events(
+    _: Admin,
+    actions: AdminActions,
+    actor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    target_type: Annotated[str | None, Query(max_length=32)] = None,
+    target_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Sequence[AuditEvent]:
+    filters = AuditFilters(actor_id, action, target_type, target_id, since, until)
+    return await actions.audit_events(filters, limit=limit, offset=offset)

@@ -1,0 +1,67 @@
+"""What administrators do: look at accounts, change roles, switch accounts off and on, end sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..core.exceptions import ConflictError
+from ..db.models import AuditEvent, Role, User
+from ..db.repositories import AuditEventRepository, AuditFilters, LoginSessionRepository, UserFilters, UserRepository
+from .audit import Action, AuditTrail
+from .auth import Principal
+
+
+class AdminService:
+    def __init__(self, session: AsyncSession, audit: AuditTrail) -> None:
+        self.session = session
+        self.audit = audit
+        self.users = UserRepository(session)
+        self.login_sessions = LoginSessionRepository(session)
+
+    async def list_users(self, admin: Principal, filters: UserFilters, *, limit: int, offset: int) -> Sequence[User]:
+        users = await self.users.page(filters, limit=limit, offset=offset)
+        self.audit.record(Action.LIST_USERS, actor_id=admin.user_id)
+        await self.session.commit()
+        return users
+
+    async def get_user(self, admin: Principal, user_id: int) -> User:
+        user = await self.users.get(user_id)
+        self.audit.record(Action.READ_USER, actor_id=admin.user_id, target_user_id=user_id)
+        await self.session.commit()
+        return user
+
+    async def update_user(self, admin: Principal, user_id: int, *, role: Role | None, is_active: bool | None) -> User:
+        """Change the role and/or active flag; either change ends every session of the user.
+
+        ConflictError when it would leave no active admin (nobody could administer the service).
+        """
+        user = await self.users.get(user_id)
+        is_active_admin = user.role == Role.ADMIN and user.is_active
+        stays_active_admin = (role or user.role) == Role.ADMIN and (user.is_active if is_active is None else is_active)
+        if is_active_admin and not stays_active_admin and await self.users.count_active_admins() <= 1:
+            raise ConflictError("The last active admin cannot be demoted or deactivated")
+        changed = False
+        if role is not None and role != user.role:
+            user.role = role
+            self.audit.record(Action.ROLE_CHANGE, actor_id=admin.user_id, target_user_id=user_id)
+            changed = True
+        if is_active is not None and is_active != user.is_active:
+            user.is_active = is_active
+            action = Action.REACTIVATE if is_active else Action.DEACTIVATE
+            self.audit.record(action, actor_id=admin.user_id, target_user_id=user_id)
+            changed = True
+        if changed:
+            await self.login_sessions.revoke_all(user_id)
+            await self.session.commit()
+        return user
+
+    async def revoke_sessions(self, admin: Principal, user_id: int) -> None:
+        await self.users.get(user_id)  # NotFoundError for an unknown user
+        await self.login_sessions.revoke_all(user_id)
+        self.audit.record(Action.REVOKE_SESSIONS, actor_id=admin.user_id, target_user_id=user_id)
+        await self.session.commit()
+
+    async def audit_events(self, filters: AuditFilters, *, limit: int, offset: int) -> Sequence[AuditEvent]:
+        return await AuditEventRepository(self.session).page(filters, limit=limit, offset=offset)

@@ -1,0 +1,102 @@
+"""The audit trail: who did what to whom, from where, and how it ended.
+
+An event is a row of `audit_events`, added to the session of the change it records (so it is
+committed, or rolled back, with that change), and, once committed, one structured log line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+import structlog
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from ..db.models import USER_AGENT_LENGTH, AuditEvent, utc_now
+from ..db.repositories import AuditEventRepository
+
+log = structlog.get_logger(__name__)
+
+
+class Action(StrEnum):
+    REGISTER = "user.register"
+    LOGIN = "auth.login"
+    LOCKOUT = "auth.lockout"
+    REFRESH_TOKEN_REUSE = "auth.refresh_token_reuse"  # noqa: S105  # nosec B105  # an action name, not a secret
+    LOGOUT = "auth.logout"
+    PASSWORD_CHANGE = "user.password_change"  # noqa: S105  # nosec B105  # an action name, not a secret
+    ROLE_CHANGE = "admin.role_change"
+    DEACTIVATE = "admin.deactivate"
+    REACTIVATE = "admin.reactivate"
+    REVOKE_SESSIONS = "admin.revoke_sessions"
+    LIST_USERS = "admin.list_users"
+    READ_USER = "admin.read_user"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an action came from: the client of a request, or nothing for the command line."""
+
+    client_ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+
+class AuditTrail:
+    def __init__(
+        self, session: AsyncSession, origin: Origin, on_recorded: Callable[[str, str], None] | None = None
+    ) -> None:
+        self.events = AuditEventRepository(session)
+        self.origin = origin
+        self.on_recorded = on_recorded  # called per committed event with its action and outcome
+        self._pending: list[dict[str, str | int | None]] = []  # the log fields of uncommitted events
+        event.listen(session.sync_session, "after_commit", self._committed)
+        event.listen(session.sync_session, "after_rollback", self._rolled_back)
+
+    def record(
+        self,
+        action: Action,
+        outcome: Outcome = Outcome.SUCCESS,
+        *,
+        actor_id: int | None = None,
+        target_user_id: int | None = None,
+    ) -> None:
+        """Add the event to the current transaction; the caller's commit writes it."""
+        fields: dict[str, str | int | None] = {
+            "actor_id": actor_id,
+            "action": action.value,
+            "outcome": outcome.value,
+            "target_type": "user" if target_user_id is not None else None,
+            "target_id": str(target_user_id) if target_user_id is not None else None,
+            "client_ip": self.origin.client_ip,
+            "user_agent": self.origin.user_agent[:USER_AGENT_LENGTH] if self.origin.user_agent else None,
+        }
+        self.events.add(AuditEvent(**fields, request_id=self.origin.request_id))
+        self._pending.append(fields)
+
+    def _committed(self, _: Session) -> None:
+        for fields in self._pending:
+            log.info("audit_event", **fields)  # the request id is added to every line anyway
+            if self.on_recorded is not None:
+                self.on_recorded(str(fields["action"]), str(fields["outcome"]))
+        self._pending.clear()
+
+    def _rolled_back(self, _: Session) -> None:
+        self._pending.clear()
+
+
+async def purge_expired_events(session: AsyncSession, retention: timedelta) -> int:
+    """Delete the events older than the retention period and commit; returns how many."""
+    purged = await AuditEventRepository(session).purge_before(utc_now() - retention)
+    await session.commit()
+    log.info("audit_events_purged", count=purged)
+    return purged

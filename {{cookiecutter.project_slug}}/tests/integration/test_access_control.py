@@ -1,0 +1,81 @@
+"""Who may call what: every route of the OpenAPI document has a decided role, and it is enforced."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+
+from ..support import Account
+
+Access = Literal["public", "member", "admin"]
+
+# Every operation of the API and who may call it. A new route fails the first test until it is
+# listed here: deciding who may call it is part of adding it.
+ACCESS: dict[tuple[str, str], Access] = {
+    ("post", "/api/v1/auth/register"): "public",
+    ("post", "/api/v1/auth/token"): "public",
+    ("post", "/api/v1/auth/refresh"): "public",
+    ("post", "/api/v1/auth/logout"): "member",
+    ("get", "/api/v1/users/me"): "member",
+    ("post", "/api/v1/users/me/password"): "member",
+    ("post", "/api/v1/items"): "member",
+    ("get", "/api/v1/items"): "member",
+    ("get", "/api/v1/items/{item_id}"): "member",
+    ("patch", "/api/v1/items/{item_id}"): "member",
+    ("delete", "/api/v1/items/{item_id}"): "member",
+{%- if cookiecutter.use_celery %}
+    ("post", "/api/v1/items/export"): "member",
+    ("get", "/api/v1/tasks/{task_id}"): "member",
+{%- endif %}
+    ("get", "/api/v1/admin/users"): "admin",
+    ("get", "/api/v1/admin/users/{user_id}"): "admin",
+    ("patch", "/api/v1/admin/users/{user_id}"): "admin",
+    ("post", "/api/v1/admin/users/{user_id}/revoke-sessions"): "admin",
+    ("get", "/api/v1/admin/audit-events"): "admin",
+    ("get", "/health/live"): "public",
+    ("get", "/health/ready"): "public",
+}
+
+
+def _url(path: str) -> str:
+    return path.replace("{item_id}", "1").replace("{user_id}", "1").replace("{task_id}", "0" * 32)
+
+
+def test_every_route_has_a_decided_role(app: FastAPI) -> None:
+    operations = {
+        (method, path) for path, methods in app.openapi()["paths"].items() for method in methods if method != "parameters"
+    }
+    assert operations == set(ACCESS)
+
+
+@pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access != "public"])
+async def test_a_request_without_a_token_is_refused(client: AsyncClient, method: str, path: str) -> None:
+    response = await client.request(method, _url(path))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "admin"])
+async def test_a_member_is_forbidden_the_admin_routes(
+    client: AsyncClient, account: Account, method: str, path: str
+) -> None:
+    response = await client.request(method, _url(path), headers=account.headers, json={})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "admin"])
+async def test_an_admin_passes_the_admin_routes(client: AsyncClient, admin: Account, method: str, path: str) -> None:
+    response = await client.request(method, _url(path), headers=admin.headers, json={})
+    assert response.status_code not in (401, 403), response.text
+
+
+@pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "member"])
+async def test_a_member_passes_the_member_routes(
+    client: AsyncClient, account: Account, method: str, path: str
+) -> None:
+    response = await client.request(method, _url(path), headers=account.headers, json={})
+    assert response.status_code not in (401, 403), response.text

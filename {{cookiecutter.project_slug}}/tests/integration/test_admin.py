@@ -1,0 +1,74 @@
+"""The admin API: listing and reading accounts, and the rule that keeps one active admin."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from httpx import AsyncClient
+
+from ..support import Account
+
+
+async def user_id_of(client: AsyncClient, account: Account) -> int:
+    user_id: int = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
+    return user_id
+
+
+async def emails(client: AsyncClient, admin: Account, **params: str) -> list[str]:
+    response = await client.get("/api/v1/admin/users", params=params, headers=admin.headers)
+    assert response.status_code == 200, response.text
+    return [user["email"] for user in response.json()]
+
+
+async def test_users_are_listed_with_filters(
+    client: AsyncClient, make_account: Callable[[str], Awaitable[Account]], admin: Account
+) -> None:
+    for email in ("ann@example.com", "an_x@example.com", "bob@example.com"):
+        await make_account(email)
+    bob = await client.get("/api/v1/admin/users", params={"email_prefix": "bob"}, headers=admin.headers)
+    assert [(user["email"], user["role"], user["is_active"]) for user in bob.json()] == [
+        ("bob@example.com", "member", True)
+    ]
+    assert await emails(client, admin, email_prefix="AN") == ["ann@example.com", "an_x@example.com"]
+    assert await emails(client, admin, email_prefix="an_") == ["an_x@example.com"]  # _ is not a wildcard
+    assert await emails(client, admin, role="admin") == ["root@example.com"]
+    assert await emails(client, admin, is_active="false") == []
+    assert await emails(client, admin, limit="2", offset="1") == ["ann@example.com", "an_x@example.com"]
+
+
+async def test_an_account_is_read_by_id(client: AsyncClient, account: Account, admin: Account) -> None:
+    user_id = await user_id_of(client, account)
+    response = await client.get(f"/api/v1/admin/users/{user_id}", headers=admin.headers)
+    assert response.json() | {"created_at": None} == {
+        "id": user_id,
+        "email": account.email,
+        "role": "member",
+        "is_active": True,
+        "created_at": None,
+    }
+    missing = await client.get("/api/v1/admin/users/999999", headers=admin.headers)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+
+
+async def test_the_last_active_admin_cannot_be_demoted_or_deactivated(client: AsyncClient, admin: Account) -> None:
+    admin_id = await user_id_of(client, admin)
+    for change in ({"role": "member"}, {"is_active": False}):
+        response = await client.patch(f"/api/v1/admin/users/{admin_id}", json=change, headers=admin.headers)
+        assert (response.status_code, response.json()["error"]["code"]) == (409, "conflict")
+    assert (await client.get("/api/v1/admin/users", headers=admin.headers)).status_code == 200  # still an admin
+
+
+async def test_an_admin_steps_down_once_another_admin_exists(
+    client: AsyncClient, account: Account, admin: Account
+) -> None:
+    member_id, admin_id = await user_id_of(client, account), await user_id_of(client, admin)
+    await client.patch(f"/api/v1/admin/users/{member_id}", json={"role": "admin"}, headers=admin.headers)
+    response = await client.patch(f"/api/v1/admin/users/{admin_id}", json={"role": "member"}, headers=admin.headers)
+    assert (response.status_code, response.json()["role"]) == (200, "member")
+
+
+async def test_an_unchanged_patch_keeps_the_sessions(client: AsyncClient, account: Account, admin: Account) -> None:
+    user_id = await user_id_of(client, account)
+    same = {"role": "member", "is_active": True}
+    assert (await client.patch(f"/api/v1/admin/users/{user_id}", json=same, headers=admin.headers)).status_code == 200
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
