@@ -46,7 +46,10 @@ def _url(path: str) -> str:
 
 def test_every_route_has_a_decided_role(app: FastAPI) -> None:
     operations = {
-        (method, path) for path, methods in app.openapi()["paths"].items() for method in methods if method != "parameters"
+        (method, path)
+        for path, methods in app.openapi()["paths"].items()
+        for method in methods
+        if method != "parameters"
     }
     assert operations == set(ACCESS)
 
@@ -74,8 +77,6 @@ async def test_an_admin_passes_the_admin_routes(client: AsyncClient, admin: Acco
 
 
 @pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "member"])
-async def test_a_member_passes_the_member_routes(
-    client: AsyncClient, account: Account, method: str, path: str
-) -> None:
+async def test_a_member_passes_the_member_routes(client: AsyncClient, account: Account, method: str, path: str) -> None:
     response = await client.request(method, _url(path), headers=account.headers, json={})
     assert response.status_code not in (401, 403), response.text

@@ -39,9 +39,7 @@ async def test_logout_ends_this_session_only(client: AsyncClient, account: Accou
     assert await refreshes(client, other)
 
 
-async def test_deactivation_ends_every_session_and_login(
-    client: AsyncClient, account: Account, admin: Account
-) -> None:
+async def test_deactivation_ends_every_session_and_login(client: AsyncClient, account: Account, admin: Account) -> None:
     other = await second_session(client, account)
     user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
     response = await client.patch(f"/api/v1/admin/users/{user_id}", json={"is_active": False}, headers=admin.headers)
