@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
+from datetime import datetime
+
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from ...core.errors import documented_errors
 from ...db.models import MAX_ID, AuditEvent, Role, User
@@ -18,6 +20,14 @@ from .schemas import AdminUserRead, AdminUserUpdate, AuditEventRead
 MAX_PAGE_SIZE = 100
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
+
+
+def _iso_8601(value: object) -> object:
+    """Only the ISO 8601 text the schema's date-time format promises (pydantic also takes Unix times)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
 
 router = APIRouter(prefix=f"{PREFIX}/admin", tags=["admin"], responses=documented_errors(401, 403, 422))
 
@@ -46,7 +56,7 @@ async def read_user(user_id: UserId, admin: Admin, actions: AdminActions) -> Use
 @router.patch(
     "/users/{user_id}",
     response_model=AdminUserRead,
-    responses=documented_errors(404, 409),
+    responses=documented_errors(400, 404, 409),
     summary="Change an account's role or switch it off and on",
 )
 async def update_user(user_id: UserId, body: AdminUserUpdate, admin: Admin, actions: AdminActions) -> User:
@@ -72,8 +82,8 @@ async def list_audit_events(
     action: Annotated[str | None, Query(max_length=64)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Sequence[AuditEvent]:

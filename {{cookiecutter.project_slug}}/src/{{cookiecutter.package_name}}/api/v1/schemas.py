@@ -79,8 +79,15 @@ class AdminUserUpdate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"is_active": False}, {"role": "admin"}]})
 
+    # Optional but never null, as ItemUpdate's title.
     role: Role | SkipJsonSchema[None] = None
     is_active: bool | SkipJsonSchema[None] = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> AdminUserUpdate:
+        if any(getattr(self, name) is None for name in self.model_fields_set):
+            raise ValueError("role and is_active cannot be null")
+        return self
 
 
 class AuditEventRead(BaseModel):
