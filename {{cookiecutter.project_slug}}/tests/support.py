@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 PASSWORD = "a long test passphrase 42"  # pragma: allowlist secret
 WRONG_PASSWORD = "not the right passphrase"  # pragma: allowlist secret
+NEW_PASSWORD = "a brand new long passphrase"  # pragma: allowlist secret
 SECRET_KEY = "tests-only-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"  # pragma: allowlist secret
 CLIENT_ADDRESS = ("203.0.113.7", 50000)
 

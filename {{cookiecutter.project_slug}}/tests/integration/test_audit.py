@@ -18,9 +18,7 @@ from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import USER_AGENT_LENGTH
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import CLIENT_ADDRESS, PASSWORD, WRONG_PASSWORD, Account, log_in
-
-NEW_PASSWORD = "a brand new long passphrase"  # pragma: allowlist secret
+from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, log_in
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import CLIENT_ADDRESS, PASSWORD, Account
+from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, Account
 
 # Explicit alphabets: st.characters() makes Hypothesis build its Unicode table on a project's first
 # run, several seconds under coverage.
@@ -30,11 +30,12 @@ async def test_fuzzed_headers_and_path_parameters_never_cause_a_5xx(
     client: AsyncClient, request_id: str, authorization: str, item_id: str
 ) -> None:
     headers = {b"X-Request-ID": request_id.encode("latin-1"), b"Authorization": authorization.encode("latin-1")}
-    response = await client.get(f"/api/v1/items/{urllib.parse.quote(item_id, safe='')}", headers=headers)
-    assert response.status_code < 500
-    if response.status_code >= 400:  # an empty id is a redirect to the list
-        assert set(response.json()["error"]) >= {"code", "message", "request_id"}
-    assert response.headers["x-request-id"] != request_id or len(request_id) <= 128
+    for collection in ("/api/v1/items", "/api/v1/admin/users"):
+        response = await client.get(f"{collection}/{urllib.parse.quote(item_id, safe='')}", headers=headers)
+        assert response.status_code < 500
+        if response.status_code >= 400:  # an empty id is a redirect to the list
+            assert set(response.json()["error"]) >= {"code", "message", "request_id"}
+        assert response.headers["x-request-id"] != request_id or len(request_id) <= 128
 
 
 async def test_control_characters_cannot_forge_console_log_lines(
@@ -56,19 +57,23 @@ async def test_a_whole_session_at_debug_level_logs_no_secret(
 ) -> None:
     app = create_app(settings_factory(log_level="DEBUG", log_format=log_format, database_echo=True))
     secrets = [PASSWORD]
+    email = f"eve-{log_format}@example.com"  # the test database is shared with the other parameter
     async with app.router.lifespan_context(app), _client(app) as client:
-        await client.post("/api/v1/auth/register", json={"email": "eve@example.com", "password": PASSWORD})
-        tokens = (
-            await client.post("/api/v1/auth/token", data={"username": "eve@example.com", "password": PASSWORD})
-        ).json()
+        await client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+        tokens = (await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})).json()
         refreshed = (await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})).json()
-        account = Account("eve@example.com", PASSWORD, refreshed["access_token"], refreshed["refresh_token"])
+        account = Account(email, PASSWORD, refreshed["access_token"], refreshed["refresh_token"])
         headers = {**account.headers, "Cookie": "session=cookie-value-0123456789"}
         created = await client.post("/api/v1/items", json={"title": "private"}, headers=headers)
         await client.get(f"/api/v1/items/{created.json()['id']}", headers=headers)
         await client.get("/api/v1/items", headers=headers)
-        await client.post("/api/v1/auth/token", data={"username": "eve@example.com", "password": PASSWORD + "x"})
+        await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD + "x"})
+        change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+        await client.post("/api/v1/users/me/password", json=change, headers=headers)
+        last = (await client.post("/api/v1/auth/token", data={"username": email, "password": NEW_PASSWORD})).json()
+        await client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {last['access_token']}"})
     secrets += [tokens["access_token"], tokens["refresh_token"], account.access_token, account.refresh_token]
+    secrets += [NEW_PASSWORD, last["access_token"], last["refresh_token"]]
     captured = capsys.readouterr()
     output = captured.out + captured.err
     assert "items" in output  # the logs were captured at all

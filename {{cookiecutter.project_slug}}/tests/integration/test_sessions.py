@@ -7,9 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from httpx import AsyncClient
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account, log_in
-
-NEW_PASSWORD = "a brand new long passphrase"  # pragma: allowlist secret
+from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, log_in
 
 
 async def works(client: AsyncClient, account: Account) -> bool:
