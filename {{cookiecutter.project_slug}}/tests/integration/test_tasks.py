@@ -22,13 +22,19 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import select
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import LoginSession, RefreshToken, utc_now
+from {{ cookiecutter.package_name }}.db.models import AuditEvent, LoginSession, RefreshToken, utc_now
 from {{ cookiecutter.package_name }}.db.repositories import ItemRepository
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.tasks.app import EXPORT_ITEMS, PURGE_EXPIRED_REFRESH_TOKENS, create_celery
+from {{ cookiecutter.package_name }}.tasks.app import (
+    EXPORT_ITEMS,
+    PURGE_EXPIRED_AUDIT_EVENTS,
+    PURGE_EXPIRED_REFRESH_TOKENS,
+    create_celery,
+)
 from {{ cookiecutter.package_name }}.tasks.metrics import WorkerMetrics
 
 from ..support import CLIENT_ADDRESS, Account, free_port
@@ -186,6 +192,23 @@ async def test_expired_refresh_tokens_are_purged(
     async with database.sessions() as session:
         remaining = await session.get(RefreshToken, "expired")
     assert remaining is None
+
+
+async def test_audit_events_past_their_retention_are_purged(settings: Settings, app: FastAPI) -> None:
+    database = app.state.context.database
+    async with database.sessions() as session:
+        for days_ago in (settings.audit_retention_days + 1, settings.audit_retention_days - 1):
+            occurred_at = utc_now() - timedelta(days=days_ago)
+            session.add(AuditEvent(occurred_at=occurred_at, action="auth.login", outcome="success"))
+        await session.commit()
+    celery: Celery = create_celery(settings)
+    celery.loader.import_default_modules()
+    assert celery.conf.beat_schedule["purge-expired-audit-events"]["task"] == PURGE_EXPIRED_AUDIT_EVENTS
+    purged = await asyncio.to_thread(lambda: celery.tasks[PURGE_EXPIRED_AUDIT_EVENTS].apply().get())
+    assert purged == 1
+    async with database.sessions() as session:
+        (kept,) = (await session.scalars(select(AuditEvent))).all()
+    assert kept.occurred_at > utc_now() - timedelta(days=settings.audit_retention_days)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
