@@ -6,7 +6,10 @@ PostgreSQL, and drives it with wrk (Debian package `wrk`). Prints requests/s and
   * GET /health/live, and the same for a bare FastAPI hello app,
   * authenticated GET /api/v1/items returning 100 items,
   * authenticated POST /api/v1/items,
-plus start-up-to-ready time and the generated test suite's wall time.
+plus start-up-to-ready time and the generated test suite's wall time, and the cost of the
+per-request login-session check (what makes logout and deactivation take effect at once): the
+authenticated list against the same app with that check replaced by the token's claims alone
+(FastAPI's dependency_overrides), alternated; target: at most 10 % fewer requests/s.
 Targets, on PostgreSQL with one uvicorn worker and 32 connections on a quiet machine: the
 authenticated list of 100 items >= 800 req/s with p99 < 120 ms; POST /api/v1/items >= 650 req/s;
 GET /health/live >= 5,500 req/s with the access log on; start-up to ready <= 1.0 s; the default
@@ -29,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import (
+    PACKAGE,
     Served,
     bake_and_install,
     create_items,
@@ -53,6 +57,28 @@ app = FastAPI()
 async def live() -> dict[str, str]:
     return {"status": "ok"}
 """
+# The service without the session check: the principal comes from the access token's claims alone.
+CLAIMS_ONLY_APP = f"""
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+
+from {PACKAGE}.api.deps import Context, bearer_token, current_user
+from {PACKAGE}.db.models import Role
+from {PACKAGE}.main import create_app
+from {PACKAGE}.services.auth import Principal
+
+
+async def claims_only(context: Context, token: Annotated[str, Depends(bearer_token)]) -> Principal:
+    claims = context.tokens.verify(token, "access")
+    return Principal(user_id=claims.user_id, role=Role.MEMBER, session_id=claims.session_id)
+
+
+def create() -> FastAPI:
+    app = create_app()
+    app.dependency_overrides[current_user] = claims_only
+    return app
+"""
 POST_SCRIPT = """
 wrk.method = "POST"
 wrk.body = '{"title": "benchmark item", "description": "created under load"}'
@@ -76,6 +102,33 @@ def measure_service(project: Path, database: str, database_url: str, args: argpa
             script.flush()
             report = wrk(f"{base}/api/v1/items", 32, args.seconds, auth, Path(script.name))
         print(f"[{database}] POST /api/v1/items           : {summarise(report)} (target >= 650 req/s)")
+    measure_session_check(project, database, database_url, auth, args)
+
+
+def measure_session_check(
+    project: Path, database: str, database_url: str, auth: dict[str, str], args: argparse.Namespace
+) -> None:
+    """The list endpoint with and without the per-request session check, alternated."""
+    (project / "claims_only_app.py").write_text(CLAIMS_ONLY_APP, encoding="utf-8")
+
+    def list_rate(port: int) -> float:
+        return requests_per_second(wrk(f"http://127.0.0.1:{port}/api/v1/items?limit=100", 32, args.seconds, auth))
+
+    checked, claims_only = [], []
+    for _ in range(args.rounds):
+        port = free_port()
+        with migrated_service(project, service_env(port, database_url)):
+            checked.append(list_rate(port))
+        port = free_port()
+        command = [str(project / ".venv" / "bin" / "uvicorn"), "claims_only_app:create", "--factory", "--host",
+                   "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]  # fmt: skip
+        with serve(command, project, service_env(port, database_url), "/health/ready", port):
+            claims_only.append(list_rate(port))
+    with_check, without = statistics.median(checked), statistics.median(claims_only)
+    print(
+        f"[{database}] session check on the list      : {with_check:.0f} req/s with, {without:.0f} without"
+        f" ({(1 - with_check / without) * 100:+.1f} % fewer; target <= 10 %)"
+    )
 
 
 def health_rate(command_context: contextlib.AbstractContextManager[Served], port: int, seconds: int) -> float:
