@@ -10,6 +10,7 @@ pattern: a random token in a SameSite=Strict cookie must match the hidden form f
 from __future__ import annotations
 
 import secrets
+from contextlib import suppress
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Response
@@ -37,10 +38,8 @@ async def session_principal(request: Request, context: Context, db: Session) -> 
     """The signed-in user (a live login session), or None; kept on `request.state` for the templates."""
     principal = None
     if token := request.cookies.get(SESSION_COOKIE):
-        try:
+        with suppress(AuthenticationError):  # expired or revoked: the page is shown signed out
             principal = await authenticate(db, context.tokens, token)
-        except AuthenticationError:
-            pass  # expired or revoked: the page is shown signed out
     request.state.principal = principal
     return principal
 
