@@ -17,9 +17,9 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor
 
-{%- if cookiecutter.use_opentelemetry %}
+{% if cookiecutter.use_opentelemetry -%}
 from ..observability.tracing import add_trace_context
-{%- endif %}
+{% endif -%}
 from ..settings import Settings
 from .request_id import current_request_id
 

@@ -62,7 +62,7 @@ class Tracing:
     def __init__(self, settings: Settings) -> None:
         resource = Resource.create(
             {
-                SERVICE_NAME: __name__.split(".")[0],  # OTEL_SERVICE_NAME overrides it
+                SERVICE_NAME: "{{ cookiecutter.project_slug }}",  # OTEL_SERVICE_NAME overrides it
                 SERVICE_VERSION: __version__,
                 "deployment.environment.name": settings.environment,
             }
@@ -77,12 +77,12 @@ class Tracing:
             RequestsInstrumentor(),
 {%- endif %}
 {%- if cookiecutter.use_celery %}
-            CeleryInstrumentor(),
+            CeleryInstrumentor(),  # type: ignore[no-untyped-call]  # its __init__ has no annotations
 {%- endif %}
         ]
         for instrumentor in self.instrumentors:
             instrumentor.instrument(tracer_provider=self.provider)
-        set_global_response_propagator(TraceResponsePropagator())
+        set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
 
     def instrument_app(self, app: FastAPI, engine: AsyncEngine) -> None:
         """Server spans for `app`, statement spans for its database `engine`."""
