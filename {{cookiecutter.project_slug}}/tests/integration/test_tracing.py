@@ -14,6 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+{%- if cookiecutter.use_sentry %}
+import sentry_sdk
+{%- endif %}
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -22,12 +25,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from orders_service.main import create_app
-from orders_service.settings import Settings
-{%- if cookiecutter.use_celery %}
-from tests.integration.test_tasks import run_worker
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.observability.tracing import ENDPOINT_VARIABLES, tracing_requested
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account
+{%- if cookiecutter.use_sentry %}
+from .test_sentry import EnvelopeSink
 {%- endif %}
-from tests.support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account
+{%- if cookiecutter.use_celery %}
+from .test_tasks import run_worker
+{%- endif %}
 
 SERVER = Span.SpanKind.SPAN_KIND_SERVER
 
@@ -192,6 +200,53 @@ async def test_a_job_span_is_a_child_of_the_request_that_queued_it(
     (job,) = [span for span in children_of(publish, spans) if span.name == "run/items.export"]
     assert job.trace_id.hex() == trace_id_of(response)
 {%- endif %}
+{%- if cookiecutter.use_sentry %}
+
+
+async def test_a_sentry_event_carries_the_trace_id(settings_factory: Callable[..., Settings]) -> None:
+    sink = EnvelopeSink()
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        app = create_app(settings_factory(sentry_dsn=sink.dsn))
+
+        async def crash() -> None:
+            raise RuntimeError("boom")
+
+        app.add_api_route("/crash", crash)
+        async with app.router.lifespan_context(app):
+            transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
+            async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+                response = await client.get("/crash")
+        assert response.status_code == 500
+        sentry_sdk.flush(timeout=5)
+        (event,) = sink.events
+        assert event["tags"]["trace_id"] == trace_id_of(response)
+    finally:
+        sink.shutdown()
+        sink.server_close()
+        sentry_sdk.get_client().close()
+        sentry_sdk.get_global_scope().set_client(None)  # later tests run without Sentry
+{%- endif %}
+
+
+@pytest.mark.parametrize(
+    ("variables", "requested"),
+    [
+        ({}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, True),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, False),
+    ],
+)
+def test_the_standard_variables_switch_tracing_on_and_off(
+    variables: dict[str, str], requested: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (*ENDPOINT_VARIABLES, "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert tracing_requested() is requested
 
 
 async def test_without_an_endpoint_nothing_is_started(
