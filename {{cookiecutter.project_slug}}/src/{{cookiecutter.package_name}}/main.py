@@ -29,6 +29,9 @@ from .observability.metrics import Metrics
 {%- if cookiecutter.use_sentry %}
 from .observability.sentry import init_sentry, report_unhandled
 {%- endif %}
+{%- if cookiecutter.use_opentelemetry %}
+from .observability.tracing import start_tracing
+{%- endif %}
 {%- if cookiecutter.use_vault %}
 from .secrets.vault import VaultConfig, VaultConnection
 {%- endif %}
@@ -75,6 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,  # one docs UI (/docs), so one relaxed Content-Security-Policy
         generate_unique_id_function=operation_id,
     )
+{%- if cookiecutter.use_opentelemetry %}
+    tracing = start_tracing(settings)  # only when an OTLP endpoint is set
+{%- endif %}
     app.state.context = build_context(settings)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -83,6 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(MOUNT_PATH, create_web_app(app.state.context))  # the server-rendered UI
     {%- endif %}
     add_middleware(app, settings)
+{%- if cookiecutter.use_opentelemetry %}
+    if tracing is not None:
+        tracing.instrument_app(app, app.state.context.database.engine)  # outermost: spans the whole request
+        app.state.context.on_shutdown.insert(0, tracing.stop)  # stopped last, after what it traces
+{%- endif %}
     return app
 
 

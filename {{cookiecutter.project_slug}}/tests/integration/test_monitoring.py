@@ -123,7 +123,8 @@ def test_every_alert_is_documented_and_linked_to_its_runbook() -> None:
 
 
 def test_provisioning_is_complete_and_uses_one_datasource() -> None:
-    (datasource,) = _load(GRAFANA / "provisioning" / "datasources" / "prometheus.yaml")["datasources"]
+    datasources = _load(GRAFANA / "provisioning" / "datasources" / "prometheus.yaml")["datasources"]
+    (datasource,) = [source for source in datasources if source["type"] == "prometheus"]
     uid = datasource["uid"]
     rules = grafana_rules()
     assert all(rule["data"][0]["datasourceUid"] == uid for rule in rules)

@@ -17,6 +17,9 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor
 
+{% if cookiecutter.use_opentelemetry -%}
+from ..observability.tracing import add_trace_context
+{% endif -%}
 from ..settings import Settings
 from .request_id import current_request_id
 
@@ -68,6 +71,9 @@ def configure_logging(settings: Settings) -> None:
     level = logging.getLevelNamesMapping()[settings.log_level]
     shared: list[Processor] = [
         add_request_id,
+{%- if cookiecutter.use_opentelemetry %}
+        add_trace_context,
+{%- endif %}
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,

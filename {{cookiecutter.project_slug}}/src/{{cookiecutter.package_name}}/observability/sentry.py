@@ -23,6 +23,9 @@ from sqlalchemy.engine import make_url
 from .. import __version__
 from ..core.request_id import current_request_id
 from ..settings import Settings
+{%- if cookiecutter.use_opentelemetry %}
+from .tracing import current_trace_id
+{%- endif %}
 
 FILTERED = "[Filtered]"  # what the SDK writes in place of a filtered value
 SERVER_ERRORS = frozenset(range(500, 600))
@@ -81,6 +84,10 @@ class TextScrubber:
         scrubbed: Event = self._clean(event)
         if (request_id := current_request_id()) is not None:
             scrubbed.setdefault("tags", {})["request_id"] = request_id
+{%- if cookiecutter.use_opentelemetry %}
+        if (trace_id := current_trace_id()) is not None:
+            scrubbed.setdefault("tags", {})["trace_id"] = trace_id  # the request's trace in the trace viewer
+{%- endif %}
         return scrubbed
 
     def _clean(self, value: Any) -> Any:

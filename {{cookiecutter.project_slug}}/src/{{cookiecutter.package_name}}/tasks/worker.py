@@ -15,6 +15,9 @@ from ..core.logging import configure_logging
 {%- if cookiecutter.use_sentry %}
 from ..observability.sentry import init_sentry
 {%- endif %}
+{%- if cookiecutter.use_opentelemetry %}
+from ..observability.tracing import start_tracing
+{%- endif %}
 from ..settings import get_settings
 from .app import create_celery
 from .metrics import WorkerMetrics
@@ -34,4 +37,8 @@ def _start_worker(**_: Any) -> None:
         start_http_server(settings.celery_worker_metrics_port, registry=metrics.registry)
 {%- if cookiecutter.use_sentry %}
     init_sentry(settings)  # only when SENTRY_DSN is set; the SDK's Celery integration reports failed jobs
+{%- endif %}
+{%- if cookiecutter.use_opentelemetry %}
+    # Only when an OTLP endpoint is set; a job's span continues the trace of the request that queued it.
+    start_tracing(settings)
 {%- endif %}

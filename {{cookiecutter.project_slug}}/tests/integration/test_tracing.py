@@ -1,0 +1,266 @@
+"""Tracing end to end: the real OTLP exporter sends to a receiver in this process, which decodes what arrives.
+
+The receiver is a small OTLP/HTTP server (`POST /v1/traces`, protobuf bodies decoded with the
+opentelemetry-proto definitions), so the tests see exactly what a collector would get.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+{%- if cookiecutter.use_sentry %}
+import sentry_sdk
+{%- endif %}
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.observability.tracing import ENDPOINT_VARIABLES, tracing_requested
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account
+{%- if cookiecutter.use_sentry %}
+from .test_sentry import EnvelopeSink
+{%- endif %}
+{%- if cookiecutter.use_celery %}
+from .test_tasks import run_worker
+{%- endif %}
+
+SERVER = Span.SpanKind.SPAN_KIND_SERVER
+
+
+class Receiver(ThreadingHTTPServer):
+    """Collects the spans of every OTLP/HTTP export it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ExportHandler)
+        self.spans: list[Span] = []
+        self.lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def wait_for(self, found: Callable[[list[Span]], bool], seconds: float = 10) -> list[Span]:
+        """The spans received so far, once `found` holds for them (fails after `seconds`)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self.lock:
+                spans = list(self.spans)
+            if found(spans):
+                return spans
+            time.sleep(0.05)
+        pytest.fail(f"the receiver did not get the expected spans: {[span.name for span in spans]}")
+
+
+class _ExportHandler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        export = ExportTraceServiceRequest.FromString(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.server.lock:
+            for resource_spans in export.resource_spans:
+                for scope_spans in resource_spans.scope_spans:
+                    self.server.spans.extend(scope_spans.spans)
+        body = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        """Quiet: the test output is the service's log."""
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def exporting_to_the_receiver(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set before the `app` fixture builds the app: the standard variables, nothing test-only."""
+    with receiver.lock:
+        receiver.spans.clear()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")  # milliseconds: export soon after a span ends
+
+
+def trace_id_of(response: Any) -> str:
+    """The trace id from the `traceresponse` header: 00-<trace id>-<span id>-<flags>."""
+    version, trace_id, _span_id, _flags = response.headers["traceresponse"].split("-")
+    assert version == "00"
+    return str(trace_id)
+
+
+def server_span(spans: list[Span], name: str) -> Span | None:
+    return next((span for span in spans if span.kind == SERVER and span.name == name), None)
+
+
+def children_of(parent: Span, spans: list[Span]) -> list[Span]:
+    return [span for span in spans if span.trace_id == parent.trace_id and span.parent_span_id == parent.span_id]
+
+
+async def test_a_list_request_is_one_trace_from_the_server_span_to_the_database(
+    client: AsyncClient, account: Account, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    response = await client.get("/api/v1/items", headers=account.headers)
+    assert response.status_code == 200
+    trace_id = trace_id_of(response)
+
+    def listed(spans: list[Span]) -> bool:
+        span = server_span(spans, "GET /api/v1/items")
+        return span is not None and bool(children_of(span, spans))
+
+    spans = receiver.wait_for(listed)
+    server = server_span(spans, "GET /api/v1/items")
+    assert server is not None
+    assert server.trace_id.hex() == trace_id
+    statements = [span for span in children_of(server, spans) if any(a.key == "db.statement" for a in span.attributes)]
+    assert statements, "no database span under the server span"
+    # The request's own log line names the same trace.
+    log_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    request_lines = [line for line in log_lines if line.get("request_id") == response.headers["X-Request-ID"]]
+    assert request_lines
+    assert {line["trace_id"] for line in request_lines} == {trace_id}
+
+
+async def test_an_incoming_traceparent_is_continued(client: AsyncClient, account: Account, receiver: Receiver) -> None:
+    caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    response = await client.get(
+        "/api/v1/items", headers={**account.headers, "traceparent": f"00-{caller_trace}-{caller_span}-01"}
+    )
+    assert trace_id_of(response) == caller_trace
+    spans = receiver.wait_for(lambda spans: server_span(spans, "GET /api/v1/items") is not None)
+    server = server_span(spans, "GET /api/v1/items")
+    assert server is not None
+    assert (server.trace_id.hex(), server.parent_span_id.hex()) == (caller_trace, caller_span)
+
+
+async def test_server_spans_are_named_by_the_route_template(
+    client: AsyncClient, account: Account, receiver: Receiver
+) -> None:
+    created = await client.post("/api/v1/items", json={"title": "Lamp"}, headers=account.headers)
+    item_id = created.json()["id"]
+    await client.get(f"/api/v1/items/{item_id}", headers=account.headers)
+
+    def read(spans: list[Span]) -> bool:
+        return any(span.kind == SERVER and span.name.startswith("GET /api/v1/items/{item_id") for span in spans)
+
+    spans = receiver.wait_for(read)
+    assert not [span.name for span in spans if f"/{item_id}" in span.name]
+
+
+async def test_no_span_holds_a_secret(client: AsyncClient, account: Account, receiver: Receiver) -> None:
+    await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    await client.get("/api/v1/items", headers=account.headers)
+    spans = receiver.wait_for(lambda spans: server_span(spans, "GET /api/v1/items") is not None)
+    # The account fixture registered and logged in: its e-mail was a SQL parameter of those requests.
+    secrets = [PASSWORD, SECRET_KEY, account.access_token, account.refresh_token, account.email, "Bearer"]
+    values = [str(attribute.value) for span in spans for attribute in span.attributes]
+    assert values
+    assert not [value for value in values for secret in secrets if secret in value]
+    assert not [a.key for span in spans for a in span.attributes if "authorization" in a.key.lower()]
+{%- if cookiecutter.use_celery %}
+
+
+async def test_a_job_span_is_a_child_of_the_request_that_queued_it(
+    client: AsyncClient, account: Account, receiver: Receiver, settings: Settings
+) -> None:
+    with run_worker(settings):
+        response = await client.post("/api/v1/items/export", headers=account.headers)
+        assert response.status_code == 202, response.text
+
+        def job_ran(spans: list[Span]) -> bool:
+            return any(span.name == "run/items.export" for span in spans)
+
+        spans = receiver.wait_for(job_ran, seconds=30)
+    request = server_span(spans, "POST /api/v1/items/export")
+    assert request is not None
+    # request -> publishing the message -> running the job, across the broker
+    (publish,) = [span for span in children_of(request, spans) if span.name == "apply_async/items.export"]
+    (job,) = [span for span in children_of(publish, spans) if span.name == "run/items.export"]
+    assert job.trace_id.hex() == trace_id_of(response)
+{%- endif %}
+{%- if cookiecutter.use_sentry %}
+
+
+async def test_a_sentry_event_carries_the_trace_id(settings_factory: Callable[..., Settings]) -> None:
+    sink = EnvelopeSink()
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        app = create_app(settings_factory(sentry_dsn=sink.dsn))
+
+        async def crash() -> None:
+            raise RuntimeError("boom")
+
+        app.add_api_route("/crash", crash)
+        async with app.router.lifespan_context(app):
+            transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
+            async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+                response = await client.get("/crash")
+        assert response.status_code == 500
+        sentry_sdk.flush(timeout=5)
+        (event,) = sink.events
+        assert event["tags"]["trace_id"] == trace_id_of(response)
+    finally:
+        sink.shutdown()
+        sink.server_close()
+        sentry_sdk.get_client().close()
+        sentry_sdk.get_global_scope().set_client(None)  # later tests run without Sentry
+{%- endif %}
+
+
+@pytest.mark.parametrize(
+    ("variables", "requested"),
+    [
+        ({}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, True),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, False),
+    ],
+)
+def test_the_standard_variables_switch_tracing_on_and_off(
+    variables: dict[str, str], requested: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (*ENDPOINT_VARIABLES, "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert tracing_requested() is requested
+
+
+async def test_without_an_endpoint_nothing_is_started(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+    threads_before = set(threading.enumerate())
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
+        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+            capsys.readouterr()
+            response = await client.get("/api/v1/items")
+    assert response.status_code == 401
+    assert "traceresponse" not in response.headers
+    assert not [line for line in capsys.readouterr().out.splitlines() if "trace_id" in line]
+    assert not [thread.name for thread in set(threading.enumerate()) - threads_before if "Otel" in thread.name]
