@@ -34,6 +34,9 @@ SLUG = "{{ cookiecutter.project_slug }}"
 PACKAGE = "{{ cookiecutter.package_name }}"
 PRE_STOP_SECONDS = 5
 KUBECTL = shutil.which("kubectl")
+{%- if cookiecutter.use_grafana_alerts %}
+MONITORING = PROJECT / "monitoring"
+{%- endif %}
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl renders the manifests: install it")
 
@@ -183,13 +186,13 @@ def test_beat_never_runs_twice(environment: str) -> None:
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_prometheus_rule_is_the_monitoring_rule_file(environment: str) -> None:
-    rules = yaml.safe_load((PROJECT / "monitoring" / "prometheus" / "rules" / "service.yml").read_text(encoding="utf-8"))
+    rules = yaml.safe_load((MONITORING / "prometheus" / "rules" / "service.yml").read_text(encoding="utf-8"))
     assert find(environment, "PrometheusRule", SLUG)["spec"] == rules
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_dashboard_is_the_monitoring_dashboard(environment: str) -> None:
-    dashboard = json.loads((PROJECT / "monitoring" / "grafana" / "dashboards" / "service.json").read_text(encoding="utf-8"))
+    dashboard = json.loads((MONITORING / "grafana" / "dashboards" / "service.json").read_text(encoding="utf-8"))
     config_map = find(environment, "ConfigMap", f"{SLUG}-dashboard")
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(config_map["data"]["service.json"]) == dashboard
