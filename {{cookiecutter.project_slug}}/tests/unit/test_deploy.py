@@ -34,6 +34,13 @@ SLUG = "{{ cookiecutter.project_slug }}"
 PACKAGE = "{{ cookiecutter.package_name }}"
 PRE_STOP_SECONDS = 5
 KUBECTL = shutil.which("kubectl")
+# What the Secret the operator creates adds (docs/deploy.md lists its keys).
+OPERATOR_SECRET: dict[str, Any] = {
+    "secret_key": SECRET_KEY,
+{%- if cookiecutter.database == "postgresql" %}
+    "database_url": "postgresql+asyncpg://app@db.internal:5432/app",
+{%- endif %}
+}
 {%- if cookiecutter.use_grafana_alerts %}
 MONITORING = PROJECT / "monitoring"
 {%- endif %}
@@ -72,7 +79,7 @@ def container(environment: str, kind: str, name: str) -> dict[str, Any]:
 def settings_from(data: dict[str, str]) -> Settings:
     """The settings a pod starts with: the ConfigMap plus the secret values the operator provides."""
     values: dict[str, Any] = {key.lower(): value for key, value in data.items() if not key.startswith("VAULT_")}
-    return IsolatedSettings(**values, secret_key=SECRET_KEY)
+    return IsolatedSettings(**values, **OPERATOR_SECRET)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
