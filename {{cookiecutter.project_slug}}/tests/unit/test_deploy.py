@@ -78,7 +78,11 @@ def container(environment: str, kind: str, name: str) -> dict[str, Any]:
 
 def settings_from(data: dict[str, str]) -> Settings:
     """The settings a pod starts with: the ConfigMap plus the secret values the operator provides."""
-    values: dict[str, Any] = {key.lower(): value for key, value in data.items() if not key.startswith("VAULT_")}
+{%- if cookiecutter.use_vault %}
+    # The VAULT_* variables configure secrets/vault.py, not Settings.
+    data = {key: value for key, value in data.items() if not key.startswith("VAULT_")}
+{%- endif %}
+    values: dict[str, Any] = {key.lower(): value for key, value in data.items()}
     return IsolatedSettings(**values, **OPERATOR_SECRET)
 
 
