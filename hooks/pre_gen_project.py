@@ -53,6 +53,9 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "text_unidecode", "tomli", "tomli_w", "typing_extensions", "typing_inspection",
         "tzlocal", "urllib3", "uvicorn", "uvloop", "vine", "virtualenv", "wcwidth", "werkzeug",
         "wrapt", "yaml",
+        # use_kubernetes: kubernetes-validate and its dependencies
+        "attr", "attrs", "importlib_resources", "jsonschema", "jsonschema_specifications",
+        "kubernetes_validate", "referencing", "rpds",
     }
 )  # fmt: skip
 # sys.stdlib_module_names leaves out the regression-test package; "tests" is the project's test folder.

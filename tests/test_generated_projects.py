@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 PAIRWISE = [json.loads(os.environ["TEMPLATE_VARIANT"])] if "TEMPLATE_VARIANT" in os.environ else pairwise_combinations()
 GATE_TIMEOUT = 15 * 60
 # Gates an optional module adds to its project, run with the real tools (.ci/run installs them).
-MODULE_GATES = {"use_playwright": "e2e", "use_grafana_alerts": "monitoring-check"}
+MODULE_GATES = {"use_playwright": "e2e", "use_grafana_alerts": "monitoring-check", "use_kubernetes": "deploy-check"}
 # Gates every project has beyond test, lint and typecheck.
 COMMON_GATES = ("fuzz",)
 
