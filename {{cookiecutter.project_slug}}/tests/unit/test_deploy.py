@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
+{%- if cookiecutter.use_opentelemetry %}
+from opentelemetry.sdk import environment_variables as otel_variables
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.main import create_app
 {%- if cookiecutter.use_vault %}
@@ -82,6 +85,10 @@ def settings_from(data: dict[str, str]) -> Settings:
     # The VAULT_* variables configure secrets/vault.py, not Settings.
     data = {key: value for key, value in data.items() if not key.startswith("VAULT_")}
 {%- endif %}
+{%- if cookiecutter.use_opentelemetry %}
+    # The OTEL_* variables configure the OpenTelemetry SDK, not Settings.
+    data = {key: value for key, value in data.items() if not key.startswith("OTEL_")}
+{%- endif %}
     values: dict[str, Any] = {key.lower(): value for key, value in data.items()}
     return IsolatedSettings(**values, **OPERATOR_SECRET)
 
@@ -91,6 +98,9 @@ def test_every_config_key_is_a_setting(environment: str) -> None:
     known = {name.upper() for name in Settings.model_fields}
 {%- if cookiecutter.use_vault %}
     known |= {f"VAULT_{name.upper()}" for name in VaultConfig.model_fields}
+{%- endif %}
+{%- if cookiecutter.use_opentelemetry %}
+    known |= {value for name, value in vars(otel_variables).items() if name.startswith("OTEL_")}
 {%- endif %}
     assert set(config(environment)) - known == set()
 
