@@ -10,13 +10,15 @@ pattern: a random token in a SameSite=Strict cookie must match the hidden form f
 from __future__ import annotations
 
 import secrets
+from contextlib import suppress
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Response
 
 from ..api.deps import Context, Session
 from ..context import AppContext
-from ..core.exceptions import AuthenticationError
+from ..core.exceptions import AuthenticationError, PermissionDeniedError
+from ..db.models import Role
 from ..services.auth import Principal, authenticate
 
 MOUNT_PATH = "/ui"  # the UI's URL prefix, also the path its cookies are limited to
@@ -37,10 +39,8 @@ async def session_principal(request: Request, context: Context, db: Session) -> 
     """The signed-in user (a live login session), or None; kept on `request.state` for the templates."""
     principal = None
     if token := request.cookies.get(SESSION_COOKIE):
-        try:
+        with suppress(AuthenticationError):  # expired or revoked: the page is shown signed out
             principal = await authenticate(db, context.tokens, token)
-        except AuthenticationError:
-            pass  # expired or revoked: the page is shown signed out
     request.state.principal = principal
     return principal
 
@@ -55,6 +55,16 @@ async def signed_in_user(principal: SessionPrincipal) -> Principal:
 
 
 SignedInUser = Annotated[Principal, Depends(signed_in_user)]
+
+
+async def signed_in_admin(user: SignedInUser) -> Principal:
+    """As the API's `Admin`: a member gets 403 (an error page), a visitor the login page."""
+    if user.role != Role.ADMIN:
+        raise PermissionDeniedError
+    return user
+
+
+SignedInAdmin = Annotated[Principal, Depends(signed_in_admin)]
 
 
 def start_session(response: Response, context: AppContext, access_token: str, lifetime_seconds: int) -> None:
