@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,34 @@ SYSTEM_CHROMIUM_FLAGS = [
 ]
 
 
+@dataclass(frozen=True)
+class ServerSetup:
+    workdir: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, stdin: str | None = None) -> None:
+        """Run the service's own command line against the server's database."""
+        subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+            [sys.executable, "-m", PACKAGE, *args],
+            cwd=self.workdir,
+            env=self.env,
+            input=stdin,
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    email: str
+    password: str
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of the running service (migrated, empty database), stopped after the session."""
+def server_setup(tmp_path_factory: pytest.TempPathFactory) -> ServerSetup:
+    """The server's working directory and environment, with its database migrated."""
     workdir = tmp_path_factory.mktemp("e2e")
-    port = free_port()
     env = {
         **os.environ,
         "ENVIRONMENT": "test",
@@ -49,13 +73,26 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "LOG_FORMAT": "json",
     }
     env.pop("REDIS_URL", None)
-    subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", PACKAGE, "migrate", "--config", str(PROJECT_DIR / "alembic.ini")],
-        cwd=workdir,
-        env=env,
-        check=True,
-        capture_output=True,
+    setup = ServerSetup(workdir, env)
+    setup.run("migrate", "--config", str(PROJECT_DIR / "alembic.ini"))
+    return setup
+
+
+@pytest.fixture(scope="session")
+def admin_credentials(server_setup: ServerSetup) -> Credentials:
+    """An administrator, made as an operator makes the first one: `create-user --admin`."""
+    credentials = Credentials("admin@example.com", secrets.token_urlsafe(16))
+    server_setup.run(
+        "create-user", "--admin", "--email", credentials.email, "--password-stdin", stdin=credentials.password
     )
+    return credentials
+
+
+@pytest.fixture(scope="session")
+def live_server(server_setup: ServerSetup) -> Iterator[str]:
+    """The base URL of the running service (migrated, empty database), stopped after the session."""
+    workdir, env = server_setup.workdir, server_setup.env
+    port = free_port()
     log_file = workdir / "server.log"
     with log_file.open("wb") as log:
         server = subprocess.Popen(  # noqa: S603

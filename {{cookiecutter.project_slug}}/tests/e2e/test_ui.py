@@ -1,4 +1,4 @@
-"""The UI's user flows in a real browser: sign up, log in and out, manage items, privacy between users."""
+"""The UI's user flows in a real browser: sign up, log in and out, manage items, privacy between users, administration."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+
+from .conftest import Credentials
 
 pytestmark = pytest.mark.e2e
 
@@ -117,6 +119,45 @@ def test_a_second_user_cannot_see_the_first_users_items(browser: Browser, base_u
     finally:
         first.context.close()
         second.context.close()
+
+
+def test_an_admin_deactivates_a_member_whose_session_ends(
+    browser: Browser, base_url: str, admin_credentials: Credentials, output_path: str
+) -> None:
+    member, admin = browser.new_page(base_url=base_url), browser.new_page(base_url=base_url)
+    try:
+        email = signed_up_and_in(member)
+        log_in(admin, admin_credentials.email, admin_credentials.password)
+        admin.get_by_role("link", name="Users").click()
+        expect(admin.get_by_role("heading", name="Users")).to_be_visible()
+        admin.get_by_label("Email starts with").fill(email)
+        admin.get_by_role("button", name="Search").click()
+        row = admin.get_by_role("row", name=email)
+        expect(row.get_by_role("cell", name="member")).to_be_visible()
+        expect(row.get_by_role("cell", name="Active")).to_be_visible()
+        admin.screenshot(path=Path(output_path) / "users.png", full_page=True)
+
+        admin.get_by_role("button", name=f"Deactivate {email}").click()
+        expect(admin.get_by_role("status")).to_have_text("Account deactivated: its sessions have ended.")
+        admin.get_by_label("Email starts with").fill(email)
+        admin.get_by_role("button", name="Search").click()
+        expect(admin.get_by_role("row", name=email).get_by_role("cell", name="Deactivated")).to_be_visible()
+
+        member.reload()  # the member's next page: the session has ended
+        expect(member).to_have_url(re.compile(r"/ui/login$"))
+    finally:
+        member.context.close()
+        admin.context.close()
+
+
+def test_a_member_has_no_admin_page(page: Page) -> None:
+    signed_up_and_in(page)
+    expect(page.get_by_role("link", name="Users")).to_have_count(0)
+    response = page.goto("/ui/admin/users")
+    assert response is not None
+    assert response.status == 403
+    expect(page.get_by_role("heading", name="Forbidden")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text("This page is for administrators only.")
 
 
 def test_pages_are_styled_script_free_and_keyboard_friendly(page: Page) -> None:

@@ -87,6 +87,12 @@ async def test_every_metric_the_monitoring_reads_is_exported(client: AsyncClient
     assert recorded <= used, "a recording rule nothing reads"
 
 
+async def test_audit_series_start_at_zero(client: AsyncClient) -> None:
+    """The refresh-token reuse alert needs a zero sample before the first reuse to see an increase."""
+    exposition = (await client.get("/metrics")).text
+    assert 'audit_events_total{action="auth.refresh_token_reuse",outcome="failure"} 0.0' in exposition
+
+
 def test_grafana_alert_rules_are_the_prometheus_alerts() -> None:
     grafana = {rule["title"]: rule for rule in grafana_rules()}
     alerts = [rule for rule in prometheus_rules() if "alert" in rule]

@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web.session import start_session
 
-from ..support import PASSWORD, WRONG_PASSWORD
+from ..support import PASSWORD, WRONG_PASSWORD, Account
 
 EMAIL = "grace@example.com"
 TOO_SHORT = "short"  # pragma: allowlist secret
@@ -42,6 +42,12 @@ async def sign_up_and_log_in(client: AsyncClient, email: str = EMAIL) -> None:
     assert (await post_form(client, "/ui/signup", email=email, password=PASSWORD)).status_code == 303
     response = await post_form(client, "/ui/login", email=email, password=PASSWORD)
     assert response.headers["location"] == "/ui/items"
+
+
+async def user_id_of(client: AsyncClient, admin: Account, email: str) -> int:
+    response = await client.get("/api/v1/admin/users", params={"email_prefix": email}, headers=admin.headers)
+    (user,) = response.json()
+    return int(user["id"])
 
 
 async def create(client: AsyncClient, title: str, description: str = "") -> int:
@@ -211,6 +217,82 @@ async def test_logging_out_ends_the_session(client: AsyncClient) -> None:
     client.cookies.set("session", token, path="/ui")
     assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
     assert (await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+
+
+async def test_only_admins_see_the_users_page(client: AsyncClient, admin: Account) -> None:
+    assert (await client.get("/ui/admin/users")).headers["location"] == "/ui/login"
+    await sign_up_and_log_in(client)
+    assert "/ui/admin/users" not in (await client.get("/ui/items")).text  # no link for a member
+    member_id = await user_id_of(client, admin, EMAIL)
+    for response in (
+        await client.get("/ui/admin/users"),
+        await post_form(client, f"/ui/admin/users/{member_id}/deactivate"),
+    ):
+        assert response.status_code == 403
+        assert "This page is for administrators only." in response.text
+    assert (await client.get("/ui/items")).status_code == 200  # still signed in, still active
+
+
+async def test_an_admin_deactivates_a_member_whose_session_ends_at_once(client: AsyncClient, admin: Account) -> None:
+    await sign_up_and_log_in(client)
+    member_token = client.cookies["session"]
+    member_id = await user_id_of(client, admin, EMAIL)
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    page = await client.get("/ui/admin/users")
+    assert '<a href="/ui/admin/users">Users</a>' in page.text
+    assert '<th scope="row">grace@example.com</th>\n      <td>member</td>\n      <td>Active</td>' in page.text
+    assert '<th scope="row">root@example.com</th>\n      <td>admin</td>' in page.text
+
+    forged = await client.post(f"/ui/admin/users/{member_id}/deactivate", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    response = await post_form(client, f"/ui/admin/users/{member_id}/deactivate")
+    assert response.headers["location"] == "/ui/admin/users?done=deactivated"
+    page = await client.get("/ui/admin/users", params={"done": "deactivated"})
+    assert 'role="status">Account deactivated' in page.text
+    assert f'aria-label="Reactivate {EMAIL}"' in page.text
+    # The same service as the API: the change is in the audit log.
+    events = await client.get(
+        "/api/v1/admin/audit-events", params={"action": "admin.deactivate"}, headers=admin.headers
+    )
+    assert [event["target_id"] for event in events.json()] == [str(member_id)]
+
+    client.cookies.set("session", member_token, path="/ui")
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+    failed = await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)
+    assert failed.status_code == 401
+
+    client.cookies.delete("session")  # the copy set above would shadow the next login's cookie
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    response = await post_form(client, f"/ui/admin/users/{member_id}/reactivate")
+    assert response.headers["location"] == "/ui/admin/users?done=reactivated"
+    await post_form(client, "/ui/logout")
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 303
+
+
+async def test_admins_search_and_page_through_the_accounts(client: AsyncClient, admin: Account) -> None:
+    for number in range(21):
+        response = await client.post(
+            "/api/v1/auth/register", json={"email": f"user{number}@example.com", "password": PASSWORD}
+        )
+        assert response.status_code == 201
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    first = await client.get("/ui/admin/users", params={"email": " USER "})
+    assert "root@example.com" not in first.text
+    assert "user19@example.com" in first.text
+    assert 'href="/ui/admin/users?email=USER&amp;page=2" rel="next"' in first.text  # the search is kept
+    second = await client.get("/ui/admin/users", params={"email": "USER", "page": 2})
+    assert "user20@example.com" in second.text
+    assert "user19@example.com" not in second.text
+    assert "No account matches." in (await client.get("/ui/admin/users", params={"email": "nobody"})).text
+
+
+async def test_the_last_admin_cannot_deactivate_themselves(client: AsyncClient, admin: Account) -> None:
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    admin_id = await user_id_of(client, admin, admin.email)
+    response = await post_form(client, f"/ui/admin/users/{admin_id}/deactivate")
+    assert response.status_code == 409
+    assert 'role="alert">The last active admin cannot be demoted or deactivated' in response.text
+    assert (await client.get("/ui/admin/users", params={"page": 1})).status_code == 200  # still signed in
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import product
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Info, generate_latest
@@ -21,6 +22,8 @@ from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as http_metrics
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..services.audit import Action, Outcome
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client in every process
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -65,6 +68,10 @@ class Metrics:
             ("action", "outcome"),
             registry=self.registry,
         )
+        # Every series starts at zero: rate() and increase() only see an increase from an earlier
+        # sample, so a series born at 1 would hide the first (often the only) refresh-token reuse.
+        for action, outcome in product(Action, Outcome):
+            self.audit_events.labels(action=action, outcome=outcome)
         app_info = Info("app", "Version and environment of the running service", registry=None)
         app_info.info({"version": version, "environment": environment})
         self._add_process_collector(app_info)

@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ..context import AppContext
-from ..core.exceptions import NotFoundError
+from ..core.exceptions import NotFoundError, PermissionDeniedError
+from . import admin
 from .rendering import HERE, redirect, render
 from .routes import router
 from .session import MOUNT_PATH, CsrfError, LoginRequiredError
@@ -32,6 +33,7 @@ def create_web_app(context: AppContext) -> FastAPI:
             LoginRequiredError: _login_required,
             CsrfError: _csrf_failed,
             NotFoundError: _not_found,
+            PermissionDeniedError: _forbidden,
             StarletteHTTPException: _http_error,
             RequestValidationError: _not_found,  # a malformed address, e.g. /items/abc/edit
         },
@@ -39,6 +41,7 @@ def create_web_app(context: AppContext) -> FastAPI:
     web.state.context = context
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(router)
+    web.include_router(admin.router)
     return web
 
 
@@ -48,6 +51,10 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
     return _error_page(request, HTTPStatus.FORBIDDEN, CsrfError.message)
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    return _error_page(request, HTTPStatus.FORBIDDEN, "This page is for administrators only.")
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from ..context import AppContext
+from ..db.models import Role
 from .session import CSRF_FIELD, MOUNT_PATH, issue_csrf_token, remember_csrf_token
 
 HERE = Path(__file__).parent
@@ -30,6 +31,8 @@ NOTICES = {
     "created": "Item created.",
     "updated": "Item saved.",
     "deleted": "Item deleted.",
+    "deactivated": "Account deactivated: its sessions have ended.",
+    "reactivated": "Account reactivated.",
 }
 
 
@@ -40,11 +43,13 @@ def context_of(request: Request) -> AppContext:
 
 def render(request: Request, template: str, values: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     context = context_of(request)
+    principal = getattr(request.state, "principal", None)
     page_values = {
         "ui": MOUNT_PATH,
         "csrf_field": CSRF_FIELD,
         "csrf_token": issue_csrf_token(request),
-        "signed_in": getattr(request.state, "principal", None) is not None,
+        "signed_in": principal is not None,
+        "is_admin": principal is not None and principal.role == Role.ADMIN,  # shows the admin link
         "notice": NOTICES.get(request.query_params.get("done", "")),
         **(values or {}),
     }

@@ -24,6 +24,8 @@ from .session import SessionPrincipal, SignedInUser, check_csrf, end_session, se
 PAGE_SIZE = 20
 MAX_PAGE = MAX_ID // PAGE_SIZE  # a later page would need a row offset beyond what the database stores
 
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
 # Every page knows who is signed in (the navigation shows it).
 router = APIRouter(dependencies=[Depends(session_principal)])
 # Every field defaults to empty: a missing field is then a validation message (or a failed CSRF check), not a crash.
@@ -101,9 +103,7 @@ async def logout(
 
 
 @router.get("/items")
-async def items_page(
-    request: Request, user: SignedInUser, db: Session, items: Items, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
-) -> Response:
+async def items_page(request: Request, user: SignedInUser, db: Session, items: Items, page: PageNumber = 1) -> Response:
     user_id = user.user_id
     account = await UserRepository(db).get(user_id)
     # One row more than a page tells whether a next page exists.

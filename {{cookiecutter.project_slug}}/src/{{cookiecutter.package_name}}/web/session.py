@@ -17,7 +17,8 @@ from fastapi import Depends, Request, Response
 
 from ..api.deps import Context, Session
 from ..context import AppContext
-from ..core.exceptions import AuthenticationError
+from ..core.exceptions import AuthenticationError, PermissionDeniedError
+from ..db.models import Role
 from ..services.auth import Principal, authenticate
 
 MOUNT_PATH = "/ui"  # the UI's URL prefix, also the path its cookies are limited to
@@ -54,6 +55,16 @@ async def signed_in_user(principal: SessionPrincipal) -> Principal:
 
 
 SignedInUser = Annotated[Principal, Depends(signed_in_user)]
+
+
+async def signed_in_admin(user: SignedInUser) -> Principal:
+    """As the API's `Admin`: a member gets 403 (an error page), a visitor the login page."""
+    if user.role != Role.ADMIN:
+        raise PermissionDeniedError
+    return user
+
+
+SignedInAdmin = Annotated[Principal, Depends(signed_in_admin)]
 
 
 def start_session(response: Response, context: AppContext, access_token: str, lifetime_seconds: int) -> None:
