@@ -1,4 +1,4 @@
-"""Command line: `python -m <package> serve | migrate | create-user` (also installed as a console script)."""
+"""Command line: `python -m <package> serve | migrate | create-user | openapi` (also installed as a console script)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .core.logging import configure_logging
 from .core.security import PasswordHasher
 from .db.engine import Database
 from .observability.metrics import multiprocess_mode
+from .openapi import DOCUMENT_PATH
 from .services.auth import register_user
 from .settings import Settings, SettingsError, get_settings
 
@@ -96,6 +97,20 @@ async def _create_user(settings: Settings, email: str, password: str) -> int:
     return 0
 
 
+def openapi(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the OpenAPI document (default docs/openapi.json; `-` for standard output)."""
+    # Imported here: building the app imports every router, which the other commands do not need.
+    from .main import create_app
+    from .openapi import render
+
+    text = render(create_app(settings))
+    if args.output == Path("-"):
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m {PACKAGE}", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     user_parser.add_argument("--email", required=True)
     user_parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     user_parser.set_defaults(handler=create_user)
+
+    openapi_parser = commands.add_parser("openapi", help="export the OpenAPI document for the repository")
+    openapi_parser.add_argument("--output", type=Path, default=DOCUMENT_PATH, help=f"default: {DOCUMENT_PATH}")
+    openapi_parser.set_defaults(handler=openapi)
     return parser
 
 
