@@ -41,10 +41,10 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "certifi", "cffi", "cfgv", "charset_normalizer", "click", "click_didyoumean",
         "click_plugins", "click_repl", "coverage", "cyclonedx", "dateutil", "defusedxml",
         "deprecated", "detect_secrets", "distlib", "dns", "dotenv", "email_validator",
-        "fastapi", "filelock", "graphql", "greenlet", "h11", "harfile", "httpcore", "httptools",
+        "fastapi", "filelock", "ghp_import", "graphql", "greenlet", "h11", "harfile", "httpcore", "httptools",
         "httpx", "hvac", "hypothesis", "hypothesis_graphql", "identify", "idna", "iniconfig",
         "jinja2", "jsonschema_rs", "jwt", "kombu", "librt", "license_expression", "limits",
-        "mako", "markdown_it", "markupsafe", "mdurl", "msgpack", "multipart", "mypy",
+        "mako", "markdown", "markdown_it", "markupsafe", "mdurl", "mergedeep", "mkdocs", "mkdocs_get_deps", "msgpack", "multipart", "mypy",
         "mypy_extensions", "mypyc", "nodeenv", "opentelemetry", "orjson", "packageurl",
         "packaging", "packaging_legacy_version", "pathspec", "pip", "pip_api", "pip_audit",
         "pip_requirements_parser", "platformdirs", "playwright", "pluggy", "pre_commit",
@@ -55,8 +55,8 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "rich", "ruamel", "ruff", "schemathesis", "sentry_sdk", "six", "slugify",
         "sortedcontainers", "sqlalchemy", "starlette", "stevedore", "structlog", "tenacity",
         "text_unidecode", "tomli", "tomli_w", "typing_extensions", "typing_inspection",
-        "tzlocal", "urllib3", "uvicorn", "uvloop", "vine", "virtualenv", "wcwidth", "werkzeug",
-        "wrapt", "yaml",
+        "tzdata", "tzlocal", "urllib3", "uvicorn", "uvloop", "vine", "virtualenv", "watchdog", "wcwidth", "werkzeug",
+        "wrapt", "yaml", "yaml_env_tag",
     }
 )  # fmt: skip
 # sys.stdlib_module_names leaves out the regression-test package; "tests" is the project's test folder.
