@@ -23,6 +23,10 @@ EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 # Public PEP 440 versions: 1.2.3, 1.0rc1, 2.0.post1, 0.1.0.dev3
 VERSION_PATTERN = re.compile(r"\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?")
 MAX_NAME_LENGTH = 64
+# A Backstage entity reference, [kind:][namespace/]name, with the catalog's rules for each part.
+ENTITY_REF_PATTERN = re.compile(
+    r"(?:[A-Za-z][A-Za-z0-9]*:)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?/)?[A-Za-z0-9](?:[-._A-Za-z0-9]{0,61}[A-Za-z0-9])?"
+)
 
 # Top-level import names of every distribution a generated project installs, runtime and dev
 # tools alike, with every option on: a package called like one of them shadows that library, or
@@ -37,10 +41,10 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "certifi", "cffi", "cfgv", "charset_normalizer", "click", "click_didyoumean",
         "click_plugins", "click_repl", "coverage", "cyclonedx", "dateutil", "defusedxml",
         "deprecated", "detect_secrets", "distlib", "dns", "dotenv", "email_validator",
-        "fastapi", "filelock", "google", "graphql", "greenlet", "h11", "harfile", "httpcore", "httptools",
+        "fastapi", "filelock", "ghp_import", "google", "graphql", "greenlet", "h11", "harfile", "httpcore", "httptools",
         "httpx", "hvac", "hypothesis", "hypothesis_graphql", "identify", "idna", "iniconfig",
         "jinja2", "jsonschema_rs", "jwt", "kombu", "librt", "license_expression", "limits",
-        "mako", "markdown_it", "markupsafe", "mdurl", "msgpack", "multipart", "mypy",
+        "mako", "markdown", "markdown_it", "markupsafe", "mdurl", "mergedeep", "mkdocs", "mkdocs_get_deps", "msgpack", "multipart", "mypy",
         "mypy_extensions", "mypyc", "nodeenv", "opentelemetry", "orjson", "packageurl",
         "packaging", "packaging_legacy_version", "pathspec", "pip", "pip_api", "pip_audit",
         "pip_requirements_parser", "platformdirs", "playwright", "pluggy", "pre_commit",
@@ -51,8 +55,8 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "rich", "ruamel", "ruff", "schemathesis", "sentry_sdk", "six", "slugify",
         "sortedcontainers", "sqlalchemy", "starlette", "stevedore", "structlog", "tenacity",
         "text_unidecode", "tomli", "tomli_w", "typing_extensions", "typing_inspection",
-        "tzlocal", "urllib3", "uvicorn", "uvloop", "vine", "virtualenv", "wcwidth", "werkzeug",
-        "wrapt", "yaml",
+        "tzdata", "tzlocal", "urllib3", "uvicorn", "uvloop", "vine", "virtualenv", "watchdog", "wcwidth", "werkzeug",
+        "wrapt", "yaml", "yaml_env_tag",
         # use_kubernetes: kubernetes-validate and its dependencies
         "attr", "attrs", "importlib_resources", "jsonschema", "jsonschema_specifications",
         "kubernetes_validate", "referencing", "rpds",
@@ -84,9 +88,23 @@ def validate(answers: Mapping[str, object]) -> list[str]:
     version = str(answers.get("version", ""))
     if not VERSION_PATTERN.fullmatch(version):
         problems.append(f"version {version!r} is not a PEP 440 version: use the form 0.1.0")
+    problems.extend(entity_ref_problems(answers))
     for key, value in answers.items():
         if (key.startswith("use_") or key in BAKE_STEPS) and not isinstance(value, bool):
             problems.append(f"{key} must be true or false, not {value!r}")
+    return problems
+
+
+def entity_ref_problems(answers: Mapping[str, object]) -> list[str]:
+    """``owner`` (required) and ``system`` (optional) must be Backstage entity references."""
+    problems = []
+    for key in ("owner", "system"):
+        value = str(answers.get(key, ""))
+        if (value or key == "owner") and not ENTITY_REF_PATTERN.fullmatch(value):
+            problems.append(
+                f"{key} {value!r} is not a Backstage entity reference: use a name of letters, digits, dashes,"
+                " dots or underscores, optionally as kind:namespace/name (e.g. group:default/orders-team)"
+            )
     return problems
 
 

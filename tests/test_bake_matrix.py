@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from .backstage import entity_problems
 from .checks import manifest_problems, parse_problems, ruff_problems, unrendered_jinja
 from .conftest import bake_ok
 from .variants import all_combinations, variant_id
@@ -19,6 +20,7 @@ def test_combination_renders_clean_project(cookies: Any, ruff: str, answers: dic
     answers = {**answers, "package_name": "orders_service"}
 
     problems = unrendered_jinja(project) + parse_problems(project) + manifest_problems(project, answers)
+    problems += entity_problems(project / "catalog-info.yaml")
     problems += ruff_problems(project, ruff)
 
     assert problems == []

@@ -22,9 +22,18 @@ VALID = {
     "project_slug": "orders-service",
     "package_name": "orders_service",
     "author_email": "jane@example.com",
+    "owner": "jane-developer",
+    "system": "",
     "version": "0.1.0",
     "use_sentry": False,
 }
+
+
+@pytest.mark.parametrize(
+    ("owner", "system"), [("team-orders", "shop"), ("group:default/orders_team", "system:shop.eu"), ("Jane", "")]
+)
+def test_backstage_entity_references_are_accepted(owner: str, system: str) -> None:
+    assert pre_gen.validate({**VALID, "owner": owner, "system": system}) == []
 
 
 def test_valid_answers_have_no_problems() -> None:
@@ -53,6 +62,10 @@ def test_valid_answers_have_no_problems() -> None:
         ("author_email", "ja ne@example.com", "author_email 'ja ne@example.com'"),
         ("version", "one", "version 'one' is not a PEP 440 version"),
         ("project_name", "   ", "project_name is empty"),
+        ("owner", "", "owner '' is not a Backstage entity reference"),
+        ("owner", "Orders Team", "owner 'Orders Team' is not a Backstage entity reference"),
+        ("owner", "group:Default/orders", "owner 'group:Default/orders'"),
+        ("system", "shop-", "system 'shop-' is not a Backstage entity reference"),
         ("use_sentry", "maybe", "use_sentry must be true or false, not 'maybe'"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Command line: `python -m <package> serve | migrate | create-user | purge-audit-events` (also a console script)."""
+"""Command line: `python -m <package> serve | migrate | create-user | purge-audit-events | openapi` (also a script)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from .core.security import PasswordHasher
 from .db.engine import Database
 from .db.models import Role
 from .observability.metrics import multiprocess_mode
+from .openapi import DOCUMENT_PATH
 from .services.audit import AuditTrail, Origin, purge_expired_events
 from .services.auth import register_user
 from .settings import Settings, SettingsError, get_settings
@@ -121,6 +122,20 @@ async def _purge_audit_events(settings: Settings) -> int:
     return 0
 
 
+def openapi(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the OpenAPI document (default docs/openapi.json; `-` for standard output)."""
+    # Imported here: building the app imports every router, which the other commands do not need.
+    from .main import create_app
+    from .openapi import render
+
+    text = render(create_app(settings))
+    if args.output == Path("-"):
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m {PACKAGE}", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge_parser = commands.add_parser("purge-audit-events", help="delete audit events past AUDIT_RETENTION_DAYS")
     purge_parser.set_defaults(handler=purge_audit_events)
+
+    openapi_parser = commands.add_parser("openapi", help="export the OpenAPI document for the repository")
+    openapi_parser.add_argument("--output", type=Path, default=DOCUMENT_PATH, help=f"default: {DOCUMENT_PATH}")
+    openapi_parser.set_defaults(handler=openapi)
     return parser
 
 
