@@ -144,7 +144,7 @@ async def test_a_list_request_is_one_trace_from_the_server_span_to_the_database(
 
 
 async def test_an_incoming_traceparent_is_continued(client: AsyncClient, account: Account, receiver: Receiver) -> None:
-    caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"  # pragma: allowlist secret
     response = await client.get(
         "/api/v1/items", headers={**account.headers, "traceparent": f"00-{caller_trace}-{caller_span}-01"}
     )
