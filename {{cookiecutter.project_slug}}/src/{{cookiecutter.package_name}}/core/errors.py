@@ -140,8 +140,17 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Corouti
 }
 
 
+# Python 3.13 renamed 422 to RFC 9110's "Unprocessable Content": one name on every version keeps the
+# exported OpenAPI document (docs/openapi.json) the same whichever Python exports it.
+_PHRASES = {422: "Unprocessable Content"}
+
+
+def _phrase(status: int) -> str:
+    return _PHRASES.get(status, HTTPStatus(status).phrase)
+
+
 def documented_errors(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the envelope, e.g. `responses=documented_errors(401, 404)`."""
     return {
-        status: {"model": ErrorEnvelope, "description": HTTPStatus(status).phrase} for status in sorted(status_codes)
+        status: {"model": ErrorEnvelope, "description": _phrase(status)} for status in sorted(status_codes)
     }
