@@ -151,6 +151,4 @@ def _phrase(status: int) -> str:
 
 def documented_errors(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the envelope, e.g. `responses=documented_errors(401, 404)`."""
-    return {
-        status: {"model": ErrorEnvelope, "description": _phrase(status)} for status in sorted(status_codes)
-    }
+    return {status: {"model": ErrorEnvelope, "description": _phrase(status)} for status in sorted(status_codes)}
