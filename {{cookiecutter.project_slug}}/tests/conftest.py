@@ -7,12 +7,14 @@ never quietly falls back to SQLite. Its tables are dropped and migrated at the s
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
@@ -24,11 +26,23 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import Base, Role, User
+from {{ cookiecutter.package_name }}.db.models import Base, Role, User, utc_now
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.services import two_factor
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account, IsolatedSettings, log_in
+from .support import (
+    CLIENT_ADDRESS,
+    PASSWORD,
+    SECRET_KEY,
+    TOTP_ENCRYPTION_KEY,
+    Account,
+    Clock,
+    IsolatedSettings,
+    Mailbox,
+    free_port,
+    log_in,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,24 +95,61 @@ def job_queue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def settings_factory(database_url: str{% if cookiecutter.use_celery %}, job_queue_dir: Path{% endif %}) -> Callable[..., Settings]:
-    """Test settings: fast password hashing, the test database, overrides as keyword arguments."""
+def smtp_server() -> Iterator[tuple[Controller, Mailbox]]:
+    """A real SMTP server (aiosmtpd, in a thread of this process) that keeps what it receives."""
+    received = Mailbox()
+    # aiosmtpd logs every connection at INFO from its own thread: noise in the tests' output.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    server = Controller(received, hostname="127.0.0.1", port=free_port())
+    server.start()
+    try:
+        yield server, received
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: tuple[Controller, Mailbox]) -> Mailbox:
+    """The messages the test's service sent (emptied for each test)."""
+    received = smtp_server[1]
+    received.clear()
+    return received
+
+
+@pytest.fixture(scope="session")
+def settings_factory(
+    database_url: str,
+    smtp_server: tuple[Controller, Mailbox],
+{%- if cookiecutter.use_celery %}
+    job_queue_dir: Path,
+{%- endif %}
+) -> Callable[..., Settings]:
+    """Test settings: fast password hashing, the test database, mail to the test SMTP server, overrides."""
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "environment": "test",
             "database_url": database_url,
             "secret_key": SECRET_KEY,
+            "totp_encryption_key": TOTP_ENCRYPTION_KEY,
             "database_startup_attempts": 1,
             "argon2_time_cost": 1,
             "argon2_memory_cost_kib": 8,
             "argon2_parallelism": 1,
             "log_format": "json",
+            "email_backend": "smtp",
+            "smtp_host": smtp_server[0].hostname,
+            "smtp_port": smtp_server[0].port,
+            "smtp_security": "none",
 {%- if cookiecutter.use_celery %}
             "celery_broker_url": f"sqla+sqlite:///{job_queue_dir / 'broker.db'}",
             "celery_result_backend": f"db+sqlite:///{job_queue_dir / 'results.db'}",
             "celery_worker_metrics_port": 0,
+            "email_via_celery": False,  # after the response; the worker's own test turns it on
 {%- endif %}
+            # Tests register many accounts from one client; the limits have tests of their own.
+            "email_rate_limit_per_address": "1000/minute",
+            "email_rate_limit_per_client": "1000/minute",
             **overrides,
         }
         return IsolatedSettings(**values)
@@ -119,8 +170,8 @@ async def _empty_tables(context: AppContext) -> None:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """A started app of the test's own (fresh login counters and metrics) on empty tables."""
+async def app(settings: Settings, mailbox: Mailbox) -> AsyncIterator[FastAPI]:
+    """A started app of the test's own (fresh login counters and metrics) on empty tables and mailbox."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         await _empty_tables(application.state.context)
@@ -169,3 +220,20 @@ async def admin(client: AsyncClient, app_context: AppContext) -> Account:
         await session.commit()
     tokens = await log_in(client, email)
     return Account(email, PASSWORD, tokens["access_token"], tokens["refresh_token"])
+
+
+@pytest.fixture
+async def verified_account(account: Account, app_context: AppContext) -> Account:
+    """`account` with its e-mail address verified (as following the link would)."""
+    async with app_context.database.sessions() as session:
+        await session.execute(update(User).where(User.email == account.email).values(email_verified_at=utc_now()))
+        await session.commit()
+    return account
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Stands in for the clock two-factor codes are checked against, so a test can use each step once."""
+    clock = Clock()
+    monkeypatch.setattr(two_factor, "utc_now", lambda: clock.now)
+    return clock

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from httpx import AsyncClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -20,6 +27,7 @@ PASSWORD = "a long test passphrase 42"  # pragma: allowlist secret
 WRONG_PASSWORD = "not the right passphrase"  # pragma: allowlist secret
 NEW_PASSWORD = "a brand new long passphrase"  # pragma: allowlist secret
 SECRET_KEY = "tests-only-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"  # pragma: allowlist secret
+TOTP_ENCRYPTION_KEY = "tests-only-totp-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # pragma: allowlist secret
 CLIENT_ADDRESS = ("203.0.113.7", 50000)
 
 
@@ -79,3 +87,67 @@ def wait_until_answering(url: str, server: subprocess.Popen[bytes], log: Path, t
             pass
         time.sleep(0.1)
     pytest.fail(f"the server did not answer within {timeout_seconds} s:\n{log.read_text()}")
+
+
+@dataclass
+class Mailbox:
+    """What the tests' SMTP server (a real aiosmtpd server in this process) received."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    refusals: int = 0  # answer this many messages with a temporary error (451) before accepting
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        with self.lock:
+            if self.refusals:
+                self.refusals -= 1
+                return "451 Requested action aborted: try again later"
+            content = envelope.original_content or b""
+            self.messages.append(BytesParser(_class=EmailMessage, policy=default_policy).parsebytes(content))
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.refusals = 0
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [message for message in self.messages if address.lower() in str(message["To"]).lower()]
+
+    def last_to(self, address: str, timeout_seconds: float = 10) -> EmailMessage:
+        """The latest message to `address`, waiting for it: messages go out after the response."""
+        deadline = time.monotonic() + timeout_seconds
+        while not (received := self.to(address)):
+            if time.monotonic() > deadline:
+                pytest.fail(f"no message to {address} within {timeout_seconds} s; received: {self.summary()}")
+            time.sleep(0.02)
+        return received[-1]
+
+    def summary(self) -> list[tuple[str, str]]:
+        with self.lock:
+            return [(str(message["To"]), str(message["Subject"])) for message in self.messages]
+
+
+def text_part(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert isinstance(part, EmailMessage), "the message has no plain-text part"
+    return str(part.get_content())
+
+
+def token_from(message: EmailMessage) -> str:
+    """The `token=` query parameter of the link in the message's text part."""
+    for word in text_part(message).split():
+        if word.startswith(("http://", "https://")) and (tokens := parse_qs(urlsplit(word).query).get("token")):
+            return tokens[0]
+    raise AssertionError(f"no link with a token in the message:\n{text_part(message)}")
+
+
+@dataclass
+class Clock:
+    """The service's clock for TOTP codes (the `clock` fixture), moved on by whole 30-second steps."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def advance(self) -> None:
+        self.now += timedelta(seconds=30)

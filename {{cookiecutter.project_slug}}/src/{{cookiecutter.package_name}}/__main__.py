@@ -95,7 +95,10 @@ async def _create_user(settings: Settings, email: str, password: str, role: Role
     try:
         async with database.sessions() as session:
             audit = AuditTrail(session, Origin())  # no client: the command line
-            user = await register_user(session, PasswordHasher(settings), audit, email, password, role)
+            # The operator vouches for the address: the account needs no verification link.
+            user = await register_user(
+                session, PasswordHasher(settings), audit, email, password, role, email_verified=True
+            )
     except ConflictError as error:
         print(error.message, file=sys.stderr)
         return 1

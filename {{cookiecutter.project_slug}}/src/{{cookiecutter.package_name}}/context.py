@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from .core.ratelimit import LoginGuard
 from .core.security import PasswordHasher, TokenService
+from .core.two_factor import SecretBox
 from .db.engine import Database
+from .mail import Mailer
 from .observability.metrics import Metrics
 from .settings import Settings
 {%- if cookiecutter.use_celery %}
@@ -24,7 +26,9 @@ class AppContext:
     passwords: PasswordHasher
     tokens: TokenService
     login_guard: LoginGuard
+    totp_secrets: SecretBox
     metrics: Metrics
+    mailer: Mailer
 {%- if cookiecutter.use_celery %}
     jobs: JobQueue
 {%- endif %}

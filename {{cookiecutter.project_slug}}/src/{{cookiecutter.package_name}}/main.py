@@ -23,7 +23,9 @@ from .core.ratelimit import LoginGuard
 from .core.request_id import HEADER as REQUEST_ID_HEADER
 from .core.request_id import is_well_formed
 from .core.security import PasswordHasher, TokenService
+from .core.two_factor import SecretBox
 from .db.engine import Database
+from .mail import Mailer
 from .observability import metrics
 from .observability.metrics import Metrics
 {%- if cookiecutter.use_sentry %}
@@ -107,15 +109,20 @@ def build_context(settings: Settings) -> AppContext:
         on_storage_error=app_metrics.rate_limit_storage_errors.inc,
         on_refused=lambda reason: app_metrics.login_rejections.labels(reason=reason).inc(),
     )
+{%- if cookiecutter.use_celery %}
+    jobs = JobQueue(settings)
+{%- endif %}
     context = AppContext(
         settings=settings,
         database=database,
         passwords=PasswordHasher(settings),
         tokens=TokenService(settings),
         login_guard=login_guard,
+        totp_secrets=SecretBox(settings.totp_key),
         metrics=app_metrics,
+        mailer=Mailer(settings, on_outcome=app_metrics.count_email{% if cookiecutter.use_celery %}, jobs=jobs{% endif %}),
 {%- if cookiecutter.use_celery %}
-        jobs=JobQueue(settings),
+        jobs=jobs,
 {%- endif %}
     )
     context.add_readiness_check("database", database.ping)

@@ -8,6 +8,9 @@ safe on a developer's machine.
 from __future__ import annotations
 
 import secrets
+from email.headerregistry import Address
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formataddr
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -16,8 +19,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, {% if cookiecutter.use_vault %}PydanticBaseSettingsSource, {% endif %}SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-{%- if cookiecutter.use_vault %}
 
+from .about import TITLE
+{%- if cookiecutter.use_vault %}
 from .secrets.vault import VaultError, VaultSettingsSource
 {%- endif %}
 
@@ -87,10 +91,37 @@ class Settings(BaseSettings):
     login_lockout_threshold: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
 
+    # Account recovery and two-factor login
+    password_reset_ttl_seconds: int = Field(default=30 * 60, ge=60)
+    email_verification_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=60)
+    mfa_token_ttl_seconds: int = Field(default=5 * 60, ge=30)  # between the password and the code
+    # E-mails sent per address and per client (limits syntax), against mail bombing.
+    email_rate_limit_per_address: str = "3/hour"
+    email_rate_limit_per_client: str = "20/hour"
+    # Encrypts TOTP secrets at rest: a long random string, required in production. Outside
+    # production a missing key is derived from the token signing key.
+    totp_encryption_key: SecretStr | None = None
+
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # E-mail: "console" writes each message to the log (development); "smtp" sends it.
+    email_backend: Literal["console", "smtp"] = "console"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    email_from: str = formataddr((TITLE, "noreply@localhost"))
+    # Where the pages that handle the links in messages live (reset, verification).
+    public_base_url: str = "http://127.0.0.1:8000{% if cookiecutter.use_playwright %}/ui{% endif %}"
+{%- if cookiecutter.use_celery %}
+    # Deliver through a Celery job (retried with backoff) instead of after the response in the API process.
+    email_via_celery: bool = True
+{%- endif %}
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -147,11 +178,29 @@ class Settings(BaseSettings):
     def _upper_case_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("login_rate_limit")
+    @field_validator("login_rate_limit", "email_rate_limit_per_address", "email_rate_limit_per_client")
     @classmethod
     def _parse_rate_limit(cls, value: str) -> str:
         parse_rate_limit(value)  # raises ValueError with the library's explanation
         return value
+
+    @field_validator("email_from")
+    @classmethod
+    def _parse_sender(cls, value: str) -> str:
+        """One address, optionally with a display name: `Orders <noreply@example.com>`."""
+        try:
+            header = SMTP_POLICY.header_factory("from", value)
+        except (IndexError, ValueError):  # the parser's answer to some malformed addresses
+            header = None
+        addresses: tuple[Address, ...] = getattr(header, "addresses", ())
+        if header is None or header.defects or len(addresses) != 1 or not addresses[0].domain:
+            raise ValueError("EMAIL_FROM must be one address such as 'Name <noreply@example.com>'")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod
@@ -174,9 +223,12 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment != "production":
             return self
-        problems = [*_secret_key_problems(self.secret_key)]
+        problems = [*_secret_key_problems("SECRET_KEY", self.secret_key)]
+        problems += _secret_key_problems("TOTP_ENCRYPTION_KEY", self.totp_encryption_key)
         if self.is_sqlite and not self.allow_sqlite_in_production:
             problems.append("DATABASE_URL points at SQLite: use PostgreSQL or set ALLOW_SQLITE_IN_PRODUCTION=true")
+        if self.email_backend == "console":
+            problems.append("EMAIL_BACKEND=console writes links with tokens to the log: use smtp")
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
@@ -202,15 +254,22 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         return secrets.token_urlsafe(48)
 
+    @property
+    def totp_key(self) -> str:
+        """TOTP_ENCRYPTION_KEY, or outside production one derived from the signing key (SecretBox adds HKDF)."""
+        if self.totp_encryption_key is not None:
+            return self.totp_encryption_key.get_secret_value()
+        return self.signing_key
 
-def _secret_key_problems(secret_key: SecretStr | None) -> list[str]:
+
+def _secret_key_problems(name: str, secret_key: SecretStr | None) -> list[str]:
     if secret_key is None or not secret_key.get_secret_value():
-        return ["SECRET_KEY is missing"]
+        return [f"{name} is missing"]
     value = secret_key.get_secret_value()
     if value.lower() in KNOWN_WEAK_SECRETS:
-        return ["SECRET_KEY is a well-known placeholder"]
+        return [f"{name} is a well-known placeholder"]
     if len(value) < MIN_SECRET_KEY_LENGTH or len(set(value)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
-        return [f"SECRET_KEY is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"]
+        return [f"{name} is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"]
     return []
 
 

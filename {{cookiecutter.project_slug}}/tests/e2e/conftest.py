@@ -1,7 +1,8 @@
 """Browser tests: the real service under uvicorn on a free local port, driven by Chromium through Playwright.
 
 The server gets a temporary SQLite database of its own and runs from a temporary directory, so
-neither the developer's `.env` nor their database is touched. Chromium is Playwright's managed
+neither the developer's `.env` nor their database is touched. It sends its mail to the tests' SMTP
+server (the `mailbox` fixture), with links to its own address. Chromium is Playwright's managed
 browser, or the one at PLAYWRIGHT_CHROMIUM_EXECUTABLE (e.g. /usr/bin/chromium) where Playwright
 cannot download its own.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from ..support import free_port, wait_until_answering
+from ..support import Mailbox, free_port, wait_until_answering
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -37,6 +39,7 @@ SYSTEM_CHROMIUM_FLAGS = [
 class ServerSetup:
     workdir: Path
     env: dict[str, str]
+    port: int
 
     def run(self, *args: str, stdin: str | None = None) -> None:
         """Run the service's own command line against the server's database."""
@@ -58,22 +61,33 @@ class Credentials:
 
 
 @pytest.fixture(scope="session")
-def server_setup(tmp_path_factory: pytest.TempPathFactory) -> ServerSetup:
-    """The server's working directory and environment, with its database migrated."""
+def server_setup(tmp_path_factory: pytest.TempPathFactory, smtp_server: tuple[Controller, Mailbox]) -> ServerSetup:
+    """The server's working directory, environment and port, with its database migrated."""
     workdir = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    mail_server = smtp_server[0]
     env = {
         **os.environ,
         "ENVIRONMENT": "test",
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'e2e.db'}",
         "SECRET_KEY": secrets.token_urlsafe(48),
-        "LOGIN_RATE_LIMIT": "1000/minute",  # every test logs in; the limit has its own tests
+        "LOGIN_RATE_LIMIT": "1000/minute",  # every test logs in; the limits have their own tests
+        "EMAIL_RATE_LIMIT_PER_CLIENT": "1000/minute",  # and signs up, which sends mail
+        "EMAIL_BACKEND": "smtp",
+        "SMTP_HOST": mail_server.hostname,
+        "SMTP_PORT": str(mail_server.port),
+        "SMTP_SECURITY": "none",
+{%- if cookiecutter.use_celery %}
+        "EMAIL_VIA_CELERY": "false",  # sent by the server itself: no worker runs beside the browser tests
+{%- endif %}
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}/ui",
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_COST_KIB": "8",
         "ARGON2_PARALLELISM": "1",
         "LOG_FORMAT": "json",
     }
     env.pop("REDIS_URL", None)
-    setup = ServerSetup(workdir, env)
+    setup = ServerSetup(workdir, env, port)
     setup.run("migrate", "--config", str(PROJECT_DIR / "alembic.ini"))
     return setup
 
@@ -91,8 +105,7 @@ def admin_credentials(server_setup: ServerSetup) -> Credentials:
 @pytest.fixture(scope="session")
 def live_server(server_setup: ServerSetup) -> Iterator[str]:
     """The base URL of the running service (migrated, empty database), stopped after the session."""
-    workdir, env = server_setup.workdir, server_setup.env
-    port = free_port()
+    workdir, env, port = server_setup.workdir, server_setup.env, server_setup.port
     log_file = workdir / "server.log"
     with log_file.open("wb") as log:
         server = subprocess.Popen(  # noqa: S603

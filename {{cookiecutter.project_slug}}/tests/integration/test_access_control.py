@@ -10,7 +10,8 @@ from httpx import AsyncClient
 
 from ..support import Account
 
-Access = Literal["public", "member", "admin"]
+# verified: a member whose e-mail address is verified.
+Access = Literal["public", "member", "verified", "admin"]
 
 # Every operation of the API and who may call it. A new route fails the first test until it is
 # listed here: deciding who may call it is part of adding it.
@@ -18,9 +19,18 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("post", "/api/v1/auth/register"): "public",
     ("post", "/api/v1/auth/token"): "public",
     ("post", "/api/v1/auth/refresh"): "public",
+    ("post", "/api/v1/auth/mfa"): "public",
     ("post", "/api/v1/auth/logout"): "member",
+    ("post", "/api/v1/auth/password-reset"): "public",
+    ("post", "/api/v1/auth/password-reset/confirm"): "public",
+    ("post", "/api/v1/auth/verify-email"): "public",
+    ("post", "/api/v1/auth/verify-email/resend"): "member",
     ("get", "/api/v1/users/me"): "member",
     ("post", "/api/v1/users/me/password"): "member",
+    ("post", "/api/v1/users/me/2fa/setup"): "verified",
+    ("post", "/api/v1/users/me/2fa/enable"): "verified",
+    ("post", "/api/v1/users/me/2fa/disable"): "member",
+    ("post", "/api/v1/users/me/2fa/recovery-codes"): "member",
     ("post", "/api/v1/items"): "member",
     ("get", "/api/v1/items"): "member",
     ("get", "/api/v1/items/{item_id}"): "member",
@@ -79,4 +89,21 @@ async def test_an_admin_passes_the_admin_routes(client: AsyncClient, admin: Acco
 @pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "member"])
 async def test_a_member_passes_the_member_routes(client: AsyncClient, account: Account, method: str, path: str) -> None:
     response = await client.request(method, _url(path), headers=account.headers, json={})
+    assert response.status_code not in (401, 403), response.text
+
+
+@pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "verified"])
+async def test_an_unverified_member_is_forbidden_the_verified_routes(
+    client: AsyncClient, account: Account, method: str, path: str
+) -> None:
+    response = await client.request(method, _url(path), headers=account.headers, json={"code": "000000"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "email_not_verified"
+
+
+@pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "verified"])
+async def test_a_verified_member_passes_the_verified_routes(
+    client: AsyncClient, verified_account: Account, method: str, path: str
+) -> None:
+    response = await client.request(method, _url(path), headers=verified_account.headers, json={"code": "000000"})
     assert response.status_code not in (401, 403), response.text

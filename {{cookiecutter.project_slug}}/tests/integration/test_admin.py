@@ -44,6 +44,8 @@ async def test_an_account_is_read_by_id(client: AsyncClient, account: Account, a
         "email": account.email,
         "role": "member",
         "is_active": True,
+        "email_verified": False,
+        "two_factor_enabled": False,
         "created_at": None,
     }
     missing = await client.get("/api/v1/admin/users/999999", headers=admin.headers)

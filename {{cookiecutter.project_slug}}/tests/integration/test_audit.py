@@ -71,6 +71,7 @@ async def test_each_security_action_is_one_event_with_its_origin(client: AsyncCl
 
     assert actions(await events(client, admin, target_id=str(user_id))) == [
         ("user.register", "success"),
+        ("user.email_verification_sent", "success"),
         ("auth.login", "failure"),
         ("auth.login", "success"),
         ("auth.refresh_token_reuse", "failure"),

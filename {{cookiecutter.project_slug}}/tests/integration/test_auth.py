@@ -30,7 +30,7 @@ async def register(client: AsyncClient, email: str, password: str = PASSWORD) ->
 async def test_register_returns_the_account_without_any_password(client: AsyncClient) -> None:
     status, body = await register(client, "Ada@Example.com")
     assert status == 201
-    assert set(body) == {"id", "email", "role", "created_at"}
+    assert set(body) == {"id", "email", "role", "email_verified", "two_factor_enabled", "created_at"}
     assert (body["email"], body["role"]) == ("ada@example.com", "member")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -98,7 +99,14 @@ async def test_items_require_authentication(client: AsyncClient, method: str, ur
     assert response.status_code == 401
 
 
-async def test_the_schema_says_a_title_needs_a_visible_character(client: AsyncClient) -> None:
-    # Titles are stripped, so "\t" would pass minLength yet be refused: the pattern documents it.
+@pytest.mark.parametrize("blank", ["\t", "\x85", "\u3000"], ids=["tab", "next line", "ideographic space"])
+async def test_the_schema_says_a_title_needs_a_visible_character(
+    client: AsyncClient, account: Account, blank: str
+) -> None:
+    # Titles are stripped, so a blank would pass minLength yet be refused: the pattern documents it.
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
-    assert schemas["ItemCreate"]["properties"]["title"]["pattern"] == "\\S"
+    pattern = schemas["ItemCreate"]["properties"]["title"]["pattern"]
+    assert pattern == "[^\\s\\x85]"
+    assert re.search(pattern, blank) is None
+    response = await client.post("/api/v1/items", json={"title": blank}, headers=account.headers)
+    assert response.status_code == 422

@@ -28,7 +28,9 @@ from ..support import SECRET_KEY, free_port, wait_until_answering
 PACKAGE = "{{ cookiecutter.package_name }}"
 STARTUP_TIMEOUT_SECONDS = 60  # two workers importing the service on a busy CI machine
 MAX_REQUESTS = 200  # enough for the kernel to hand connections to both workers
-LIVE = "/health/live"
+LIVE = "/health/live"  # the requests the test counts
+READY = "/health/ready"  # the start-up wait, whose retries after a timeout would blur the count
+REQUEST_TIMEOUT_SECONDS = 30  # a worker's first request on a busy CI machine
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def two_workers(tmp_path: Path) -> Iterator[Server]:
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_until_answering(url + LIVE, server, log, STARTUP_TIMEOUT_SECONDS)
+        wait_until_answering(url + READY, server, log, STARTUP_TIMEOUT_SECONDS)
         yield Server(url, temp_dir)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -86,17 +88,18 @@ def serving_workers(metrics_dir: Path) -> dict[str, float]:
 
 
 def scraped_total(url: str) -> float:
-    exposition = httpx.get(url + "/metrics", headers={"Connection": "close"}).text
+    exposition = httpx.get(url + "/metrics", headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS).text
     (requests,) = [family for family in text_string_to_metric_families(exposition) if family.name == "http_requests"]
     return sum(sample.value for sample in requests.samples if sample.labels.get("handler") == LIVE)
 
 
 def test_every_scrape_counts_the_requests_of_both_workers(two_workers: Server) -> None:
     (metrics_dir,) = two_workers.temp_dir.glob("prometheus-*")
-    sent = 1  # the readiness wait's request
+    sent = 0
     # A new connection for each request, so the kernel hands them to both workers.
     while sent < MAX_REQUESTS and len(serving_workers(metrics_dir)) < 2:
-        httpx.get(two_workers.url + LIVE, headers={"Connection": "close"}).raise_for_status()
+        response = httpx.get(two_workers.url + LIVE, headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS)
+        response.raise_for_status()
         sent += 1
     per_worker = serving_workers(metrics_dir)
     assert len(per_worker) == 2, f"one worker served all {sent} requests"

@@ -27,25 +27,28 @@ from sqlalchemy import select
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, LoginSession, RefreshToken, utc_now
 from {{ cookiecutter.package_name }}.db.repositories import ItemRepository
+from {{ cookiecutter.package_name }}.mail import Mailer
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tasks.app import (
     EXPORT_ITEMS,
     PURGE_EXPIRED_AUDIT_EVENTS,
     PURGE_EXPIRED_REFRESH_TOKENS,
+    SEND_EMAIL,
     create_celery,
 )
 from {{ cookiecutter.package_name }}.tasks.metrics import WorkerMetrics
+from {{ cookiecutter.package_name }}.tasks.queue import JobQueue
 
-from ..support import CLIENT_ADDRESS, Account, free_port
+from ..support import CLIENT_ADDRESS, Account, Mailbox, free_port
 
 METRICS = WorkerMetrics()
 METRICS.connect()
 
 
-def job_runs(outcome: str) -> float:
-    """How many export jobs the worker metrics counted with this outcome so far."""
-    return METRICS.registry.get_sample_value("celery_tasks_total", {"task": EXPORT_ITEMS, "outcome": outcome}) or 0.0
+def job_runs(outcome: str, task: str = EXPORT_ITEMS) -> float:
+    """How many `task` jobs (default: exports) the worker metrics counted with this outcome so far."""
+    return METRICS.registry.get_sample_value("celery_tasks_total", {"task": task, "outcome": outcome}) or 0.0
 
 
 def run_worker(settings: Settings) -> Any:
@@ -132,6 +135,32 @@ async def test_a_redelivered_job_returns_its_result_without_running_again(
     assert job_runs("succeeded") == before + 1
     assert calls == []
     assert (await finished(client, account, first["task_id"]))["result"] == first["result"]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_send_email_job_reaches_the_smtp_server_after_a_refusal(
+    settings_factory: Callable[..., Settings], app_context: AppContext, mailbox: Mailbox
+) -> None:
+    mailbox.refusals = 1  # the worker's first attempt gets a temporary error: the job retries
+    outcomes: list[str] = []
+    mailer = Mailer(settings_factory(email_via_celery=True), jobs=app_context.jobs, on_outcome=outcomes.append)
+    await mailer.deliver(mailer.compose("two_factor_enabled", "ada@example.com"))
+    assert outcomes == ["queued"]
+    received = await asyncio.to_thread(mailbox.last_to, "ada@example.com", 30)
+    assert received["Subject"].startswith("Two-factor authentication is on")
+    assert await asyncio.to_thread(wait_until, lambda: job_runs("retried", SEND_EMAIL) >= 1, 10)
+
+
+async def test_mail_for_a_dead_broker_is_logged_and_counted(settings_factory: Callable[..., Settings]) -> None:
+    settings = settings_factory(
+        celery_broker_url="redis://127.0.0.1:1/0", celery_publish_timeout_seconds=0.5, email_via_celery=True
+    )
+    outcomes: list[str] = []
+    jobs = JobQueue(settings)
+    mailer = Mailer(settings, jobs=jobs, on_outcome=outcomes.append)
+    await mailer.deliver(mailer.compose("two_factor_disabled", "ada@example.com"))  # does not raise
+    await jobs.close()
+    assert outcomes == ["failed"]
 
 
 def test_the_worker_entry_point_serves_its_metrics(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -219,7 +219,7 @@ async def test_a_sentry_event_carries_the_trace_id(settings_factory: Callable[..
                 response = await client.get("/crash")
         assert response.status_code == 500
         sentry_sdk.flush(timeout=5)
-        (event,) = sink.events
+        (event,) = sink.events_of("RuntimeError")
         assert event["tags"]["trace_id"] == trace_id_of(response)
     finally:
         sink.shutdown()

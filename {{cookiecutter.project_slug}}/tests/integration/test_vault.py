@@ -102,13 +102,20 @@ def vault_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, vault: Vault) -> 
     return configure
 
 
-SECRET = {"SECRET_KEY": VAULT_SECRET_KEY, "database_url": "sqlite+aiosqlite:///./from-vault.db", "unrelated": "x"}
+VAULT_TOTP_KEY = "totp-from-vault-" + "t" * 40  # pragma: allowlist secret
+SECRET = {
+    "SECRET_KEY": VAULT_SECRET_KEY,
+    "totp_encryption_key": VAULT_TOTP_KEY,
+    "database_url": "sqlite+aiosqlite:///./from-vault.db",
+    "unrelated": "x",
+}
 
 
 def test_settings_are_read_with_a_token(vault: Vault, vault_env: Callable[..., str]) -> None:
     vault.write(vault_env(VAULT_TOKEN=vault.root_token), SECRET)
     settings = get_settings()
     assert settings.signing_key == VAULT_SECRET_KEY
+    assert settings.totp_key == VAULT_TOTP_KEY
     assert settings.database_url == "sqlite+aiosqlite:///./from-vault.db"
 
 

@@ -29,7 +29,7 @@ from {{ cookiecutter.package_name }}.secrets.vault import VaultConfig
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import SECRET_KEY, IsolatedSettings
+from ..support import SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
 PROJECT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("staging", "production")
@@ -40,6 +40,7 @@ KUBECTL = shutil.which("kubectl")
 # What the Secret the operator creates adds (docs/deploy.md lists its keys).
 OPERATOR_SECRET: dict[str, Any] = {
     "secret_key": SECRET_KEY,
+    "totp_encryption_key": TOTP_ENCRYPTION_KEY,
 {%- if cookiecutter.database == "postgresql" %}
     "database_url": "postgresql+asyncpg://app@db.internal:5432/app",
 {%- endif %}
@@ -141,7 +142,7 @@ def test_shutdown_finishes_within_the_grace_period(environment: str) -> None:
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_no_secret_is_committed(environment: str) -> None:
     assert [o["metadata"]["name"] for o in rendered(environment) if o["kind"] == "Secret"] == []
-    secret_settings = {"SECRET_KEY"{% if cookiecutter.database == "postgresql" %}, "DATABASE_URL"{% endif %}{% if cookiecutter.use_sentry %}, "SENTRY_DSN"{% endif %}{% if cookiecutter.use_celery %}, "CELERY_BROKER_URL"{% endif %}}
+    secret_settings = {"SECRET_KEY", "TOTP_ENCRYPTION_KEY"{% if cookiecutter.database == "postgresql" %}, "DATABASE_URL"{% endif %}{% if cookiecutter.use_sentry %}, "SENTRY_DSN"{% endif %}{% if cookiecutter.use_celery %}, "CELERY_BROKER_URL"{% endif %}}
     assert secret_settings.isdisjoint(config(environment))
 {%- if cookiecutter.database == "postgresql" %}
 

@@ -13,7 +13,7 @@ import structlog
 from {{ cookiecutter.package_name }}.core.logging import REDACTED, configure_logging
 from {{ cookiecutter.package_name }}.core.request_id import set_request_id
 
-from ..support import SECRET_KEY, IsolatedSettings
+from ..support import SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -22,7 +22,13 @@ def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
 
 def test_json_lines_carry_level_time_and_request_id(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(
-        IsolatedSettings(environment="production", allow_sqlite_in_production=True, secret_key=SECRET_KEY)
+        IsolatedSettings(
+            environment="production",
+            allow_sqlite_in_production=True,
+            secret_key=SECRET_KEY,
+            totp_encryption_key=TOTP_ENCRYPTION_KEY,
+            email_backend="smtp",
+        )
     )
 
     def log_during_a_request() -> None:

@@ -10,9 +10,15 @@ from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.settings import SettingsError, get_settings
 
-from ..support import SECRET_KEY, IsolatedSettings
+from ..support import SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
 POSTGRES_URL = "postgresql+asyncpg://app@db.internal:5432/app"
+# What every production configuration needs besides its secret key and database.
+PRODUCTION: dict[str, Any] = {
+    "environment": "production",
+    "email_backend": "smtp",
+    "totp_encryption_key": TOTP_ENCRYPTION_KEY,
+}
 
 
 def test_development_defaults_run_without_configuration() -> None:
@@ -81,7 +87,7 @@ def test_other_drivers_are_refused_without_echoing_the_url(url: str, problem: st
 
 
 def test_production_accepts_a_strong_key_and_postgresql() -> None:
-    settings = IsolatedSettings(environment="production", secret_key=SECRET_KEY, database_url=POSTGRES_URL)
+    settings = IsolatedSettings(**PRODUCTION, secret_key=SECRET_KEY, database_url=POSTGRES_URL)
     assert settings.is_production
     assert settings.effective_log_format == "json"
 
@@ -98,14 +104,45 @@ def test_production_accepts_a_strong_key_and_postgresql() -> None:
 )
 def test_production_refuses_weak_or_default_secret_keys(secret_key: str | None, problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
-        IsolatedSettings(environment="production", secret_key=secret_key, database_url=POSTGRES_URL)
+        IsolatedSettings(**PRODUCTION, secret_key=secret_key, database_url=POSTGRES_URL)
+
+
+@pytest.mark.parametrize(("key", "problem"), [(None, "TOTP_ENCRYPTION_KEY is missing"), ("change-me", "placeholder")])
+def test_production_refuses_a_missing_or_weak_totp_encryption_key(key: str | None, problem: str) -> None:
+    settings = {**PRODUCTION, "totp_encryption_key": key}
+    with pytest.raises(ValidationError, match=problem):
+        IsolatedSettings(**settings, secret_key=SECRET_KEY, database_url=POSTGRES_URL)
+
+
+def test_outside_production_the_totp_key_is_derived_from_the_signing_key() -> None:
+    assert IsolatedSettings(secret_key=SECRET_KEY).totp_key == SECRET_KEY
+    assert IsolatedSettings(totp_encryption_key=TOTP_ENCRYPTION_KEY).totp_key == TOTP_ENCRYPTION_KEY
 
 
 def test_production_refuses_sqlite_unless_allowed() -> None:
     with pytest.raises(ValidationError, match="ALLOW_SQLITE_IN_PRODUCTION"):
-        IsolatedSettings(environment="production", secret_key=SECRET_KEY)
-    allowed = IsolatedSettings(environment="production", secret_key=SECRET_KEY, allow_sqlite_in_production=True)
+        IsolatedSettings(**PRODUCTION, secret_key=SECRET_KEY)
+    allowed = IsolatedSettings(**PRODUCTION, secret_key=SECRET_KEY, allow_sqlite_in_production=True)
     assert allowed.is_sqlite
+
+
+def test_production_refuses_the_console_mail_backend() -> None:
+    with pytest.raises(ValidationError, match="EMAIL_BACKEND=console writes links with tokens to the log"):
+        IsolatedSettings(environment="production", secret_key=SECRET_KEY, database_url=POSTGRES_URL)
+
+
+@pytest.mark.parametrize("sender", ["not an address", "a@example.com, b@example.com", "x@", "", "Orders <orders>"])
+def test_email_from_must_be_one_address(sender: str) -> None:
+    with pytest.raises(ValidationError, match="EMAIL_FROM must be one address"):
+        IsolatedSettings(email_from=sender)
+
+
+def test_email_settings_have_working_defaults() -> None:
+    settings = IsolatedSettings(email_from="Orders <noreply@example.com>", public_base_url="https://orders.example/")
+    assert settings.email_from == "Orders <noreply@example.com>"
+    assert settings.public_base_url == "https://orders.example"  # links append their own path
+    assert IsolatedSettings().email_from.endswith("<noreply@localhost>")
+    assert IsolatedSettings().email_backend == "console"
 
 
 def test_get_settings_reads_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import BackgroundTasks, Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..context import AppContext
-from ..core.exceptions import AuthenticationError, PermissionDeniedError
+from ..core.exceptions import AuthenticationError, EmailNotVerifiedError, PermissionDeniedError
 from ..core.request_id import current_request_id
-from ..db.models import MAX_ID, Role
+from ..db.models import MAX_ID, Role, User
+from ..db.repositories import UserRepository
+from ..mail import Outbox
+from ..services.account_recovery import AccountRecovery
 from ..services.admin import AdminService
 from ..services.audit import AuditTrail, Origin
 from ..services.auth import AuthService, Principal, authenticate
 from ..services.items import ItemService
+from ..services.two_factor import TwoFactorService
 from .v1 import PREFIX
 
 
@@ -73,6 +78,17 @@ def require_role(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
 Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 
 
+async def verified_user(user: CurrentUser, session: Session) -> User:
+    """The caller's account, when its e-mail address is verified (403 `email_not_verified` otherwise)."""
+    account = await UserRepository(session).get(user.user_id)
+    if account.email_verified_at is None:
+        raise EmailNotVerifiedError
+    return account
+
+
+VerifiedUser = Annotated[User, Depends(verified_user)]
+
+
 def client_ip(request: Request) -> str:
     """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies, see FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else "unknown"
@@ -82,13 +98,22 @@ async def request_origin(request: Request) -> Origin:
     return Origin(client_ip(request), request.headers.get("user-agent"), current_request_id())
 
 
-async def get_audit_trail(
-    session: Session, context: Context, origin: Annotated[Origin, Depends(request_origin)]
-) -> AuditTrail:
+RequestOrigin = Annotated[Origin, Depends(request_origin)]
+
+
+async def get_audit_trail(session: Session, context: Context, origin: RequestOrigin) -> AuditTrail:
     return AuditTrail(session, origin, on_recorded=context.metrics.count_audit_event)
 
 
 Audit = Annotated[AuditTrail, Depends(get_audit_trail)]
+
+
+async def get_outbox(context: Context, background_tasks: BackgroundTasks) -> Outbox:
+    return Outbox(context.mailer, background_tasks)
+
+
+# `mail.send("password_reset", to, link=..., expires_in=...)`: delivered after the response.
+Mail = Annotated[Outbox, Depends(get_outbox)]
 
 # A larger id than the database can store is a 422, never a driver overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -102,11 +127,61 @@ async def get_item_service(session: Session) -> ItemService:
 Items = Annotated[ItemService, Depends(get_item_service)]
 
 
-async def get_auth_service(session: Session, context: Context, audit: Audit) -> AuthService:
-    return AuthService(session, context.passwords, context.tokens, context.login_guard, audit)
+async def get_two_factor_service(session: Session, context: Context, audit: Audit, mail: Mail) -> TwoFactorService:
+    return TwoFactorService(session, context.totp_secrets, audit, mail)
+
+
+TwoFactor = Annotated[TwoFactorService, Depends(get_two_factor_service)]
+
+
+async def get_auth_service(session: Session, context: Context, audit: Audit, two_factor: TwoFactor) -> AuthService:
+    mfa_token_ttl = timedelta(seconds=context.settings.mfa_token_ttl_seconds)
+    return AuthService(
+        session, context.passwords, context.tokens, context.login_guard, audit, two_factor, mfa_token_ttl
+    )
 
 
 Auth = Annotated[AuthService, Depends(get_auth_service)]
+
+
+def account_recovery(session: AsyncSession, audit: AuditTrail, context: AppContext) -> AccountRecovery:
+    return AccountRecovery(session, audit, context.passwords, context.login_guard, context.mailer, context.settings)
+
+
+async def get_account_recovery(session: Session, context: Context, audit: Audit) -> AccountRecovery:
+    return account_recovery(session, audit, context)
+
+
+Recovery = Annotated[AccountRecovery, Depends(get_account_recovery)]
+
+
+class RecoveryMail:
+    """Sends reset and verification links after the response, each in a database session of its own
+    (the request's is closed by then). So a slow mail server never delays an answer, and the answer
+    cannot tell whether an address has an account."""
+
+    def __init__(self, context: AppContext, origin: Origin, background_tasks: BackgroundTasks) -> None:
+        self.context = context
+        self.origin = origin
+        self.background_tasks = background_tasks
+
+    def send_password_reset(self, email: str) -> None:
+        self.background_tasks.add_task(self._run, lambda recovery: recovery.send_password_reset(email))
+
+    def send_verification(self, user_id: int) -> None:
+        self.background_tasks.add_task(self._run, lambda recovery: recovery.send_verification(user_id))
+
+    async def _run(self, work: Callable[[AccountRecovery], Awaitable[None]]) -> None:
+        async with self.context.database.sessions() as session:
+            audit = AuditTrail(session, self.origin, on_recorded=self.context.metrics.count_audit_event)
+            await work(account_recovery(session, audit, self.context))
+
+
+async def get_recovery_mail(context: Context, origin: RequestOrigin, background_tasks: BackgroundTasks) -> RecoveryMail:
+    return RecoveryMail(context, origin, background_tasks)
+
+
+RecoveryMails = Annotated[RecoveryMail, Depends(get_recovery_mail)]
 
 
 async def get_admin_service(session: Session, audit: Audit) -> AdminService:

@@ -28,6 +28,8 @@ from .exceptions import (
     ConflictError,
     DatabaseUnavailableError,
     DependencyUnavailableError,
+    InvalidCodeError,
+    InvalidTokenError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -69,6 +71,8 @@ def error_response(
 
 # The status each kind of service error answers with (the nearest listed base class decides).
 HTTP_STATUS: dict[type[ServiceError], int] = {
+    InvalidCodeError: 400,
+    InvalidTokenError: 400,
     NotFoundError: 404,
     ConflictError: 409,
     AuthenticationError: 401,
@@ -80,9 +84,13 @@ RETRY_AFTER_UNAVAILABLE = "5"  # seconds: long enough for a restarting dependenc
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}
 
 
+def http_status(exc: ServiceError) -> int:
+    """The status of the error's nearest listed class (500 for an unlisted one); the web UI's pages use it too."""
+    return next((HTTP_STATUS[cls] for cls in type(exc).__mro__ if cls in HTTP_STATUS), 500)
+
+
 async def _service_error(_: Request, exc: ServiceError) -> Response:
-    status_code = next((HTTP_STATUS[cls] for cls in type(exc).__mro__ if cls in HTTP_STATUS), 500)
-    return error_response(status_code, exc.code, exc.message, headers=_headers_for(exc))
+    return error_response(http_status(exc), exc.code, exc.message, headers=_headers_for(exc))
 
 
 def _headers_for(exc: ServiceError) -> dict[str, str]:

@@ -38,9 +38,24 @@ class InvalidCredentialsError(AuthenticationError):
     message = "Incorrect email or password"
 
 
+class InvalidCodeError(ServiceError):
+    code = "invalid_code"
+    message = "The code is incorrect or was already used"
+
+
+class InvalidTokenError(ServiceError):
+    code = "invalid_token"
+    message = "The link or token is invalid, expired or already used"
+
+
 class PermissionDeniedError(ServiceError):
     code = "forbidden"
     message = "Your role does not allow this"
+
+
+class EmailNotVerifiedError(PermissionDeniedError):
+    code = "email_not_verified"
+    message = "Verify your e-mail address first (see the link we sent, or ask for a new one)"
 
 
 class RateLimitedError(ServiceError):

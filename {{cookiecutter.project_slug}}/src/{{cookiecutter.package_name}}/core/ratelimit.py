@@ -1,4 +1,5 @@
-"""Login brute-force protection: an attempt rate per account and IP, and a lockout after failures.
+"""Login brute-force protection: an attempt rate per account and IP, and a lockout after failures;
+and the budget of e-mails (reset and verification links) per address and per client.
 
 Counters live in process memory, or in Redis when REDIS_URL is set (shared by every worker and
 replica). If Redis fails the guard fails open: logins keep working, a warning is logged and
@@ -37,6 +38,10 @@ class LoginGuard:
         self._failures: RateLimitItem = RateLimitItemPerSecond(
             settings.login_lockout_threshold, settings.login_lockout_seconds
         )
+        self._mail_budgets = (
+            ("mail-per-address", parse(settings.email_rate_limit_per_address)),
+            ("mail-per-client", parse(settings.email_rate_limit_per_client)),
+        )
         self._on_storage_error = on_storage_error
         self._on_refused = on_refused
         self._pool: ConnectionPool | None = None
@@ -69,6 +74,12 @@ class LoginGuard:
         if not await self._fail_open(self._limiter.hit(self._attempts, "login-attempts", account, client_ip), True):
             retry_after = await self._retry_after(self._attempts, "login-attempts", account, client_ip)
             self._refuse(RateLimitedError(retry_after))
+
+    async def check_sending(self, address: str, client_ip: str) -> None:
+        """Count an e-mail to `address` asked for by `client_ip`; RateLimitedError when either budget is spent."""
+        for (namespace, budget), identifier in zip(self._mail_budgets, (address, client_ip), strict=True):
+            if not await self._fail_open(self._limiter.hit(budget, namespace, identifier), True):
+                raise RateLimitedError(await self._retry_after(budget, namespace, identifier))
 
     async def record_failure(self, account: str) -> bool:
         """Count a failed login; True when this failure locks the account."""

@@ -1,7 +1,8 @@
-"""Password hashing (argon2id) and JSON Web Tokens (access and refresh)."""
+"""Password hashing (argon2id), JSON Web Tokens (access and refresh) and single-use account tokens."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from collections.abc import Callable
@@ -130,3 +131,13 @@ class TokenService:
             )
         except (jwt.PyJWTError, ValueError) as error:
             raise AuthenticationError from error
+
+
+def new_account_token() -> str:
+    """A single-use token for a link or the second login step: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_account_token(token: str) -> str:
+    """What the database stores: SHA-256 suffices for 256 random bits (no guessing, no salt needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()

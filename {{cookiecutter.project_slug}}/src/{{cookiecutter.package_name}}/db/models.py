@@ -74,6 +74,20 @@ class User(Base):
     )
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[CreatedAt]
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-factor: the TOTP secret (encrypted, set at enrolment), when it was confirmed, and the
+    # last time step a code was accepted for (a code is never accepted twice).
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
 
 class Item(Base):
@@ -110,6 +124,40 @@ class RefreshToken(Base):
     user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[CreatedAt]
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TokenPurpose(StrEnum):
+    # What a token is for, not a secret (the scanners match the word "password").
+    PASSWORD_RESET = "password_reset"  # noqa: S105  # nosec B105  # pragma: allowlist secret
+    EMAIL_VERIFICATION = "email_verification"
+    MFA_LOGIN = "mfa_login"
+
+
+class AccountToken(Base):
+    """A single-use token sent to a user (reset link, verification link, second login step).
+
+    Only its SHA-256 hash is stored: a copy of the table does not let anyone use a token.
+    """
+
+    __tablename__ = "account_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[CreatedAt]
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(Base):
+    """One of the single-use codes that replace a TOTP code when the authenticator is lost."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[IdPrimaryKey]
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

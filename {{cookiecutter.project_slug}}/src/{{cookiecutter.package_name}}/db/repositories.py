@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Row, delete, select, update
@@ -13,7 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.exceptions import ConflictError, NotFoundError
 from ..core.security import RefreshToken as IssuedRefreshToken
-from .models import AuditEvent, Item, LoginSession, RefreshToken, Role, User, utc_now
+from ..core.security import hash_account_token
+from .models import (
+    AccountToken,
+    AuditEvent,
+    Item,
+    LoginSession,
+    RecoveryCode,
+    RefreshToken,
+    Role,
+    TokenPurpose,
+    User,
+    utc_now,
+)
 
 
 class UserRepository:
@@ -53,6 +65,16 @@ class UserRepository:
         if filters.is_active is not None:
             statement = statement.where(User.is_active.is_(filters.is_active))
         return (await self.session.scalars(statement)).all()
+
+    async def claim_totp_step(self, user_id: int, step: int) -> bool:
+        """Record `step` as used; False when it (or a later step) was used before: the code is a replay."""
+        statement = (
+            update(User)
+            .where(User.id == user_id, (User.totp_last_step.is_(None)) | (User.totp_last_step < step))
+            .values(totp_last_step=step)
+        )
+        result = cast(CursorResult[Any], await self.session.execute(statement))
+        return result.rowcount == 1
 
     async def count_active_admins(self) -> int:
         """Locks the active admins' rows (PostgreSQL) so two demotions cannot both see a second admin."""
@@ -149,6 +171,74 @@ class RefreshTokenRepository:
         statement = update(RefreshToken).where(RefreshToken.jti == jti, RefreshToken.used_at.is_(None))
         result = cast(CursorResult[Any], await self.session.execute(statement.values(used_at=utc_now())))
         return result.rowcount == 1
+
+
+class AccountTokenRepository:
+    """Single-use tokens, found by the hash of the token presented."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: str, user_id: int, purpose: TokenPurpose, ttl: timedelta) -> None:
+        self.session.add(
+            AccountToken(
+                token_hash=hash_account_token(token), user_id=user_id, purpose=purpose, expires_at=utc_now() + ttl
+            )
+        )
+        await self.session.flush()
+
+    async def user_id_of(self, token: str, purpose: TokenPurpose) -> int | None:
+        """The user of an unused, unexpired token of this purpose; None otherwise."""
+        statement = select(AccountToken.user_id).where(*self._usable(token, purpose))
+        return await self.session.scalar(statement)
+
+    async def consume(self, token: str, purpose: TokenPurpose) -> int | None:
+        """Spend the token: the user's id, or None when it is unknown, expired or already spent."""
+        user_id = await self.user_id_of(token, purpose)
+        if user_id is None:
+            return None
+        # Conditional on being unused, so of two concurrent requests only one spends it.
+        statement = update(AccountToken).where(*self._usable(token, purpose)).values(used_at=utc_now())
+        result = cast(CursorResult[Any], await self.session.execute(statement))
+        return user_id if result.rowcount == 1 else None
+
+    async def spend_all(self, user_id: int, purpose: TokenPurpose) -> None:
+        """Spend every outstanding token of this purpose (an earlier reset link dies with a reset)."""
+        statement = update(AccountToken).where(
+            AccountToken.user_id == user_id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None)
+        )
+        await self.session.execute(statement.values(used_at=utc_now()))
+
+    @staticmethod
+    def _usable(token: str, purpose: TokenPurpose) -> tuple[Any, ...]:
+        return (
+            AccountToken.token_hash == hash_account_token(token),
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > utc_now(),
+        )
+
+
+class RecoveryCodeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def replace(self, user_id: int, code_hashes: Sequence[str]) -> None:
+        """Drop the user's codes (used or not) and store these."""
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+        self.session.add_all(RecoveryCode(user_id=user_id, code_hash=code_hash) for code_hash in code_hashes)
+        await self.session.flush()
+
+    async def consume(self, user_id: int, code_hash: str) -> bool:
+        """Spend an unused code of the user; False when there is none with this hash."""
+        statement = update(RecoveryCode).where(
+            RecoveryCode.user_id == user_id, RecoveryCode.code_hash == code_hash, RecoveryCode.used_at.is_(None)
+        )
+        result = cast(CursorResult[Any], await self.session.execute(statement.values(used_at=utc_now())))
+        return result.rowcount == 1
+
+    async def delete_all(self, user_id: int) -> None:
+        await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
 
 
 @dataclass(frozen=True, slots=True)

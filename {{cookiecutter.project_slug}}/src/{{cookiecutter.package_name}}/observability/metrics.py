@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..services.audit import Action, Outcome
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client in every process
+EMAIL_OUTCOMES = ("sent", "failed", {% if cookiecutter.use_celery %}"queued", {% endif %}"logged")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -68,6 +69,14 @@ class Metrics:
             ("action", "outcome"),
             registry=self.registry,
         )
+        self.emails = Counter(
+            "emails_total",
+            "Messages by outcome: sent, failed (after its retries), queued for the worker, logged (console backend)",
+            ("outcome",),
+            registry=self.registry,
+        )
+        for outcome in EMAIL_OUTCOMES:
+            self.emails.labels(outcome=outcome)
         # Every series starts at zero: rate() and increase() only see an increase from an earlier
         # sample, so a series born at 1 would hide the first (often the only) refresh-token reuse.
         for action, outcome in product(Action, Outcome):
@@ -75,6 +84,9 @@ class Metrics:
         app_info = Info("app", "Version and environment of the running service", registry=None)
         app_info.info({"version": version, "environment": environment})
         self._add_process_collector(app_info)
+
+    def count_email(self, outcome: str) -> None:
+        self.emails.labels(outcome=outcome).inc()
 
     def count_audit_event(self, action: str, outcome: str) -> None:
         self.audit_events.labels(action=action, outcome=outcome).inc()

@@ -30,6 +30,15 @@ class Action(StrEnum):
     REFRESH_TOKEN_REUSE = "auth.refresh_token_reuse"  # noqa: S105  # nosec B105
     LOGOUT = "auth.logout"
     PASSWORD_CHANGE = "user.password_change"  # noqa: S105  # nosec B105  # pragma: allowlist secret
+    PASSWORD_RESET_REQUEST = "auth.password_reset_request"  # noqa: S105  # nosec B105  # pragma: allowlist secret
+    PASSWORD_RESET = "auth.password_reset"  # noqa: S105  # nosec B105  # pragma: allowlist secret
+    EMAIL_VERIFICATION_SENT = "user.email_verification_sent"
+    EMAIL_VERIFY = "user.email_verify"
+    SECOND_FACTOR = "auth.second_factor"  # a TOTP or recovery code at login
+    RECOVERY_CODE_USE = "auth.recovery_code_use"
+    TWO_FACTOR_ENABLE = "user.two_factor_enable"
+    TWO_FACTOR_DISABLE = "user.two_factor_disable"
+    RECOVERY_CODES_REGENERATE = "user.recovery_codes_regenerate"
     ROLE_CHANGE = "admin.role_change"
     DEACTIVATE = "admin.deactivate"
     REACTIVATE = "admin.reactivate"

@@ -1,4 +1,5 @@
-"""Registration, login, refresh-token rotation, logout and password changes.
+"""Registration, login (with the second step for two-factor users), refresh-token rotation,
+logout, password changes, and the password-checked two-factor changes.
 
 Every login is a login session: its access and refresh tokens carry the session's id, and each
 authenticated request checks that the session is live and the user active (`authenticate`). So
@@ -9,15 +10,17 @@ request, not when the access token expires.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import AuthenticationError, InvalidCredentialsError
+from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredentialsError
 from ..core.ratelimit import LoginGuard
-from ..core.security import PasswordHasher, TokenService
-from ..db.models import Role, User
-from ..db.repositories import LoginSessionRepository, RefreshTokenRepository, UserRepository
+from ..core.security import PasswordHasher, TokenService, new_account_token
+from ..db.models import Role, TokenPurpose, User, utc_now
+from ..db.repositories import AccountTokenRepository, LoginSessionRepository, RefreshTokenRepository, UserRepository
 from .audit import Action, AuditTrail, Outcome
+from .two_factor import TwoFactorService
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,13 @@ class IssuedTokens:
     access_token: str
     refresh_token: str
     expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactorRequired:
+    """The password was right; `mfa_token` and a code from the user's authenticator finish the login."""
+
+    mfa_token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +62,13 @@ async def register_user(
     email: str,
     password: str,
     role: Role = Role.MEMBER,
+    *,
+    email_verified: bool = False,
 ) -> User:
     """Create an account (ConflictError when the e-mail address is taken) and commit."""
     user = await UserRepository(session).add(email, await passwords.hash(password), role)
+    if email_verified:
+        user.email_verified_at = utc_now()
     audit.record(Action.REGISTER, actor_id=user.id, target_user_id=user.id)
     await session.commit()
     return user
@@ -68,31 +82,55 @@ class AuthService:
         tokens: TokenService,
         login_guard: LoginGuard,
         audit: AuditTrail,
+        two_factor: TwoFactorService,
+        mfa_token_ttl: timedelta,
     ) -> None:
         self.session = session
         self.passwords = passwords
         self.tokens = tokens
         self.login_guard = login_guard
         self.audit = audit
+        self.two_factor = two_factor
+        self.mfa_token_ttl = mfa_token_ttl
         self.users = UserRepository(session)
         self.login_sessions = LoginSessionRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
+        self.account_tokens = AccountTokenRepository(session)
 
-    async def login(self, email: str, password: str, client_ip: str) -> IssuedTokens:
-        """Tokens of a new session; RateLimitedError while limited or locked out, InvalidCredentialsError otherwise."""
+    async def login(self, email: str, password: str, client_ip: str) -> IssuedTokens | SecondFactorRequired:
+        """Tokens of a new session, or for a two-factor user the token of the second step.
+
+        RateLimitedError while limited or locked out, InvalidCredentialsError otherwise.
+        """
         await self.login_guard.check(email, client_ip)
         user = await self.users.by_email(email)
         valid, new_hash = await self.passwords.verify(password, user.password_hash if user else None)
         if user is None or not valid or not user.is_active:
             await self._record_failed_check(Action.LOGIN, email, user)
             raise InvalidCredentialsError
-        await self.login_guard.record_success(email)
         if new_hash is not None:  # hashing parameters were raised since this hash was made
             user.password_hash = new_hash
-        session_id = self.tokens.new_session_id()
-        await self.login_sessions.add(session_id, user.id)
-        self.audit.record(Action.LOGIN, actor_id=user.id, target_user_id=user.id)
-        return await self._issue(user.id, session_id)
+        if user.two_factor_enabled:
+            # The failure count is kept until the code is right: a known password does not reset it.
+            mfa_token = new_account_token()
+            await self.account_tokens.add(mfa_token, user.id, TokenPurpose.MFA_LOGIN, self.mfa_token_ttl)
+            await self.session.commit()
+            return SecondFactorRequired(mfa_token)
+        return await self._start_session(user)
+
+    async def complete_login(self, mfa_token: str, code: str, client_ip: str) -> IssuedTokens:
+        """The second step: a TOTP or recovery code. Wrong codes count toward the lockout like wrong passwords."""
+        user_id = await self.account_tokens.user_id_of(mfa_token, TokenPurpose.MFA_LOGIN)
+        user = await self.users.by_id(user_id) if user_id is not None else None
+        if user is None or not user.is_active:
+            raise AuthenticationError("The login step expired or is unknown: log in again")
+        await self.login_guard.check(user.email, client_ip)
+        if not await self.two_factor.accept_code(user, code):
+            await self._record_failed_check(Action.SECOND_FACTOR, user.email, user)
+            raise InvalidCredentialsError("The code is incorrect or was already used")
+        if await self.account_tokens.consume(mfa_token, TokenPurpose.MFA_LOGIN) is None:
+            raise AuthenticationError("The login step was already completed: log in again")
+        return await self._start_session(user)
 
     async def refresh(self, refresh_token: str) -> IssuedTokens:
         """Rotate: the presented token is spent and a new pair issued in the same session.
@@ -136,6 +174,36 @@ class AuthService:
         await self.login_sessions.revoke_all(user.id)
         self.audit.record(Action.PASSWORD_CHANGE, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()
+
+    async def disable_two_factor(self, principal: Principal, password: str, code: str, client_ip: str) -> None:
+        user = await self._confirm_identity(principal, password, code, client_ip)
+        await self.two_factor.disable(user)
+
+    async def regenerate_recovery_codes(
+        self, principal: Principal, password: str, code: str, client_ip: str
+    ) -> list[str]:
+        """New recovery codes; the old ones stop working."""
+        user = await self._confirm_identity(principal, password, code, client_ip)
+        return await self.two_factor.regenerate_recovery_codes(user)
+
+    async def _confirm_identity(self, principal: Principal, password: str, code: str, client_ip: str) -> User:
+        """The user, when both the password and a current code (or a recovery code) are right."""
+        user = await self.users.get(principal.user_id)
+        if not user.two_factor_enabled:
+            raise ConflictError("Two-factor login is not enabled")
+        await self.login_guard.check(user.email, client_ip)
+        valid, _ = await self.passwords.verify(password, user.password_hash)
+        if not valid or not await self.two_factor.accept_code(user, code):
+            await self._record_failed_check(Action.SECOND_FACTOR, user.email, user)
+            raise InvalidCredentialsError("Incorrect password or code")
+        return user
+
+    async def _start_session(self, user: User) -> IssuedTokens:
+        await self.login_guard.record_success(user.email)
+        session_id = self.tokens.new_session_id()
+        await self.login_sessions.add(session_id, user.id)
+        self.audit.record(Action.LOGIN, actor_id=user.id, target_user_id=user.id)
+        return await self._issue(user.id, session_id)
 
     async def _record_failed_check(self, action: Action, email: str, user: User | None) -> None:
         """Count a wrong password (it may lock the account) and commit its audit events on their own."""

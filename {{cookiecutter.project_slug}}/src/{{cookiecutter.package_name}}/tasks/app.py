@@ -16,6 +16,7 @@ PACKAGE = __name__.split(".")[0]
 EXPORT_ITEMS = "items.export"
 PURGE_EXPIRED_REFRESH_TOKENS = "auth.purge_expired_refresh_tokens"
 PURGE_EXPIRED_AUDIT_EVENTS = "audit.purge_expired_events"
+SEND_EMAIL = "mail.send_email"
 
 
 def create_celery(settings: Settings) -> Celery:

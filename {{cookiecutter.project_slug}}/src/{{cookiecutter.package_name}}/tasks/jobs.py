@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from email import message_from_string, policy
+from email.message import EmailMessage
 from typing import Any, TypeVar
 
 import structlog
@@ -16,10 +18,11 @@ from ..core.availability import is_unavailable
 from ..core.exceptions import DependencyUnavailableError
 from ..db.engine import Database
 from ..db.models import RefreshToken, utc_now
+from ..mail import smtp
 from ..services.audit import purge_expired_events
 from ..services.items import ItemService
 from ..settings import Settings
-from .app import EXPORT_ITEMS, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_REFRESH_TOKENS
+from .app import EXPORT_ITEMS, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_REFRESH_TOKENS, SEND_EMAIL
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -109,3 +112,14 @@ def purge_expired_audit_events(self: Task[Any, Any]) -> int:
             return await purge_expired_events(session, retention)
 
     return run_with_database(self, purge)
+
+
+# Unlike the database jobs, a mail server may stay away for a while: up to ten minutes between
+# attempts (with jitter, up to half an hour in all), before the job fails and the worker logs it.
+@shared_task(bind=True, base=IdempotentTask, name=SEND_EMAIL, autoretry_for=smtp.SMTP_ERRORS,
+             retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=10)  # fmt: skip
+def send_email(self: Task[Any, Any], message: str) -> None:
+    """Send a message the API composed (`message` is its `EmailMessage.as_string()`)."""
+    parsed: EmailMessage = message_from_string(message, _class=EmailMessage, policy=policy.default)
+    asyncio.run(smtp.send(parsed, self.app.conf.service_settings))
+    log.info("email_sent", message_id=parsed["Message-ID"], subject=parsed["Subject"])

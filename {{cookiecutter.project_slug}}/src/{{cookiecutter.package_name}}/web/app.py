@@ -15,9 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ..context import AppContext
-from ..core.exceptions import NotFoundError, PermissionDeniedError
-from . import admin
-from .rendering import HERE, redirect, render
+from ..core.exceptions import EmailNotVerifiedError, NotFoundError, PermissionDeniedError
+from . import account, admin, recovery
+from .rendering import HERE, error_page, redirect
 from .routes import router
 from .session import MOUNT_PATH, CsrfError, LoginRequiredError
 
@@ -33,6 +33,7 @@ def create_web_app(context: AppContext) -> FastAPI:
             LoginRequiredError: _login_required,
             CsrfError: _csrf_failed,
             NotFoundError: _not_found,
+            EmailNotVerifiedError: _not_verified,
             PermissionDeniedError: _forbidden,
             StarletteHTTPException: _http_error,
             RequestValidationError: _not_found,  # a malformed address, e.g. /items/abc/edit
@@ -41,6 +42,8 @@ def create_web_app(context: AppContext) -> FastAPI:
     web.state.context = context
     web.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     web.include_router(router)
+    web.include_router(recovery.router)
+    web.include_router(account.router)
     web.include_router(admin.router)
     return web
 
@@ -50,21 +53,21 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 
 async def _csrf_failed(request: Request, exc: Exception) -> Response:
-    return _error_page(request, HTTPStatus.FORBIDDEN, CsrfError.message)
+    return error_page(request, HTTPStatus.FORBIDDEN, CsrfError.message)
+
+
+async def _not_verified(request: Request, exc: Exception) -> Response:
+    return error_page(request, HTTPStatus.FORBIDDEN, EmailNotVerifiedError.message)
 
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
-    return _error_page(request, HTTPStatus.FORBIDDEN, "This page is for administrators only.")
+    return error_page(request, HTTPStatus.FORBIDDEN, "This page is for administrators only.")
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return _error_page(request, HTTPStatus.NOT_FOUND, "There is no such page, or it belongs to someone else.")
+    return error_page(request, HTTPStatus.NOT_FOUND, "There is no such page, or it belongs to someone else.")
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     status = HTTPStatus(exc.status_code)
-    return _error_page(request, status, status.description)
-
-
-def _error_page(request: Request, status: HTTPStatus, message: str) -> Response:
-    return render(request, "error.html", {"status": status.value, "heading": status.phrase, "message": message}, status)
+    return error_page(request, status, status.description)

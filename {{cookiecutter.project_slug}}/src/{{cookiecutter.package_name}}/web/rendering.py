@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,13 @@ PAGE_HEADERS = {"content-security-policy": PAGE_CSP, "cache-control": "no-store"
 
 # Shown after a redirect (`?done=created`): fixed texts, so the query string cannot inject any.
 NOTICES = {
-    "signed-up": "Your account is ready. Log in to continue.",
+    "signed-up": "Your account is ready: we sent you a link to confirm your e-mail address. Log in to continue.",
     "logged-out": "You are logged out.",
+    "reset-link-sent": "If an account uses that address, a link to choose a new password is on its way.",
+    "password-reset": "Your password is changed and every session has ended. Log in with the new password.",
+    "email-verified": "Your e-mail address is confirmed.",
+    "verification-sent": "A new confirmation link is on its way to your e-mail address.",
+    "two-factor-off": "Two-factor login is off.",
     "created": "Item created.",
     "updated": "Item saved.",
     "deleted": "Item deleted.",
@@ -56,6 +62,10 @@ def render(request: Request, template: str, values: dict[str, Any] | None = None
     response = templates.TemplateResponse(request, template, page_values, status_code, headers=PAGE_HEADERS)
     remember_csrf_token(request, response, context)
     return response
+
+
+def error_page(request: Request, status: HTTPStatus, message: str) -> Response:
+    return render(request, "error.html", {"status": status.value, "heading": status.phrase, "message": message}, status)
 
 
 def redirect(path: str, done: str | None = None) -> RedirectResponse:

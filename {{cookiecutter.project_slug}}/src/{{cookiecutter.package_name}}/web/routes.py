@@ -1,4 +1,5 @@
-"""The pages: sign up, log in, log out, and the signed-in user's items (list, create, edit, delete).
+"""The pages: sign up, log in (with the code step for two-factor users), log out, and the signed-in
+user's items (list, create, edit, delete).
 
 Every form post checks the CSRF token first, then works through the same services and
 repositories as the API, and answers with a redirect (success) or the form again with messages.
@@ -12,14 +13,25 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Audit, Auth, Context, ItemId, Items, Session, client_ip
-from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration
-from ..core.exceptions import AuthenticationError, ConflictError, RateLimitedError
+from ..api.deps import Audit, Auth, Context, ItemId, Items, RecoveryMails, Session, client_ip
+from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration, TwoFactorCode
+from ..context import AppContext
+from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredentialsError, RateLimitedError
 from ..db.models import MAX_ID
 from ..db.repositories import UserRepository
-from ..services.auth import register_user
+from ..services.auth import IssuedTokens, SecondFactorRequired, register_user
 from .rendering import field_errors, redirect, render
-from .session import SessionPrincipal, SignedInUser, check_csrf, end_session, session_principal, start_session
+from .session import (
+    SessionPrincipal,
+    SignedInUser,
+    check_csrf,
+    end_login_step,
+    end_session,
+    login_step_token,
+    session_principal,
+    start_login_step,
+    start_session,
+)
 
 PAGE_SIZE = 20
 MAX_PAGE = MAX_ID // PAGE_SIZE  # a later page would need a row offset beyond what the database stores
@@ -48,18 +60,24 @@ async def signup(
     context: Context,
     db: Session,
     audit: Audit,
+    mail: RecoveryMails,
     email: FormText = "",
     password: FormText = "",
     csrf_token: FormText = "",
 ) -> Response:
+    """As the API's registration: the address gets a verification link, within the same e-mail budget."""
     check_csrf(request, csrf_token)
     try:
         registration = Registration(email=email.strip(), password=password)
-        await register_user(db, context.passwords, audit, registration.email, registration.password)
+        await context.login_guard.check_sending(registration.email, client_ip(request))
+        user = await register_user(db, context.passwords, audit, registration.email, registration.password)
     except ValidationError as error:
         return render(request, "signup.html", {"email": email, "errors": field_errors(error)}, 422)
     except ConflictError as error:
         return render(request, "signup.html", {"email": email, "errors": {"email": error.message}}, 409)
+    except RateLimitedError as error:
+        return render(request, "signup.html", {"email": email, "errors": {"email": error.message}}, 429)
+    mail.send_verification(user.id)
     return redirect("/login", done="signed-up")
 
 
@@ -80,11 +98,50 @@ async def login(
     check_csrf(request, csrf_token)
     email = email.strip().lower()
     try:
-        tokens = await auth.login(email, password, client_ip(request))
+        outcome = await auth.login(email, password, client_ip(request))
     except AuthenticationError as error:
         return render(request, "login.html", {"email": email, "error": error.message}, 401)
     except RateLimitedError as error:
         return render(request, "login.html", {"email": email, "error": error.message}, 429)
+    if isinstance(outcome, SecondFactorRequired):
+        response = redirect("/login/code")
+        start_login_step(response, context, outcome.mfa_token)
+        return response
+    return signed_in(context, outcome)
+
+
+@router.get("/login/code")
+async def login_code_page(request: Request) -> Response:
+    if not login_step_token(request):  # expired, or no password step: start from the beginning
+        return redirect("/login")
+    return render(request, "login_code.html")
+
+
+@router.post("/login/code")
+async def complete_login(
+    request: Request, context: Context, auth: Auth, code: FormText = "", csrf_token: FormText = ""
+) -> Response:
+    """The second step: wrong codes count toward the lockout, as in the API."""
+    check_csrf(request, csrf_token)
+    try:
+        body = TwoFactorCode(code=code)
+        tokens = await auth.complete_login(login_step_token(request), body.code, client_ip(request))
+    except ValidationError as error:
+        return render(request, "login_code.html", {"errors": field_errors(error)}, 422)
+    except InvalidCredentialsError as error:  # a wrong code: the step stays open for another try
+        return render(request, "login_code.html", {"errors": {"code": error.message}}, 401)
+    except RateLimitedError as error:
+        return render(request, "login_code.html", {"errors": {"code": error.message}}, 429)
+    except AuthenticationError as error:  # the step expired or was used: back to the password
+        response = render(request, "login.html", {"email": "", "error": error.message}, 401)
+        end_login_step(response, context)
+        return response
+    response = signed_in(context, tokens)
+    end_login_step(response, context)
+    return response
+
+
+def signed_in(context: AppContext, tokens: IssuedTokens) -> Response:
     response = redirect("/items")
     start_session(response, context, tokens.access_token, tokens.expires_in)
     return response
@@ -110,6 +167,7 @@ async def items_page(request: Request, user: SignedInUser, db: Session, items: I
     rows = await items.list(user_id, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     values = {
         "email": account.email,
+        "email_verified": account.email_verified_at is not None,
         "items": rows[:PAGE_SIZE],
         "page": page,
         "has_next": len(rows) > PAGE_SIZE,

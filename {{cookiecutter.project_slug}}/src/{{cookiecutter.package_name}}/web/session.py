@@ -5,6 +5,11 @@ production, scoped to the UI's path), so the UI authenticates exactly like the A
 ends when the token expires (ACCESS_TOKEN_TTL_SECONDS), at logout, or when an admin or a password
 change revokes it. Forms are protected by the double-submit
 pattern: a random token in a SameSite=Strict cookie must match the hidden form field.
+
+Between the password and the code of a two-factor login, the second step's token waits in a
+cookie of its own (HttpOnly, SameSite=Strict, as short-lived as the token), not in a hidden
+field: it never appears in the page's markup, so a saved or restored page cannot carry it, and
+the code page can be reloaded without losing the step.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ..services.auth import Principal, authenticate
 
 MOUNT_PATH = "/ui"  # the UI's URL prefix, also the path its cookies are limited to
 SESSION_COOKIE = "session"
+LOGIN_STEP_COOKIE = "login_step"
 CSRF_COOKIE = "csrf"
 CSRF_FIELD = "csrf_token"
 
@@ -72,13 +78,21 @@ def start_session(response: Response, context: AppContext, access_token: str, li
 
 
 def end_session(response: Response, context: AppContext) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path=MOUNT_PATH,
-        secure=context.settings.is_production,
-        httponly=True,
-        samesite="lax",
-    )
+    _delete_cookie(response, context, SESSION_COOKIE, samesite="lax")
+
+
+def start_login_step(response: Response, context: AppContext, mfa_token: str) -> None:
+    max_age = context.settings.mfa_token_ttl_seconds
+    _set_cookie(response, context, LOGIN_STEP_COOKIE, mfa_token, max_age=max_age, samesite="strict")
+
+
+def login_step_token(request: Request) -> str:
+    """The second step's token, or "" (no step has it) when it has expired or was never set."""
+    return request.cookies.get(LOGIN_STEP_COOKIE, "")
+
+
+def end_login_step(response: Response, context: AppContext) -> None:
+    _delete_cookie(response, context, LOGIN_STEP_COOKIE, samesite="strict")
 
 
 def issue_csrf_token(request: Request) -> str:
@@ -117,4 +131,10 @@ def _set_cookie(
         secure=context.settings.is_production,
         httponly=True,
         samesite=samesite,
+    )
+
+
+def _delete_cookie(response: Response, context: AppContext, name: str, *, samesite: Literal["lax", "strict"]) -> None:
+    response.delete_cookie(
+        name, path=MOUNT_PATH, secure=context.settings.is_production, httponly=True, samesite=samesite
     )

@@ -1,4 +1,5 @@
-"""Registration, login (OAuth2 password flow), refresh-token rotation and logout."""
+"""Registration, login (OAuth2 password flow, then a code for two-factor users), refresh-token
+rotation, logout, password reset and e-mail verification."""
 
 from __future__ import annotations
 
@@ -9,10 +10,21 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from ...core.errors import documented_errors
 from ...db.models import User
-from ...services.auth import IssuedTokens, register_user
-from ..deps import Audit, Auth, Context, CurrentUser, Session, client_ip
+from ...db.repositories import UserRepository
+from ...services.auth import IssuedTokens, SecondFactorRequired, register_user
+from ..deps import Audit, Auth, Context, CurrentUser, Recovery, RecoveryMails, Session, client_ip
 from . import PREFIX
-from .schemas import RefreshRequest, Registration, TokenPair, UserRead
+from .schemas import (
+    EmailVerification,
+    PasswordReset,
+    PasswordResetRequest,
+    RefreshRequest,
+    Registration,
+    SecondFactorChallenge,
+    SecondFactorLogin,
+    TokenPair,
+    UserRead,
+)
 
 router = APIRouter(prefix=f"{PREFIX}/auth", tags=["auth"])
 
@@ -21,26 +33,48 @@ router = APIRouter(prefix=f"{PREFIX}/auth", tags=["auth"])
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=documented_errors(400, 409, 422),
+    responses=documented_errors(400, 409, 422, 429),
     summary="Create an account",
 )
-async def register(body: Registration, session: Session, context: Context, audit: Audit) -> User:
-    """Passwords need 12+ characters and must not be common; the e-mail address must be unused."""
-    return await register_user(session, context.passwords, audit, body.email, body.password)
+async def register(
+    body: Registration, request: Request, session: Session, context: Context, audit: Audit, mail: RecoveryMails
+) -> User:
+    """Passwords need 12+ characters and must not be common; the e-mail address must be unused.
+
+    A verification link is sent to the address (rate limited per address and client).
+    """
+    await context.login_guard.check_sending(body.email, client_ip(request))
+    user = await register_user(session, context.passwords, audit, body.email, body.password)
+    mail.send_verification(user.id)
+    return user
 
 
 @router.post(
     "/token",
-    response_model=TokenPair,
+    response_model=TokenPair | SecondFactorChallenge,
     responses=documented_errors(400, 401, 422, 429),
     summary="Log in: exchange e-mail and password for tokens",
 )
 async def issue_tokens(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, auth: Auth
-) -> IssuedTokens:
-    """OAuth2 password flow (`username` is the e-mail address). Repeated failures lock the account for a while."""
+) -> IssuedTokens | SecondFactorRequired:
+    """OAuth2 password flow (`username` is the e-mail address). Repeated failures lock the account for a while.
+
+    With two-factor login enabled the answer is `mfa_required` and an `mfa_token` for `/auth/mfa`.
+    """
     email = form.username.strip().lower()
     return await auth.login(email, form.password, client_ip(request))
+
+
+@router.post(
+    "/mfa",
+    response_model=TokenPair,
+    responses=documented_errors(400, 401, 422, 429),
+    summary="Log in, second step: a code from the authenticator or a recovery code",
+)
+async def complete_login(body: SecondFactorLogin, request: Request, auth: Auth) -> IssuedTokens:
+    """A code is accepted once; wrong codes count toward the same lockout as wrong passwords."""
+    return await auth.complete_login(body.mfa_token, body.code, client_ip(request))
 
 
 @router.post(
@@ -63,3 +97,53 @@ async def refresh_tokens(body: RefreshRequest, auth: Auth) -> IssuedTokens:
 async def logout(user: CurrentUser, auth: Auth) -> None:
     """The session's access and refresh tokens stop working at once; other sessions are untouched."""
     await auth.logout(user)
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=documented_errors(400, 422, 429),
+    summary="Ask for a password-reset link",
+)
+async def request_password_reset(
+    body: PasswordResetRequest, request: Request, context: Context, mail: RecoveryMails
+) -> None:
+    """The same answer whether or not the address has an account; the link is sent only if it has."""
+    await context.login_guard.check_sending(body.email, client_ip(request))
+    mail.send_password_reset(body.email)
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(400, 422),
+    summary="Set a new password with the token from the reset link",
+)
+async def reset_password(body: PasswordReset, recovery: Recovery) -> None:
+    """The token works once. Every session of the user ends, on every device."""
+    await recovery.reset_password(body.token, body.new_password)
+
+
+@router.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(400, 422),
+    summary="Confirm the e-mail address with the token from the verification link",
+)
+async def verify_email(body: EmailVerification, recovery: Recovery) -> None:
+    await recovery.verify_email(body.token)
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=documented_errors(401, 429),
+    summary="Send the verification link again",
+)
+async def resend_verification(
+    user: CurrentUser, request: Request, session: Session, context: Context, mail: RecoveryMails
+) -> None:
+    """Rate limited per address and client; nothing is sent once the address is verified."""
+    account = await UserRepository(session).get(user.user_id)
+    await context.login_guard.check_sending(account.email, client_ip(request))
+    mail.send_verification(account.id)

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Request, status
 from ...core.errors import documented_errors
 from ...db.models import User
 from ...db.repositories import UserRepository
-from ..deps import Auth, CurrentUser, Session, client_ip
+from ...services.two_factor import Enrolment
+from ..deps import Auth, CurrentUser, Session, TwoFactor, VerifiedUser, client_ip
 from . import PREFIX
-from .schemas import PasswordChange, UserRead
+from .schemas import PasswordChange, RecoveryCodes, TwoFactorCode, TwoFactorConfirmation, TwoFactorEnrolment, UserRead
 
 router = APIRouter(prefix=f"{PREFIX}/users", tags=["users"])
 
@@ -28,3 +29,50 @@ async def read_me(user: CurrentUser, session: Session) -> User:
 async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth, request: Request) -> None:
     """Needs the current password (a wrong one counts as a failed login). Ends every session, this one too."""
     await auth.change_password(user, body.current_password, body.new_password, client_ip(request))
+
+
+@router.post(
+    "/me/2fa/setup",
+    response_model=TwoFactorEnrolment,
+    responses=documented_errors(401, 403, 409),
+    summary="Start two-factor enrolment: a new authenticator secret",
+)
+async def start_two_factor(user: VerifiedUser, two_factor: TwoFactor) -> Enrolment:
+    """Needs a verified e-mail address. Scan the QR code (or type the secret), then confirm with `/2fa/enable`."""
+    return await two_factor.start_enrolment(user)
+
+
+@router.post(
+    "/me/2fa/enable",
+    response_model=RecoveryCodes,
+    responses=documented_errors(400, 401, 403, 409, 422),
+    summary="Turn two-factor login on with a code from the authenticator",
+)
+async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, two_factor: TwoFactor) -> RecoveryCodes:
+    """Returns ten single-use recovery codes: store them safely, they are not shown again."""
+    return RecoveryCodes(recovery_codes=await two_factor.enable(user, body.code))
+
+
+@router.post(
+    "/me/2fa/disable",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(400, 401, 409, 422, 429),
+    summary="Turn two-factor login off",
+)
+async def disable_two_factor(body: TwoFactorConfirmation, user: CurrentUser, auth: Auth, request: Request) -> None:
+    """Needs the password and a current code (or a recovery code); wrong ones count as failed logins."""
+    await auth.disable_two_factor(user, body.password, body.code, client_ip(request))
+
+
+@router.post(
+    "/me/2fa/recovery-codes",
+    response_model=RecoveryCodes,
+    responses=documented_errors(400, 401, 409, 422, 429),
+    summary="Replace the recovery codes",
+)
+async def regenerate_recovery_codes(
+    body: TwoFactorConfirmation, user: CurrentUser, auth: Auth, request: Request
+) -> RecoveryCodes:
+    """Needs the password and a current code; the earlier codes stop working."""
+    codes = await auth.regenerate_recovery_codes(user, body.password, body.code, client_ip(request))
+    return RecoveryCodes(recovery_codes=codes)

@@ -1,0 +1,109 @@
+"""Compose messages from the templates and deliver them with the backend of the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+{%- if cookiecutter.use_celery %}
+from uuid import uuid4
+{%- endif %}
+
+import structlog
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ..about import TITLE
+from ..settings import Settings
+{%- if cookiecutter.use_celery %}
+from ..tasks.app import SEND_EMAIL
+from ..tasks.queue import JobQueue, JobQueueUnavailableError
+{%- endif %}
+from . import smtp
+
+log = structlog.get_logger(__name__)
+
+# One per template in templates/ (a .txt and an .html file each); subjects, not secrets, whatever
+# the scanners make of the word "password".
+SUBJECTS = {
+    "password_reset": "Reset your password",  # nosec B105  # pragma: allowlist secret
+    "email_verification": "Confirm your e-mail address",
+    "two_factor_enabled": "Two-factor authentication is on",
+    "two_factor_disabled": "Two-factor authentication is off",
+}
+
+
+class Mailer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_outcome: Callable[[str], None] = lambda outcome: None,
+{%- if cookiecutter.use_celery %}
+        jobs: JobQueue | None = None,
+{%- endif %}
+    ) -> None:
+        self.settings = settings
+        self.on_outcome = on_outcome  # called with "sent", "failed"{% if cookiecutter.use_celery %}, "queued"{% endif %} or "logged"
+{%- if cookiecutter.use_celery %}
+        self.jobs = jobs if settings.email_via_celery else None
+{%- endif %}
+        self.templates = Environment(
+            loader=FileSystemLoader(Path(__file__).parent / "templates"),
+            autoescape=select_autoescape(["html"]),  # the values in the HTML part are escaped, the text stays as is
+            undefined=StrictUndefined,  # a value the template needs and the caller forgot fails at once
+        )
+        self.message_id_domain = parseaddr(settings.email_from)[1].rpartition("@")[2]
+
+    def compose(self, template: str, to: str, **values: object) -> EmailMessage:
+        """The message `template` to `to`: plain text with an HTML alternative."""
+        message = EmailMessage()
+        message["Subject"] = f"{SUBJECTS[template]} - {TITLE}"
+        message["From"] = self.settings.email_from
+        message["To"] = to
+        message["Date"] = formatdate(usegmt=True)
+        message["Message-ID"] = make_msgid(domain=self.message_id_domain)
+        values = {"service": TITLE, **values}
+        message.set_content(self.templates.get_template(f"{template}.txt").render(values))
+        message.add_alternative(self.templates.get_template(f"{template}.html").render(values), subtype="html")
+        return message
+
+    async def deliver(self, message: EmailMessage) -> None:
+        """Send `message`; never raises (it runs after the response): a failure is logged and counted."""
+        if self.settings.email_backend == "console":
+            # The development backend: the link in the message is in the log ("body" is not masked).
+            log.info("email_written_to_console", to=message["To"], subject=message["Subject"], body=text_of(message))
+            self.on_outcome("logged")
+            return
+{%- if cookiecutter.use_celery %}
+        if self.jobs is not None:
+            await self._queue(self.jobs, message)
+            return
+{%- endif %}
+        try:
+            await smtp.send_with_retries(message, self.settings)
+        except smtp.SMTP_ERRORS as error:
+            # Neither the body nor the recipient: the body holds the token, the address is personal data.
+            log.error("email_not_sent", message_id=message["Message-ID"], subject=message["Subject"], error=repr(error))
+            self.on_outcome("failed")
+            return
+        self.on_outcome("sent")
+{%- if cookiecutter.use_celery %}
+
+    async def _queue(self, jobs: JobQueue, message: EmailMessage) -> None:
+        """A send_email job: the worker sends it and retries with backoff while the server is unreachable."""
+        try:
+            await jobs.enqueue(SEND_EMAIL, str(uuid4()), message=message.as_string())
+        except JobQueueUnavailableError as error:
+            log.error(
+                "email_not_queued", message_id=message["Message-ID"], subject=message["Subject"], error=repr(error)
+            )
+            self.on_outcome("failed")
+            return
+        self.on_outcome("queued")
+{%- endif %}
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if isinstance(part, EmailMessage) else ""

@@ -1,0 +1,141 @@
+"""The account's security page: two-factor login (enrolment, recovery codes, switching it off).
+
+The same rules as the API: enrolment needs a verified e-mail address, and replacing the recovery
+codes or switching two-factor login off needs the password and a current code, checked like a
+login (rate limit and lockout included).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from markupsafe import Markup
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from ..api.deps import Auth, Session, TwoFactor, client_ip
+from ..api.v1.schemas import TwoFactorCode, TwoFactorConfirmation
+from ..core.errors import http_status
+from ..core.exceptions import ConflictError, EmailNotVerifiedError, InvalidCodeError, ServiceError
+from ..db.models import User
+from ..db.repositories import UserRepository
+from .rendering import field_errors, redirect, render
+from .routes import FormText
+from .session import SignedInUser, check_csrf, session_principal
+
+router = APIRouter(prefix="/account", dependencies=[Depends(session_principal)])
+
+
+async def signed_in_account(user: SignedInUser, db: Session) -> User:
+    return await UserRepository(db).get(user.user_id)
+
+
+SignedInAccount = Annotated[User, Depends(signed_in_account)]
+
+
+async def verified_account(account: SignedInAccount) -> User:
+    if account.email_verified_at is None:
+        raise EmailNotVerifiedError
+    return account
+
+
+VerifiedAccount = Annotated[User, Depends(verified_account)]
+
+
+def security_page(
+    request: Request,
+    account: User,
+    *,
+    error: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    values = {
+        "email_verified": account.email_verified_at is not None,
+        "enabled": account.two_factor_enabled,
+        "error": error,
+        "errors": errors or {},
+    }
+    return render(request, "two_factor.html", values, status_code)
+
+
+@router.get("/two-factor")
+async def two_factor_page(request: Request, account: SignedInAccount) -> Response:
+    return security_page(request, account)
+
+
+@router.post("/two-factor/setup")
+async def start_enrolment(
+    request: Request, account: VerifiedAccount, two_factor: TwoFactor, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        enrolment = await two_factor.start_enrolment(account)
+    except ConflictError as error:  # already enabled (e.g. in another tab)
+        return security_page(request, account, error=error.message, status_code=409)
+    # segno's own markup (paths drawn from the otpauth URI, no text of it): trusted, so not escaped.
+    qr_code = Markup(enrolment.qr_code_svg)  # noqa: S704
+    return render(request, "two_factor_enrol.html", {"qr_code": qr_code, "secret": enrolment.secret})
+
+
+@router.post("/two-factor/enable")
+async def enable(
+    request: Request, account: VerifiedAccount, two_factor: TwoFactor, code: FormText = "", csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        codes = await two_factor.enable(account, TwoFactorCode(code=code).code)
+    except ValidationError as error:
+        return render(request, "two_factor_enrol.html", {"errors": field_errors(error)}, 422)
+    except InvalidCodeError as error:
+        return render(request, "two_factor_enrol.html", {"errors": {"code": error.message}}, 400)
+    except ConflictError as error:  # already enabled, or no enrolment started
+        return security_page(request, account, error=error.message, status_code=409)
+    return render(request, "recovery_codes.html", {"codes": codes})
+
+
+@router.post("/two-factor/recovery-codes")
+async def regenerate_recovery_codes(
+    request: Request,
+    user: SignedInUser,
+    account: SignedInAccount,
+    auth: Auth,
+    password: FormText = "",
+    code: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        body = TwoFactorConfirmation(password=password, code=code)
+        codes = await auth.regenerate_recovery_codes(user, body.password, body.code, client_ip(request))
+    except (ValidationError, ServiceError) as error:
+        return refused(request, account, error)
+    return render(request, "recovery_codes.html", {"codes": codes})
+
+
+@router.post("/two-factor/disable")
+async def disable(
+    request: Request,
+    user: SignedInUser,
+    account: SignedInAccount,
+    auth: Auth,
+    password: FormText = "",
+    code: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        body = TwoFactorConfirmation(password=password, code=code)
+        await auth.disable_two_factor(user, body.password, body.code, client_ip(request))
+    except (ValidationError, ServiceError) as error:
+        return refused(request, account, error)
+    return redirect("/account/two-factor", done="two-factor-off")
+
+
+def refused(request: Request, account: User, error: ValidationError | ServiceError) -> Response:
+    """The page again with the reason: a field's problem, a wrong password or code (401), too many tries
+    (429), or two-factor login already off (409)."""
+    if isinstance(error, ValidationError):
+        return security_page(request, account, errors=field_errors(error), status_code=422)
+    return security_page(request, account, error=error.message, status_code=http_status(error))

@@ -1,0 +1,247 @@
+"""Password reset by e-mail, through the real SMTP client to the tests' SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from sqlalchemy import select, update
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.db.models import AccountToken, AuditEvent, utc_now
+from {{ cookiecutter.package_name }}.db.repositories import UserRepository
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import (
+    CLIENT_ADDRESS,
+    NEW_PASSWORD,
+    PASSWORD,
+    WRONG_PASSWORD,
+    Account,
+    Mailbox,
+    log_in,
+    text_part,
+    token_from,
+)
+
+RESET = "/api/v1/auth/password-reset"
+CONFIRM = "/api/v1/auth/password-reset/confirm"
+UNKNOWN = "nobody@example.com"
+OTHER_PASSWORD = "yet another long passphrase"  # pragma: allowlist secret
+SHORT_PASSWORD = "short"  # pragma: allowlist secret
+
+
+def reset_mails_to(mailbox: Mailbox) -> list[str]:
+    return [message["To"] for message in mailbox.messages if "reset" in message["Subject"].lower()]
+
+
+async def reset_link_token(client: AsyncClient, mailbox: Mailbox, email: str) -> str:
+    response = await client.post(RESET, json={"email": email})
+    assert response.status_code == 202, response.text
+    return token_from(mailbox.last_to(email))
+
+
+async def test_a_reset_sets_the_new_password_and_ends_every_session(
+    client: AsyncClient, account: Account, mailbox: Mailbox, settings: Settings
+) -> None:
+    token = await reset_link_token(client, mailbox, account.email)
+    assert f"{settings.public_base_url}/reset-password?token={token}" in text_part(mailbox.last_to(account.email))
+
+    response = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
+
+    assert response.status_code == 204, response.text
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 401
+    refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert refreshed.status_code == 401
+    old = await client.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
+    assert old.status_code == 401
+    tokens = await log_in(client, account.email, NEW_PASSWORD)
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.json()["email_verified"] is True  # the link proved the address
+
+
+async def test_known_and_unknown_addresses_get_the_same_answer(
+    client: AsyncClient, account: Account, mailbox: Mailbox
+) -> None:
+    known = await client.post(RESET, json={"email": account.email})
+    unknown = await client.post(RESET, json={"email": UNKNOWN})
+
+    assert (known.status_code, known.content) == (unknown.status_code, unknown.content)
+    assert known.status_code == 202
+    assert reset_mails_to(mailbox) == [account.email]
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-address", "unknown-address"])
+async def test_the_answer_is_sent_before_the_address_is_looked_up(
+    app: FastAPI, account: Account, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch, known: bool
+) -> None:
+    """So the time to answer cannot depend on whether the address has an account."""
+    events: list[str] = []
+    look_up = UserRepository.by_email
+
+    async def recording_look_up(self: UserRepository, email: str) -> Any:
+        events.append("looked up")
+        return await look_up(self, email)
+
+    monkeypatch.setattr(UserRepository, "by_email", recording_look_up)
+
+    status = await call_asgi(app, RESET, {"email": account.email if known else UNKNOWN}, on_answered=events.append)
+
+    assert status == 202
+    assert events == ["answered", "looked up"]
+    assert reset_mails_to(mailbox) == ([account.email] if known else [])
+
+
+async def call_asgi(app: FastAPI, path: str, payload: dict[str, str], on_answered: Callable[[str], None]) -> int:
+    """POST straight to the ASGI app, noting the moment the last byte of the answer is sent."""
+    body = json.dumps(payload).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": CLIENT_ADDRESS,
+        "server": ("testserver", 80),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client stays connected
+        raise AssertionError("unreachable")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            on_answered("answered")
+
+    async with asyncio.timeout(10):
+        await app(scope, receive, send)
+    return status
+
+
+async def test_a_reset_link_works_once(client: AsyncClient, account: Account, mailbox: Mailbox) -> None:
+    token = await reset_link_token(client, mailbox, account.email)
+    assert (await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})).status_code == 204
+
+    again = await client.post(CONFIRM, json={"token": token, "new_password": OTHER_PASSWORD})
+
+    assert again.status_code == 400
+    assert again.json()["error"]["code"] == "invalid_token"
+
+
+async def test_a_reset_spends_the_earlier_links(client: AsyncClient, account: Account, mailbox: Mailbox) -> None:
+    first = await reset_link_token(client, mailbox, account.email)
+    second = await reset_link_token(client, mailbox, account.email)
+    assert (await client.post(CONFIRM, json={"token": second, "new_password": NEW_PASSWORD})).status_code == 204
+
+    response = await client.post(CONFIRM, json={"token": first, "new_password": OTHER_PASSWORD})
+
+    assert response.status_code == 400
+
+
+async def test_an_expired_link_is_refused(
+    client: AsyncClient, account: Account, mailbox: Mailbox, app_context: AppContext
+) -> None:
+    token = await reset_link_token(client, mailbox, account.email)
+    async with app_context.database.sessions() as session:
+        await session.execute(update(AccountToken).values(expires_at=utc_now()))
+        await session.commit()
+
+    response = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
+
+    assert response.status_code == 400
+    await log_in(client, account.email, PASSWORD)  # unchanged
+
+
+async def test_links_expire_after_the_configured_time(
+    client: AsyncClient, account: Account, mailbox: Mailbox, app_context: AppContext, settings: Settings
+) -> None:
+    await reset_link_token(client, mailbox, account.email)
+    async with app_context.database.sessions() as session:
+        token = (await session.scalars(select(AccountToken).where(AccountToken.purpose == "password_reset"))).one()
+    lifetime = (token.expires_at - token.created_at).total_seconds()
+    assert lifetime == pytest.approx(settings.password_reset_ttl_seconds, abs=5)
+    text = text_part(mailbox.last_to(account.email))
+    assert f"{settings.password_reset_ttl_seconds // 60} minutes" in text
+
+
+async def test_only_the_hash_of_a_token_is_stored(
+    client: AsyncClient, account: Account, mailbox: Mailbox, app_context: AppContext
+) -> None:
+    token = await reset_link_token(client, mailbox, account.email)
+    async with app_context.database.sessions() as session:
+        stored = (await session.scalars(select(AccountToken).where(AccountToken.purpose == "password_reset"))).one()
+        events = (await session.scalars(select(AuditEvent))).all()
+    assert token not in stored.token_hash
+    assert "auth.password_reset_request" in {event.action for event in events}
+    assert all(token not in repr(vars(event)) for event in events)
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "x" * 257])
+async def test_a_made_up_token_is_refused(client: AsyncClient, token: str) -> None:
+    response = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
+    assert response.status_code in (400, 422)
+
+
+async def test_the_new_password_follows_the_policy(client: AsyncClient, account: Account, mailbox: Mailbox) -> None:
+    token = await reset_link_token(client, mailbox, account.email)
+    response = await client.post(CONFIRM, json={"token": token, "new_password": SHORT_PASSWORD})
+    assert response.status_code == 422
+
+
+async def test_a_reset_lifts_a_lockout(
+    client: AsyncClient, account: Account, mailbox: Mailbox, settings: Settings
+) -> None:
+    for _ in range(settings.login_lockout_threshold):
+        await client.post("/api/v1/auth/token", data={"username": account.email, "password": WRONG_PASSWORD})
+    locked = await client.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
+    assert locked.status_code == 429
+
+    token = await reset_link_token(client, mailbox, account.email)
+    assert (await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})).status_code == 204
+
+    await log_in(client, account.email, NEW_PASSWORD)
+
+
+class TestMailsPerAddress:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(email_rate_limit_per_address="2/hour", email_rate_limit_per_client="10/hour")
+
+    async def test_each_address_gets_a_few_mails_an_hour(self, client: AsyncClient) -> None:
+        statuses = [(await client.post(RESET, json={"email": UNKNOWN})).status_code for _ in range(3)]
+        assert statuses == [202, 202, 429]
+        assert (await client.post(RESET, json={"email": "someone@example.com"})).status_code == 202
+
+
+class TestMailsPerClient:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(email_rate_limit_per_address="10/hour", email_rate_limit_per_client="2/hour")
+
+    async def test_each_client_gets_a_few_requests_an_hour(self, client: AsyncClient) -> None:
+        addresses = [f"someone{number}@example.com" for number in range(3)]
+        statuses = [(await client.post(RESET, json={"email": address})).status_code for address in addresses]
+        assert statuses == [202, 202, 429]
+        refused = await client.post(RESET, json={"email": addresses[0]})
+        assert int(refused.headers["Retry-After"]) > 0

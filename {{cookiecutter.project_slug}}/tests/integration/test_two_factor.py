@@ -1,0 +1,254 @@
+"""Two-factor login with TOTP: enrolment, the second login step, recovery codes, replay and lockout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+import pytest
+from httpx import AsyncClient, Response
+from sqlalchemy import select
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.db.models import AuditEvent, User
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, token_from
+
+SETUP = "/api/v1/users/me/2fa/setup"
+ENABLE = "/api/v1/users/me/2fa/enable"
+DISABLE = "/api/v1/users/me/2fa/disable"
+REGENERATE = "/api/v1/users/me/2fa/recovery-codes"
+TOKEN = "/api/v1/auth/token"
+MFA = "/api/v1/auth/mfa"
+
+
+@dataclass
+class Enrolled:
+    account: Account
+    secret: str
+    recovery_codes: list[str]
+    clock: Clock
+
+    def code(self) -> str:
+        """The authenticator's code for the next step (each code is accepted once)."""
+        self.clock.advance()
+        return pyotp.TOTP(self.secret).at(self.clock.now)
+
+
+async def enrol(client: AsyncClient, account: Account, clock: Clock) -> Enrolled:
+    setup = await client.post(SETUP, headers=account.headers)
+    assert setup.status_code == 200, setup.text
+    secret = setup.json()["secret"]
+    enabled = await client.post(ENABLE, headers=account.headers, json={"code": pyotp.TOTP(secret).at(clock.now)})
+    assert enabled.status_code == 200, enabled.text
+    return Enrolled(account, secret, enabled.json()["recovery_codes"], clock)
+
+
+@pytest.fixture
+async def enrolled(client: AsyncClient, verified_account: Account, clock: Clock) -> Enrolled:
+    return await enrol(client, verified_account, clock)
+
+
+async def password_step(client: AsyncClient, email: str) -> str:
+    response = await client.post(TOKEN, data={"username": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["mfa_required"] is True
+    assert "access_token" not in body
+    mfa_token: str = body["mfa_token"]
+    return mfa_token
+
+
+async def second_step(client: AsyncClient, enrolled: Enrolled, code: str) -> Response:
+    """Log in with the password, then `code`."""
+    mfa_token = await password_step(client, enrolled.account.email)
+    return await client.post(MFA, json={"mfa_token": mfa_token, "code": code})
+
+
+async def test_enrolment_from_verification_link_to_two_factor_login(
+    client: AsyncClient, account: Account, mailbox: Mailbox, clock: Clock
+) -> None:
+    link_token = token_from(mailbox.last_to(account.email))
+    verified = await client.post("/api/v1/auth/verify-email", json={"token": link_token})
+    assert verified.status_code == 204
+
+    setup = (await client.post(SETUP, headers=account.headers)).json()
+    assert setup["otpauth_uri"].startswith("otpauth://totp/")
+    assert pyotp.parse_uri(setup["otpauth_uri"]).secret == setup["secret"]
+    assert setup["qr_code_svg"].lstrip().startswith("<svg")
+    me = (await client.get("/api/v1/users/me", headers=account.headers)).json()
+    assert me["two_factor_enabled"] is False  # not before a code confirms the authenticator
+
+    enabled = await client.post(ENABLE, headers=account.headers, json={"code": pyotp.TOTP(setup["secret"]).now()})
+    assert enabled.status_code == 200, enabled.text
+    codes = enabled.json()["recovery_codes"]
+    assert len(codes) == len(set(codes)) == 10
+    assert "two-factor authentication is on" in mailbox.last_to(account.email)["Subject"].lower()
+
+    clock.advance()
+    mfa_token = await password_step(client, account.email)
+    tokens = await client.post(MFA, json={"mfa_token": mfa_token, "code": pyotp.TOTP(setup["secret"]).at(clock.now)})
+    assert tokens.status_code == 200, tokens.text
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+    assert me.json()["two_factor_enabled"] is True
+
+
+@pytest.mark.parametrize("wrong", ["000000", "00000\u00e9"], ids=["digits", "not ASCII"])
+async def test_a_wrong_code_does_not_enable(client: AsyncClient, verified_account: Account, wrong: str) -> None:
+    secret = (await client.post(SETUP, headers=verified_account.headers)).json()["secret"]
+    wrong = "111111" if pyotp.TOTP(secret).now() == wrong else wrong
+
+    response = await client.post(ENABLE, headers=verified_account.headers, json={"code": wrong})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_code"
+    assert (await client.post(TOKEN, data={"username": verified_account.email, "password": PASSWORD})).json()[
+        "access_token"
+    ]
+
+
+async def test_enabling_needs_enrolment_first(client: AsyncClient, verified_account: Account) -> None:
+    response = await client.post(ENABLE, headers=verified_account.headers, json={"code": "123456"})
+    assert response.status_code == 409
+
+
+async def test_setup_is_refused_while_enabled(client: AsyncClient, enrolled: Enrolled) -> None:
+    assert (await client.post(SETUP, headers=enrolled.account.headers)).status_code == 409
+
+
+async def test_a_code_is_accepted_once(client: AsyncClient, enrolled: Enrolled) -> None:
+    code = enrolled.code()
+    first = await second_step(client, enrolled, code)
+    assert first.status_code == 200
+
+    replay = await second_step(client, enrolled, code)
+
+    assert replay.status_code == 401
+    assert replay.json()["error"]["code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [lambda code: f" {code}", lambda code: f"{code}\n", lambda code: f"{code[:3]} {code[3:]}"],
+    ids=["leading blank", "trailing newline", "as apps show it"],
+)
+async def test_blanks_in_a_typed_code_are_ignored(
+    client: AsyncClient, enrolled: Enrolled, typed: Callable[[str], str]
+) -> None:
+    response = await second_step(client, enrolled, typed(enrolled.code()))
+
+    assert response.status_code == 200, response.text
+
+
+async def test_an_older_code_is_refused_after_a_newer_one(client: AsyncClient, enrolled: Enrolled) -> None:
+    older = pyotp.TOTP(enrolled.secret).at(enrolled.clock.now + timedelta(seconds=30))
+    newer = pyotp.TOTP(enrolled.secret).at(enrolled.clock.now + timedelta(seconds=60))
+    enrolled.clock.advance()  # both are within the allowed clock drift now
+    assert (await second_step(client, enrolled, newer)).status_code == 200
+
+    response = await second_step(client, enrolled, older)
+
+    assert response.status_code == 401
+
+
+async def test_a_recovery_code_logs_in_once(client: AsyncClient, enrolled: Enrolled) -> None:
+    code = enrolled.recovery_codes[0]
+    first = await second_step(client, enrolled, code)
+    assert first.status_code == 200, first.text
+
+    again = await second_step(client, enrolled, code)
+
+    assert again.status_code == 401
+    other = enrolled.recovery_codes[1].lower().replace("-", " ")  # typed loosely
+    assert (await second_step(client, enrolled, other)).status_code == 200
+
+
+async def test_a_login_step_token_works_once(client: AsyncClient, enrolled: Enrolled) -> None:
+    mfa_token = await password_step(client, enrolled.account.email)
+    assert (await client.post(MFA, json={"mfa_token": mfa_token, "code": enrolled.code()})).status_code == 200
+
+    response = await client.post(MFA, json={"mfa_token": mfa_token, "code": enrolled.code()})
+
+    assert response.status_code == 401
+
+
+async def test_an_unknown_login_step_token_is_refused(client: AsyncClient, enrolled: Enrolled) -> None:
+    response = await client.post(MFA, json={"mfa_token": "made-up", "code": enrolled.code()})
+    assert response.status_code == 401
+
+
+class TestLockout:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(login_rate_limit="100/minute")  # the lockout, not the rate, is under test
+
+    async def test_wrong_codes_lock_the_account_like_wrong_passwords(
+        self, client: AsyncClient, enrolled: Enrolled, settings: Settings
+    ) -> None:
+        # A right password between the wrong codes does not reset the count.
+        for number in range(settings.login_lockout_threshold):
+            mfa_token = await password_step(client, enrolled.account.email)
+            response = await client.post(MFA, json={"mfa_token": mfa_token, "code": f"{number:06d}"})
+            assert response.status_code == 401
+
+        locked = await client.post(TOKEN, data={"username": enrolled.account.email, "password": PASSWORD})
+
+        assert locked.status_code == 429
+        assert locked.json()["error"]["code"] == "account_locked"
+
+
+async def test_disabling_needs_the_password_and_a_code(
+    client: AsyncClient, enrolled: Enrolled, mailbox: Mailbox
+) -> None:
+    headers = enrolled.account.headers
+    wrong_password = await client.post(
+        DISABLE, headers=headers, json={"password": WRONG_PASSWORD, "code": enrolled.code()}
+    )
+    assert wrong_password.status_code == 401
+    wrong_code = await client.post(DISABLE, headers=headers, json={"password": PASSWORD, "code": "000000"})
+    assert wrong_code.status_code == 401
+
+    response = await client.post(DISABLE, headers=headers, json={"password": PASSWORD, "code": enrolled.code()})
+
+    assert response.status_code == 204, response.text
+    assert "two-factor authentication is off" in mailbox.last_to(enrolled.account.email)["Subject"].lower()
+    login = await client.post(TOKEN, data={"username": enrolled.account.email, "password": PASSWORD})
+    assert "access_token" in login.json()
+    again = await client.post(DISABLE, headers=headers, json={"password": PASSWORD, "code": enrolled.code()})
+    assert again.status_code == 409
+
+
+async def test_regenerating_replaces_the_recovery_codes(client: AsyncClient, enrolled: Enrolled) -> None:
+    response = await client.post(
+        REGENERATE, headers=enrolled.account.headers, json={"password": PASSWORD, "code": enrolled.code()}
+    )
+
+    assert response.status_code == 200, response.text
+    new_codes = response.json()["recovery_codes"]
+    assert set(new_codes).isdisjoint(enrolled.recovery_codes)
+    old = await second_step(client, enrolled, enrolled.recovery_codes[0])
+    assert old.status_code == 401
+    new = await second_step(client, enrolled, new_codes[0])
+    assert new.status_code == 200
+
+
+async def test_the_secret_is_encrypted_at_rest_and_codes_stay_out_of_the_audit_log(
+    client: AsyncClient, enrolled: Enrolled, app_context: AppContext
+) -> None:
+    code = enrolled.code()
+    await second_step(client, enrolled, "000000")
+    await second_step(client, enrolled, code)
+    async with app_context.database.sessions() as session:
+        user = (await session.scalars(select(User).where(User.email == enrolled.account.email))).one()
+        events = (await session.scalars(select(AuditEvent))).all()
+
+    assert user.totp_secret is not None
+    assert enrolled.secret not in user.totp_secret
+    actions = {(event.action, event.outcome) for event in events}
+    expected = {("user.two_factor_enable", "success"), ("auth.second_factor", "failure"), ("auth.login", "success")}
+    assert expected <= actions
+    for event in events:
+        assert not any(secret in repr(vars(event)) for secret in (code, enrolled.secret, *enrolled.recovery_codes))

@@ -1,0 +1,369 @@
+"""The UI's account pages over HTTP (no browser): the two-factor login step, a forgotten password and
+its reset, confirming the e-mail address, and the two-factor security page.
+
+Mail goes through the real SMTP client to the tests' SMTP server, and the links are read from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pyotp
+import pytest
+from fastapi import FastAPI
+from httpx import AsyncClient
+from httpx import Response as HttpResponse
+from starlette.routing import Mount
+
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.web import MOUNT_PATH
+
+from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Clock, Mailbox, text_part, token_from
+from .test_web import EMAIL, TOO_SHORT, post_form, sign_up_and_log_in
+
+INVALID_LINK = "This link is invalid, expired or already used."
+NEUTRAL_ANSWER = "If an account uses that address, a link to choose a new password is on its way."
+
+# Every page of the UI and who may open it. A new page fails the first test until it is listed
+# here: deciding who may use it is part of adding it (the UI is not in the OpenAPI document).
+PAGES: dict[tuple[str, str], str] = {
+    ("get", "/"): "public",
+    ("get", "/signup"): "public",
+    ("post", "/signup"): "public",
+    ("get", "/login"): "public",
+    ("post", "/login"): "public",
+    ("get", "/login/code"): "public",
+    ("post", "/login/code"): "public",
+    ("post", "/logout"): "public",
+    ("get", "/forgot-password"): "public",
+    ("post", "/forgot-password"): "public",
+    ("get", "/reset-password"): "public",
+    ("post", "/reset-password"): "public",
+    ("get", "/verify-email"): "public",
+    ("post", "/verify-email"): "public",
+    ("post", "/verify-email/resend"): "member",
+    ("get", "/items"): "member",
+    ("get", "/items/new"): "member",
+    ("post", "/items/new"): "member",
+    ("get", "/items/{item_id}/edit"): "member",
+    ("post", "/items/{item_id}/edit"): "member",
+    ("post", "/items/{item_id}/delete"): "member",
+    ("get", "/account/two-factor"): "member",
+    ("post", "/account/two-factor/setup"): "member",
+    ("post", "/account/two-factor/enable"): "member",
+    ("post", "/account/two-factor/recovery-codes"): "member",
+    ("post", "/account/two-factor/disable"): "member",
+    ("get", "/admin/users"): "admin",
+    ("post", "/admin/users/{user_id}/deactivate"): "admin",
+    ("post", "/admin/users/{user_id}/reactivate"): "admin",
+}
+
+
+def test_every_page_has_a_decided_access(app: FastAPI) -> None:
+    (web,) = (route.app for route in app.routes if isinstance(route, Mount) and route.path == MOUNT_PATH)
+    assert isinstance(web, FastAPI)
+    # The UI publishes no document, but FastAPI can still describe its routes.
+    pages = {(method, path) for path, methods in web.openapi()["paths"].items() for method in methods}
+    assert pages == set(PAGES)
+
+
+@pytest.mark.parametrize(("method", "path"), [page for page, access in PAGES.items() if access != "public"])
+async def test_a_visitor_is_sent_to_log_in(client: AsyncClient, method: str, path: str) -> None:
+    response = await client.request(method, MOUNT_PATH + path.replace("{item_id}", "1").replace("{user_id}", "1"))
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui/login"
+
+
+async def confirm_address(client: AsyncClient, mailbox: Mailbox, email: str = EMAIL) -> None:
+    page = await client.get("/ui/verify-email", params={"token": token_from(mailbox.last_to(email))})
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert token, page.text
+    response = await post_form(client, "/ui/verify-email", token=token.group(1))
+    assert response.status_code == 303
+
+
+async def with_two_factor(client: AsyncClient, mailbox: Mailbox, clock: Clock) -> tuple[str, list[str]]:
+    """A signed-in user with a confirmed address and two-factor login on: the secret and the recovery codes."""
+    await sign_up_and_log_in(client)
+    await confirm_address(client, mailbox)
+    page = await post_form(client, "/ui/account/two-factor/setup")
+    secret = re.search(r'<code id="secret">([A-Z2-7]+)</code>', page.text)
+    assert secret, page.text
+    enabled = await post_form(client, "/ui/account/two-factor/enable", code=pyotp.TOTP(secret.group(1)).at(clock.now))
+    assert enabled.status_code == 200, enabled.text
+    return secret.group(1), re.findall(r"<li><code>([A-Z2-7-]+)</code></li>", enabled.text)
+
+
+async def at_the_code_step(client: AsyncClient) -> HttpResponse:
+    """Log out, then give the password again: the answer leads to the code page."""
+    await post_form(client, "/ui/logout")
+    response = await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)
+    assert response.headers["location"] == "/ui/login/code"
+    return response
+
+
+async def test_the_verification_link_confirms_the_address_only_when_the_button_is_pressed(
+    client: AsyncClient, mailbox: Mailbox
+) -> None:
+    await sign_up_and_log_in(client)
+    assert "Send the link again" in (await client.get("/ui/items")).text
+    link_token = token_from(mailbox.last_to(EMAIL))
+
+    page = await client.get("/ui/verify-email", params={"token": link_token})
+    assert page.status_code == 200
+    assert "Confirm my address</button>" in page.text
+    assert "Send the link again" in (await client.get("/ui/items")).text  # opening the link changed nothing
+
+    response = await post_form(client, "/ui/verify-email", token=link_token)
+    assert response.headers["location"] == "/ui/items?done=email-verified"
+    items = await client.get("/ui/items", params={"done": "email-verified"})
+    assert 'role="status">Your e-mail address is confirmed.' in items.text
+    assert "Send the link again" not in items.text
+
+    for spent in (
+        await client.get("/ui/verify-email", params={"token": link_token}),
+        await post_form(client, "/ui/verify-email", token=link_token),
+    ):
+        assert spent.status_code == 400
+        assert INVALID_LINK in spent.text
+
+
+async def test_a_signed_out_visitor_confirms_and_is_sent_to_log_in(client: AsyncClient, mailbox: Mailbox) -> None:
+    assert (await post_form(client, "/ui/signup", email=EMAIL, password=PASSWORD)).status_code == 303
+    link = token_from(mailbox.last_to(EMAIL))
+    response = await post_form(client, "/ui/verify-email", token=link)
+    assert response.headers["location"] == "/ui/login?done=email-verified"
+
+
+async def test_a_new_verification_link_can_be_asked_for(client: AsyncClient, mailbox: Mailbox) -> None:
+    await sign_up_and_log_in(client)
+    first = token_from(mailbox.last_to(EMAIL))
+    response = await post_form(client, "/ui/verify-email/resend")
+    assert response.headers["location"] == "/ui/items?done=verification-sent"
+    assert len(mailbox.to(EMAIL)) == 2
+    second = token_from(mailbox.last_to(EMAIL))
+    assert second != first
+    assert (await post_form(client, "/ui/verify-email", token=second)).status_code == 303
+
+
+@pytest.mark.parametrize("token", ["", "made-up", "x" * 256])
+async def test_made_up_links_say_they_do_not_work(client: AsyncClient, token: str) -> None:
+    for page in ("/ui/reset-password", "/ui/verify-email"):
+        response = await client.get(page, params={"token": token})
+        assert response.status_code == 400
+        assert INVALID_LINK in response.text
+    assert (await client.get("/ui/verify-email", params={"token": "x" * 257})).status_code == 404  # as malformed
+
+
+async def test_a_forgotten_password_gets_the_same_answer_for_any_address(client: AsyncClient, mailbox: Mailbox) -> None:
+    assert 'href="/ui/forgot-password">Forgot your password?' in (await client.get("/ui/login")).text
+    assert (await post_form(client, "/ui/signup", email=EMAIL, password=PASSWORD)).status_code == 303
+    assert (await client.get("/ui/forgot-password")).status_code == 200
+
+    for address in (EMAIL, "nobody@example.com"):
+        response = await post_form(client, "/ui/forgot-password", email=f" {address.upper()} ")
+        assert response.headers["location"] == "/ui/forgot-password?done=reset-link-sent"
+    page = await client.get("/ui/forgot-password", params={"done": "reset-link-sent"})
+    assert f'role="status">{NEUTRAL_ANSWER}' in page.text
+
+    assert "/ui/reset-password?token=" in text_part(mailbox.last_to(EMAIL))
+    assert mailbox.to("nobody@example.com") == []
+
+    invalid = await post_form(client, "/ui/forgot-password", email="not-an-address")
+    assert invalid.status_code == 422
+    assert 'id="email-error"' in invalid.text
+
+
+async def test_a_reset_link_sets_a_new_password_and_ends_every_session(client: AsyncClient, mailbox: Mailbox) -> None:
+    await sign_up_and_log_in(client)
+    await post_form(client, "/ui/forgot-password", email=EMAIL)
+    link_token = token_from(mailbox.last_to(EMAIL))  # the last one: the reset link, after the verification link
+
+    page = await client.get("/ui/reset-password", params={"token": link_token})
+    assert page.status_code == 200
+    assert f'name="token" value="{link_token}"' in page.text
+    too_short = await post_form(client, "/ui/reset-password", token=link_token, new_password=TOO_SHORT)
+    assert too_short.status_code == 422
+    assert "at least 12 characters" in too_short.text
+
+    response = await post_form(client, "/ui/reset-password", token=link_token, new_password=NEW_PASSWORD)
+    assert response.headers["location"] == "/ui/login?done=password-reset"
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"  # this session has ended too
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 401
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=NEW_PASSWORD)).status_code == 303
+
+    reused = await post_form(client, "/ui/reset-password", token=link_token, new_password=NEW_PASSWORD)
+    assert reused.status_code == 400
+    assert INVALID_LINK in reused.text
+
+
+class TestMailBudget:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(email_rate_limit_per_client="3/hour")
+
+    async def test_every_form_that_sends_mail_counts_toward_the_clients_budget(self, client: AsyncClient) -> None:
+        await sign_up_and_log_in(client)  # the verification link: 1
+        assert (await post_form(client, "/ui/verify-email/resend")).status_code == 303  # 2
+        assert (await post_form(client, "/ui/forgot-password", email=EMAIL)).status_code == 303  # 3
+
+        for response in (
+            await post_form(client, "/ui/forgot-password", email=EMAIL),
+            await post_form(client, "/ui/verify-email/resend"),
+            await post_form(client, "/ui/signup", email="other@example.com", password=PASSWORD),
+        ):
+            assert response.status_code == 429
+            assert "Too many attempts" in response.text
+
+
+async def test_two_factor_needs_a_confirmed_address(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    page = await client.get("/ui/account/two-factor")
+    assert "once your e-mail address is confirmed" in page.text
+    assert "Set up two-factor login" not in page.text
+    for path in ("/ui/account/two-factor/setup", "/ui/account/two-factor/enable"):
+        response = await post_form(client, path, code="123456")
+        assert response.status_code == 403
+        assert "Verify your e-mail address first" in response.text
+
+
+async def test_enrolment_shows_the_qr_code_and_confirms_with_a_code(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock
+) -> None:
+    await sign_up_and_log_in(client)
+    await confirm_address(client, mailbox)
+    assert "Set up two-factor login</button>" in (await client.get("/ui/account/two-factor")).text
+
+    page = await post_form(client, "/ui/account/two-factor/setup")
+    assert page.status_code == 200
+    assert (
+        '<div class="qr" role="img" aria-label="QR code for your authenticator app"><svg ' in page.text
+    )  # not escaped
+    secret = re.search(r'<code id="secret">([A-Z2-7]+)</code>', page.text)
+    assert secret
+    totp = pyotp.TOTP(secret.group(1))
+
+    malformed = await post_form(client, "/ui/account/two-factor/enable", code="12")
+    assert malformed.status_code == 422
+    wrong = await post_form(client, "/ui/account/two-factor/enable", code=totp.at(clock.now + timedelta(hours=1)))
+    assert wrong.status_code == 400
+    assert "The code is incorrect" in wrong.text
+    assert "Start again with a new key" in wrong.text
+
+    enabled = await post_form(client, "/ui/account/two-factor/enable", code=totp.at(clock.now))
+    assert enabled.status_code == 200
+    codes = re.findall(r"<li><code>([A-Z2-7-]+)</code></li>", enabled.text)
+    assert len(codes) == 10
+    assert "Two-factor login is <strong>on</strong>" in (await client.get("/ui/account/two-factor")).text
+    assert mailbox.last_to(EMAIL)["Subject"].startswith("Two-factor authentication is on")
+
+    for path in ("/ui/account/two-factor/setup", "/ui/account/two-factor/enable"):
+        again = await post_form(client, path, code=totp.at(clock.now))
+        assert again.status_code == 409
+        assert "already enabled" in again.text
+
+
+async def test_a_two_factor_login_asks_for_a_code_after_the_password(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock
+) -> None:
+    secret, recovery_codes = await with_two_factor(client, mailbox, clock)
+
+    step = await at_the_code_step(client)
+    cookie = step.headers["set-cookie"]
+    assert cookie.startswith("login_step=")
+    assert all(part in cookie for part in ("HttpOnly", "Path=/ui", "SameSite=strict", "Max-Age=300"))
+    assert "session" not in client.cookies
+    page = await client.get("/ui/login/code")
+    assert page.status_code == 200
+    assert client.cookies["login_step"] not in page.text  # the step's token is never in the page
+
+    malformed = await post_form(client, "/ui/login/code", code="")
+    assert malformed.status_code == 422
+    wrong = await post_form(client, "/ui/login/code", code=pyotp.TOTP(secret).at(clock.now + timedelta(hours=1)))
+    assert wrong.status_code == 401
+    assert "The code is incorrect or was already used" in wrong.text
+
+    clock.advance()
+    response = await post_form(client, "/ui/login/code", code=pyotp.TOTP(secret).at(clock.now))
+    assert response.headers["location"] == "/ui/items"
+    assert 'login_step=""' in str(response.headers.get_list("set-cookie"))
+    assert (await client.get("/ui/items")).status_code == 200
+    assert (await client.get("/ui/login/code")).headers["location"] == "/ui/login"  # the step is over
+
+    await at_the_code_step(client)
+    recovered = await post_form(client, "/ui/login/code", code=recovery_codes[0].lower())
+    assert recovered.headers["location"] == "/ui/items"
+
+
+async def test_an_expired_login_step_starts_again_from_the_password(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock
+) -> None:
+    secret, _ = await with_two_factor(client, mailbox, clock)
+    await at_the_code_step(client)
+
+    client.cookies.delete("login_step")  # as the browser does when its Max-Age has passed
+    clock.advance()
+    response = await post_form(client, "/ui/login/code", code=pyotp.TOTP(secret).at(clock.now))
+    assert response.status_code == 401
+    assert "The login step expired or is unknown: log in again" in response.text
+    assert '<label for="password">Password</label>' in response.text
+
+
+class TestCodeLockout:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(login_lockout_threshold=2)
+
+    async def test_wrong_codes_lock_the_account(self, client: AsyncClient, mailbox: Mailbox, clock: Clock) -> None:
+        secret, _ = await with_two_factor(client, mailbox, clock)
+        await at_the_code_step(client)
+        wrong = pyotp.TOTP(secret).at(clock.now + timedelta(hours=1))
+        for _ in range(2):
+            assert (await post_form(client, "/ui/login/code", code=wrong)).status_code == 401
+        clock.advance()
+        locked = await post_form(client, "/ui/login/code", code=pyotp.TOTP(secret).at(clock.now))
+        assert locked.status_code == 429
+        assert "temporarily locked" in locked.text
+        relogin = await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)
+        assert relogin.status_code == 429  # the password step too
+
+
+async def test_replacing_recovery_codes_and_turning_off_need_the_password_and_a_code(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock
+) -> None:
+    secret, first_codes = await with_two_factor(client, mailbox, clock)
+    clock.advance()
+
+    malformed = await post_form(client, "/ui/account/two-factor/recovery-codes", password=PASSWORD, code="")
+    assert malformed.status_code == 422
+    assert 'id="code-error"' in malformed.text
+    wrong = await post_form(
+        client, "/ui/account/two-factor/recovery-codes", password=WRONG_PASSWORD, code=pyotp.TOTP(secret).at(clock.now)
+    )
+    assert wrong.status_code == 401
+    assert 'role="alert">Incorrect password or code' in wrong.text
+
+    replaced = await post_form(
+        client, "/ui/account/two-factor/recovery-codes", password=PASSWORD, code=pyotp.TOTP(secret).at(clock.now)
+    )
+    assert replaced.status_code == 200
+    new_codes = re.findall(r"<li><code>([A-Z2-7-]+)</code></li>", replaced.text)
+    assert len(new_codes) == 10
+    assert not set(new_codes) & set(first_codes)
+
+    old = await post_form(client, "/ui/account/two-factor/disable", password=PASSWORD, code=first_codes[0])
+    assert old.status_code == 401
+    response = await post_form(client, "/ui/account/two-factor/disable", password=PASSWORD, code=new_codes[0])
+    assert response.headers["location"] == "/ui/account/two-factor?done=two-factor-off"
+    page = await client.get("/ui/account/two-factor", params={"done": "two-factor-off"})
+    assert 'role="status">Two-factor login is off.' in page.text
+    assert mailbox.last_to(EMAIL)["Subject"].startswith("Two-factor authentication is off")
+    assert "Set up two-factor login</button>" in page.text
+
+    again = await post_form(client, "/ui/account/two-factor/disable", password=PASSWORD, code=new_codes[1])
+    assert again.status_code == 409
+    assert "not enabled" in again.text
+    await post_form(client, "/ui/logout")
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"
