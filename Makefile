@@ -27,10 +27,10 @@ bake: install  ## generate a project with the default answers into ./build (OUTP
 test: test-fast test-slow  ## both tiers
 
 test-fast: install  ## every option combination rendered and checked offline (a few minutes)
-	.venv/bin/pytest -n $(JOBS) -m "not slow" -q
+	.venv/bin/pytest -n $(JOBS) -m "not slow" -q --durations=10
 
 test-slow: install  ## pairwise combinations installed and run through their own gates (minutes)
-	.venv/bin/pytest -n 2 -m slow -q
+	.venv/bin/pytest -n 2 --dist worksteal -m slow -q --durations=25
 
 lint: install  ## the template's own code
 	.venv/bin/ruff check hooks tests benchmarks local_extensions.py

@@ -90,8 +90,10 @@ def service_env(port: int, database_url: str, **extra: str) -> dict[str, str]:
         **os.environ,
         "ENVIRONMENT": "production",
         "SECRET_KEY": SECRET_KEY,
+        "TOTP_ENCRYPTION_KEY": SECRET_KEY[::-1],  # any strong value: the benchmarks enrol no authenticator
         "DATABASE_URL": database_url,
         "ALLOW_SQLITE_IN_PRODUCTION": "true",
+        "EMAIL_BACKEND": "smtp",  # production refuses the console backend; unsent mail is only logged and counted
         "HOST": "127.0.0.1",
         "PORT": str(port),
         **extra,

@@ -11,7 +11,7 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from .checks import YAML_1_2
+from .checks import yaml_documents
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "backstage"
 # The schema for each kind the template writes; they refer to the shared ones by their $id.
@@ -54,7 +54,7 @@ def resolve_placeholders(value: Any, base: Path) -> Any:
 def entity_problems(path: Path) -> list[str]:
     """Every schema violation of every entity in the YAML file at ``path``."""
     problems = []
-    for index, entity in enumerate(YAML_1_2.load_all(path.read_text(encoding="utf-8"))):
+    for index, entity in enumerate(yaml_documents(path.read_text(encoding="utf-8"))):
         kind = entity.get("kind") if isinstance(entity, dict) else None
         if kind not in KIND_SCHEMAS:
             problems.append(f"{path.name} document {index}: kind {kind!r} has no vendored schema")

@@ -29,6 +29,13 @@ def test_pairwise_set_covers_every_pair_of_option_values() -> None:
     assert len(combinations) < 30, "the pairwise set should stay small"
 
 
+def test_the_slow_modules_are_on_in_few_pairwise_rows() -> None:
+    # Projects with a Celery worker or browser tests take the longest to test.
+    combinations = pairwise_combinations()
+    heavy_rows = [answers for answers in combinations if answers["use_celery"] or answers["use_playwright"]]
+    assert len(heavy_rows) <= len(combinations) // 2
+
+
 def test_all_combinations_cross_every_file_shaping_option() -> None:
     combinations = list(all_combinations())
     space = option_space()

@@ -59,8 +59,16 @@ def all_combinations() -> Iterator[Answers]:
 
 
 def pairwise_combinations() -> list[Answers]:
-    """A small set of combinations in which every pair of values of any two options appears."""
-    space = option_space()
+    """A small set of combinations in which every pair of values of any two options appears.
+
+    Toggles are offered on-first: allpairspy completes its last rows with each option's last
+    value, so those rows leave modules off, and the slow modules (Celery, browser tests) land in
+    fewer of the projects the slow tier installs.
+    """
+    space = {
+        key: sorted(values, reverse=True) if isinstance(values[0], bool) else values
+        for key, values in option_space().items()
+    }
     keys = list(space)
     return [dict(zip(keys, values, strict=True)) for values in AllPairs([space[key] for key in keys])]
 
