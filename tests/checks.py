@@ -9,7 +9,7 @@ import re
 import subprocess
 import tomllib
 from collections.abc import Iterator, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -96,23 +96,34 @@ def _validate_schema(relative: str, document: Any) -> None:
 
 def parse_problems(project: Path) -> list[str]:
     """Python that does not compile, TOML/YAML/JSON that does not parse or fails its schema."""
-    problems = []
-    for path, text in text_files(project):
-        relative = str(path.relative_to(project))
-        try:
-            if path.suffix == ".py":
-                ast.parse(text, filename=relative)
-            elif path.suffix == ".toml":
-                tomllib.loads(text)
-            elif path.suffix in {".yml", ".yaml"}:
-                documents = list(YAML_1_2.load_all(text))
-                if len(documents) == 1:
-                    _validate_schema(relative, documents[0])
-            elif path.suffix == ".json":
-                json.loads(text)
-        except Exception as error:  # noqa: BLE001 - every parser's error is a finding
-            problems.append(f"{relative}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
-    return problems
+    problems = (_parse_problem(str(path.relative_to(project)), text) for path, text in text_files(project))
+    return [problem for problem in problems if problem]
+
+
+# Most files render identically in many combinations: each distinct text is parsed once per worker.
+@lru_cache(maxsize=8192)
+def _parse_problem(relative: str, text: str) -> str | None:
+    suffix = Path(relative).suffix
+    try:
+        if suffix == ".py":
+            ast.parse(text, filename=relative)
+        elif suffix == ".toml":
+            tomllib.loads(text)
+        elif suffix in {".yml", ".yaml"}:
+            documents = yaml_documents(text)
+            if len(documents) == 1:
+                _validate_schema(relative, documents[0])
+        elif suffix == ".json":
+            json.loads(text)
+    except Exception as error:  # noqa: BLE001 - every parser's error is a finding
+        return f"{relative}: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    return None
+
+
+@lru_cache(maxsize=1024)
+def yaml_documents(text: str) -> tuple[Any, ...]:
+    """The documents of a YAML 1.2 stream, parsed once per distinct text (treat them as read-only)."""
+    return tuple(YAML_1_2.load_all(text))
 
 
 def ruff_problems(project: Path, ruff: str) -> list[str]:
@@ -133,7 +144,9 @@ def manifest_problems(project: Path, answers: Mapping[str, Any]) -> list[str]:
     """An enabled feature has all its paths; a disabled one leaves no path and no mention."""
     package = answers["package_name"]
     problems = []
-    files = list(text_files(project))
+    # .env is .env.example (scanned here) with random secrets, which can spell a short word such
+    # as "hvac" or "otel"; test_bake_matrix checks that it differs from the example only there.
+    files = [(path, text) for path, text in text_files(project) if path.relative_to(project) != Path(".env")]
     all_paths = [str(path.relative_to(project)) for path in project.rglob("*") if ".git" not in path.parts]
     for name, feature in manifest_features().items():
         paths = [path.replace("{package}", package) for path in feature["paths"]]
@@ -153,6 +166,23 @@ def manifest_problems(project: Path, answers: Mapping[str, Any]) -> list[str]:
             ]
     if (project / MANIFEST_NAME).exists():
         problems.append(f"{MANIFEST_NAME} was left in the project")
+    return problems
+
+
+def env_file_problems(project: Path) -> list[str]:
+    """.env must be .env.example line for line, with a fresh secret on each ``KEY=change-me`` line."""
+    example = (project / ".env.example").read_text(encoding="utf-8").splitlines()
+    env = (project / ".env").read_text(encoding="utf-8").splitlines()
+    if len(env) != len(example):
+        return [f".env has {len(env)} lines, .env.example {len(example)}"]
+    problems = []
+    for number, (line, example_line) in enumerate(zip(env, example, strict=True), start=1):
+        key = example_line.removesuffix("change-me")
+        if key != example_line and key.endswith("="):
+            fresh = line.startswith(key) and len(line) - len(key) >= 48 and "change-me" not in line
+            problems += [] if fresh else [f".env line {number}: {key} has no fresh secret"]
+        elif line != example_line:
+            problems.append(f".env line {number} differs from .env.example")
     return problems
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from .backstage import entity_problems
-from .checks import manifest_problems, parse_problems, ruff_problems, unrendered_jinja
+from .checks import env_file_problems, manifest_problems, parse_problems, ruff_problems, unrendered_jinja
 from .conftest import bake_ok
 from .variants import all_combinations, variant_id
 
@@ -21,8 +21,6 @@ def test_combination_renders_clean_project(cookies: Any, ruff: str, answers: dic
 
     problems = unrendered_jinja(project) + parse_problems(project) + manifest_problems(project, answers)
     problems += entity_problems(project / "catalog-info.yaml")
-    problems += ruff_problems(project, ruff)
+    problems += ruff_problems(project, ruff) + env_file_problems(project)
 
     assert problems == []
-    env = (project / ".env").read_text(encoding="utf-8")
-    assert "change-me" not in env
