@@ -1,9 +1,5 @@
-"""Jinja extensions of the template: filters that render answers safely into any file type, and
-an opt-in cache of compiled templates for the template's own test runs."""
+"""Jinja extensions of the template: filters that render answers safely into any file type."""
 
-import os
-
-from jinja2.bccache import FileSystemBytecodeCache
 from jinja2.environment import Environment
 from jinja2.ext import Extension
 
@@ -45,17 +41,3 @@ class LiteralFilters(Extension):
         super().__init__(environment)
         environment.filters["quoted"] = quoted
         environment.filters["markdown_text"] = markdown_text
-
-
-class BytecodeCacheFromEnvironment(Extension):
-    """Keeps compiled templates in the folder ``TEMPLATE_BYTECODE_CACHE`` names, when it is set.
-
-    Cookiecutter compiles every file of the template again for each bake; the template's test
-    suite bakes every option combination, and with this cache it compiles each file once. Jinja
-    checks each cached entry against the template's source, so an edited file is compiled again.
-    """
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(environment)
-        if folder := os.environ.get("TEMPLATE_BYTECODE_CACHE"):
-            environment.bytecode_cache = FileSystemBytecodeCache(folder)

@@ -146,24 +146,23 @@ def manifest_problems(project: Path, answers: Mapping[str, Any]) -> list[str]:
     problems = []
     # .env is .env.example (scanned here) with random secrets, which can spell a short word such
     # as "hvac" or "otel"; test_bake_matrix checks that it differs from the example only there.
-    files = [(path, text) for path, text in text_files(project) if path.relative_to(project) != Path(".env")]
-    all_paths = [str(path.relative_to(project)) for path in project.rglob("*") if ".git" not in path.parts]
+    texts = {
+        str(path.relative_to(project)): text.lower()
+        for path, text in text_files(project)
+        if path.relative_to(project) != Path(".env")
+    }
+    all_paths = [str(path.relative_to(project)).lower() for path in project.rglob("*") if ".git" not in path.parts]
     for name, feature in manifest_features().items():
         paths = [path.replace("{package}", package) for path in feature["paths"]]
         if is_enabled(feature, answers):
             problems += [f"{name} is enabled but {path} is missing" for path in paths if not (project / path).exists()]
             continue
         problems += [f"{name} is disabled but {path} exists" for path in paths if (project / path).exists()]
-        for word in feature["mentions"]:
-            pattern = re.compile(re.escape(word), re.IGNORECASE)
+        for word in map(str.lower, feature["mentions"]):
             problems += [
-                f"{name} is disabled but {path.relative_to(project)} mentions {word!r}"
-                for path, text in files
-                if pattern.search(text)
+                f"{name} is disabled but {path} mentions {word!r}" for path, text in texts.items() if word in text
             ]
-            problems += [
-                f"{name} is disabled but path {path} mentions {word!r}" for path in all_paths if pattern.search(path)
-            ]
+            problems += [f"{name} is disabled but path {path} mentions {word!r}" for path in all_paths if word in path]
     if (project / MANIFEST_NAME).exists():
         problems.append(f"{MANIFEST_NAME} was left in the project")
     return problems

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # whatever directory pytest was started from.
     if config.getoption("template", default=".") == ".":
         config.option.template = str(TEMPLATE_DIR)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def template_bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Each test process compiles the template's files once, not once per bake (local_extensions.py)."""
-    folder = tmp_path_factory.mktemp("template-bytecode")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TEMPLATE_BYTECODE_CACHE", str(folder))
-        yield folder
 
 
 @pytest.fixture(scope="session")

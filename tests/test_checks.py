@@ -1,0 +1,51 @@
+"""The fast tier's checks find what they are there to find (a check that cannot fail proves nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .checks import env_file_problems, manifest_problems
+from .conftest import bake_ok
+from .variants import option_space
+
+# The defaults (vault off), without the git and pre-commit steps of the hook.
+DEFAULTS = {key: values[0] for key, values in option_space().items()} | {"init_git": False, "install_pre_commit": False}
+
+
+def test_a_disabled_module_mentioned_in_any_case_is_reported(cookies: Any) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    answers = {**DEFAULTS, "package_name": "orders_service"}
+    assert manifest_problems(project, answers) == []
+
+    (project / "docs" / "notes.md").write_text("Secrets come from HVAC.\n", encoding="utf-8")
+    (project / "vault-policy.hcl").write_text("", encoding="utf-8")
+
+    assert manifest_problems(project, answers) == [
+        "vault is disabled but path vault-policy.hcl mentions 'vault'",
+        "vault is disabled but docs/notes.md mentions 'hvac'",
+    ]
+
+
+def test_env_must_be_the_example_with_fresh_secrets(cookies: Any) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    assert env_file_problems(project) == []
+    env = project / ".env"
+    lines = env.read_text(encoding="utf-8").splitlines()
+    secret = next(number for number, line in enumerate(lines) if line.startswith("SECRET_KEY="))
+
+    lines[secret] = "SECRET_KEY=change-me"
+    env.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert env_file_problems(project) == [f".env line {secret + 1}: SECRET_KEY= has no fresh secret"]
+
+    lines[secret] = "SECRET_KEY=" + "x" * 48
+    lines[0] += " edited"
+    env.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert env_file_problems(project) == [".env line 1 differs from .env.example"]
+
+
+def test_env_with_a_line_added_is_reported(cookies: Any) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    with (project / ".env").open("a", encoding="utf-8") as env:
+        env.write("EXTRA=1\n")
+    example_lines = len((project / ".env.example").read_text(encoding="utf-8").splitlines())
+    assert env_file_problems(project) == [f".env has {example_lines + 1} lines, .env.example {example_lines}"]
