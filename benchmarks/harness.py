@@ -59,6 +59,12 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
     raise TimeoutError(f"{url} not ready after {timeout} s")
 
 
+def stop_servers_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, a CI timeout) into SystemExit, so every ``serve`` and throwaway
+    PostgreSQL cluster is stopped by its context manager instead of being left running."""
+    signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
+
+
 @dataclasses.dataclass
 class Served:
     process: subprocess.Popen[bytes]
@@ -142,6 +148,16 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str], scrip
 
 def requests_per_second(report: str) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", report)[1])
+
+
+def requests_completed(report: str) -> int:
+    return int(re.search(r"(\d+) requests in", report)[1])
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """User plus system CPU time a process has used so far (Linux's /proc/PID/stat)."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summarise(report: str) -> str:

@@ -30,6 +30,7 @@ from benchmarks.harness import (
     migrated_service,
     register,
     service_env,
+    stop_servers_on_sigterm,
     stored_item_titles,
     wrk,
 )
@@ -85,6 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
+    stop_servers_on_sigterm()
     healthy = True
     with tempfile.TemporaryDirectory() as workdir:
         project = bake_and_install(Path(workdir) / "sqlite")

@@ -10,9 +10,12 @@ plus start-up-to-ready time and the generated test suite's wall time, and the co
 per-request login-session check (what makes logout and deactivation take effect at once): the
 authenticated list against the same app with that check replaced by the token's claims alone
 (the check's query left out), alternated; target: at most 10 % fewer requests/s.
+`--session-check` runs only that comparison, on SQLite and PostgreSQL.
 `--tracing` bakes with use_opentelemetry instead and compares the authenticated list (SQLite)
 with tracing off, on sampling every request, and on sampling one in ten, the spans exported to
 an OTLP/HTTP sink in this process; target: at most 15 % fewer requests/s at 0.1 than off.
+Both comparisons also print the server's CPU time per request (all its threads), which drifts
+less than the rate on a shared machine whose speed changes from run to run.
 Targets, on PostgreSQL with one uvicorn worker and 32 connections on a quiet machine: the
 authenticated list of 100 items >= 800 req/s with p99 < 120 ms; POST /api/v1/items >= 650 req/s;
 GET /health/live >= 5,500 req/s with the access log on; start-up to ready <= 1.0 s; the default
@@ -40,13 +43,16 @@ from benchmarks.harness import (
     PACKAGE,
     Served,
     bake_and_install,
+    cpu_seconds,
     create_items,
     log_in,
     migrated_service,
     register,
+    requests_completed,
     requests_per_second,
     serve,
     service_env,
+    stop_servers_on_sigterm,
     summarise,
     wrk,
 )
@@ -96,13 +102,28 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
+def list_load(served: Served, port: int, auth: dict[str, str], seconds: int) -> tuple[float, float]:
+    """Drive the authenticated list of 100 items: requests/s, and the server's CPU milliseconds per
+    request (steadier than the rate on a shared machine whose speed drifts from run to run)."""
+    cpu_before = cpu_seconds(served.process)
+    report = wrk(f"http://127.0.0.1:{port}/api/v1/items?limit=100", 32, seconds, auth)
+    cpu = cpu_seconds(served.process) - cpu_before
+    return requests_per_second(report), cpu * 1000 / requests_completed(report)
+
+
+def seeded_user(base: str) -> dict[str, str]:
+    """Register the benchmark user, give it 100 items, and return its Authorization header."""
+    register(base, "bench@example.com")
+    auth = log_in(base, "bench@example.com")
+    create_items(base, auth, 100)
+    return auth
+
+
 def measure_service(project: Path, database: str, database_url: str, args: argparse.Namespace) -> None:
     port = free_port()
     with migrated_service(project, service_env(port, database_url)) as served:
         base = f"http://127.0.0.1:{port}"
-        register(base, "bench@example.com")
-        auth = log_in(base, "bench@example.com")
-        create_items(base, auth, 100)
+        auth = seeded_user(base)
         print(f"[{database}] start-up to ready            : {served.startup_seconds:6.2f} s (target <= 1.0)")
         items = f"{base}/api/v1/items?limit=100"
         report = wrk(items, 32, args.seconds, auth)
@@ -121,23 +142,34 @@ def measure_session_check(
     """The list endpoint with and without the per-request session check, alternated."""
     (project / "claims_only_app.py").write_text(CLAIMS_ONLY_APP, encoding="utf-8")
 
-    def list_rate(port: int) -> float:
-        return requests_per_second(wrk(f"http://127.0.0.1:{port}/api/v1/items?limit=100", 32, args.seconds, auth))
+    command = [str(project / ".venv" / "bin" / "uvicorn"), "claims_only_app:create", "--factory", "--host",
+               "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools", "--no-access-log"]  # fmt: skip
 
-    checked, claims_only = [], []
-    for _ in range(args.rounds):
+    def measure(with_check: bool) -> tuple[float, float]:
         port = free_port()
-        with migrated_service(project, service_env(port, database_url)):
-            checked.append(list_rate(port))
-        port = free_port()
-        command = [str(project / ".venv" / "bin" / "uvicorn"), "claims_only_app:create", "--factory", "--host",
-                   "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]  # fmt: skip
-        with serve(command, project, service_env(port, database_url), "/health/ready", port):
-            claims_only.append(list_rate(port))
-    with_check, without = statistics.median(checked), statistics.median(claims_only)
+        env = service_env(port, database_url)
+        if with_check:
+            server = migrated_service(project, env)
+        else:
+            server = serve([part.format(port=port) for part in command], project, env, "/health/ready", port)
+        with server as served:
+            return list_load(served, port, auth, args.seconds)
+
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    cpu_ms: dict[bool, list[float]] = {True: [], False: []}
+    for round_number in range(args.rounds):
+        # Alternating order, so a machine that speeds up or slows down during the run favours neither.
+        for with_check in (True, False) if round_number % 2 == 0 else (False, True):
+            rate, cost = measure(with_check)
+            rates[with_check].append(rate)
+            cpu_ms[with_check].append(cost)
+    with_rate, without_rate = statistics.median(rates[True]), statistics.median(rates[False])
+    with_cpu, without_cpu = statistics.median(cpu_ms[True]), statistics.median(cpu_ms[False])
     print(
-        f"[{database}] session check on the list      : {with_check:.0f} req/s with, {without:.0f} without"
-        f" ({(1 - with_check / without) * 100:+.1f} % fewer; target <= 10 %)"
+        f"[{database}] session check on the list      : {with_rate:.0f} req/s with, {without_rate:.0f} without"
+        f" ({(1 - with_rate / without_rate) * 100:+.1f} % fewer); CPU per request {with_cpu:.2f} ms with,"
+        f" {without_cpu:.2f} ms without ({(1 - without_cpu / with_cpu) * 100:+.1f} % fewer requests/s"
+        " for the same CPU; target <= 10 %)"
     )
 
 
@@ -169,25 +201,46 @@ def measure_tracing(project: Path, args: argparse.Namespace) -> None:
         },
     }
     rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu_ms: dict[str, list[float]] = {mode: [] for mode in modes}
     database_url = f"sqlite+aiosqlite:///{project}/bench.db"
+    names = list(modes)
     for round_number in range(args.rounds):
-        for mode, extra in modes.items():
+        # Each round starts with the next mode, so a machine that speeds up or slows down during the
+        # run favours none of them.
+        shift = round_number % len(modes)
+        for mode in names[shift:] + names[:shift]:
             port = free_port()
-            with migrated_service(project, service_env(port, database_url, **extra)):
+            with migrated_service(project, service_env(port, database_url, **modes[mode])) as served:
                 base = f"http://127.0.0.1:{port}"
                 email = f"bench{round_number}-{len(rates[mode])}-{port}@example.com"
                 register(base, email)
                 auth = log_in(base, email)
                 create_items(base, auth, 100)
-                rates[mode].append(requests_per_second(wrk(f"{base}/api/v1/items?limit=100", 32, args.seconds, auth)))
+                rate, cost = list_load(served, port, auth, args.seconds)
+                rates[mode].append(rate)
+                cpu_ms[mode].append(cost)
     sink.shutdown()
-    off = statistics.median(rates["off"])
-    for mode, values in rates.items():
-        rate = statistics.median(values)
+    off_rate, off_cpu = statistics.median(rates["off"]), statistics.median(cpu_ms["off"])
+    for mode in modes:
+        rate, cpu = statistics.median(rates[mode]), statistics.median(cpu_ms[mode])
         print(
-            f"[sqlite] GET /api/v1/items, tracing {mode:16}: {rate:7.0f} req/s ({rate / off - 1:+.0%} vs off;"
-            f" median of {', '.join(f'{value:.0f}' for value in values)})"
+            f"[sqlite] GET /api/v1/items, tracing {mode:16}: {rate:7.0f} req/s ({rate / off_rate - 1:+.0%} vs off;"
+            f" median of {', '.join(f'{value:.0f}' for value in rates[mode])}); CPU per request {cpu:.2f} ms"
+            f" ({off_cpu / cpu - 1:+.0%} requests/s for the same CPU)"
         )
+
+
+def measure_session_check_only(project: Path, args: argparse.Namespace) -> None:
+    """The session check's cost alone, on SQLite and (unless skipped) PostgreSQL."""
+    databases = {"sqlite": f"sqlite+aiosqlite:///{project}/bench.db"}
+    with contextlib.ExitStack() as stack:
+        if not args.skip_postgres:
+            databases["pg   "] = stack.enter_context(postgres_server())
+        for database, database_url in databases.items():
+            port = free_port()
+            with migrated_service(project, service_env(port, database_url)):
+                auth = seeded_user(f"http://127.0.0.1:{port}")
+            measure_session_check(project, database, database_url, auth, args)
 
 
 def health_rate(command_context: contextlib.AbstractContextManager[Served], port: int, seconds: int) -> float:
@@ -236,10 +289,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="health runs of each server, alternated")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--session-check", action="store_true", help="only the cost of the per-request session check")
     parser.add_argument("--tracing", action="store_true", help="only the cost of use_opentelemetry's tracing")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
+    stop_servers_on_sigterm()
+    if args.session_check:
+        with tempfile.TemporaryDirectory() as workdir:
+            measure_session_check_only(bake_and_install(Path(workdir)), args)
+        return
     if args.tracing:
         with tempfile.TemporaryDirectory() as workdir:
             measure_tracing(bake_and_install(Path(workdir), "use_opentelemetry=yes"), args)
