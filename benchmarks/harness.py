@@ -135,15 +135,54 @@ def create_items(base: str, auth: dict[str, str], count: int, prefix: str = "ite
         http("POST", f"{base}/api/v1/items", body, {**auth, "Content-Type": "application/json"})
 
 
-def wrk(url: str, connections: int, seconds: int, headers: dict[str, str], script: Path | None = None,
-        threads: int = 1, script_args: tuple[str, ...] = ()) -> str:  # fmt: skip
-    """Run wrk; return its report (``--latency``)."""
+def wrk_command(url: str, connections: int, seconds: int, headers: dict[str, str], script: Path | None = None,
+                threads: int = 1, script_args: tuple[str, ...] = ()) -> list[str]:  # fmt: skip
+    """The wrk command line for one run (``--latency``, so the report has percentiles)."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     if script:
         command += ["-s", str(script)]
-    return subprocess.run([*command, url, *script_args], check=True, capture_output=True, text=True).stdout
+    return [*command, url, *script_args]
+
+
+def wrk(url: str, connections: int, seconds: int, headers: dict[str, str], script: Path | None = None,
+        threads: int = 1, script_args: tuple[str, ...] = ()) -> str:  # fmt: skip
+    """Run wrk; return its report."""
+    command = wrk_command(url, connections, seconds, headers, script, threads, script_args)
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+@dataclasses.dataclass
+class Load:
+    requests_per_second: float
+    cpu_ms_per_request: float  # the server's user + system CPU, all its threads
+
+
+def list_load_side_by_side(
+    servers: dict[str, tuple[Served, int]], auth: dict[str, str], seconds: int
+) -> dict[str, Load]:
+    """Drive the authenticated list of 100 items on every server at once, each with its own wrk
+    (32 connections). Sharing the same seconds, the servers share whatever the machine's speed does
+    meanwhile: on a shared machine that drifts by tens of percent between runs, only figures taken
+    side by side can be compared to within a few percent."""
+    cpu_before = {name: cpu_seconds(served.process) for name, (served, _) in servers.items()}
+    runs = {
+        name: subprocess.Popen(
+            wrk_command(f"http://127.0.0.1:{port}/api/v1/items?limit=100", 32, seconds, auth),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name, (_, port) in servers.items()
+    }
+    loads = {}
+    for name, run in runs.items():
+        report, _ = run.communicate()
+        if run.returncode != 0:
+            raise RuntimeError(f"wrk against {name} failed with {run.returncode}")
+        cpu = cpu_seconds(servers[name][0].process) - cpu_before[name]
+        loads[name] = Load(requests_per_second(report), cpu * 1000 / requests_completed(report))
+    return loads
 
 
 def requests_per_second(report: str) -> float:

@@ -9,13 +9,15 @@ PostgreSQL, and drives it with wrk (Debian package `wrk`). Prints requests/s and
 plus start-up-to-ready time and the generated test suite's wall time, and the cost of the
 per-request login-session check (what makes logout and deactivation take effect at once): the
 authenticated list against the same app with that check replaced by the token's claims alone
-(the check's query left out), alternated; target: at most 10 % fewer requests/s.
+(the check's query left out); target: at most 10 % fewer requests/s.
 `--session-check` runs only that comparison, on SQLite and PostgreSQL.
 `--tracing` bakes with use_opentelemetry instead and compares the authenticated list (SQLite)
 with tracing off, on sampling every request, and on sampling one in ten, the spans exported to
 an OTLP/HTTP sink in this process; target: at most 15 % fewer requests/s at 0.1 than off.
-Both comparisons also print the server's CPU time per request (all its threads), which drifts
-less than the rate on a shared machine whose speed changes from run to run.
+Both comparisons run their servers side by side, loaded in the same seconds by a wrk each, so a
+shared machine whose speed drifts from one run to the next changes all of them alike; they print
+each server's requests/s and CPU time per request (all its threads) and the median over rounds of
+the difference within a round.
 Targets, on PostgreSQL with one uvicorn worker and 32 connections on a quiet machine: the
 authenticated list of 100 items >= 800 req/s with p99 < 120 ms; POST /api/v1/items >= 650 req/s;
 GET /health/live >= 5,500 req/s with the access log on; start-up to ready <= 1.0 s; the default
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import shutil
 import statistics
@@ -41,14 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import (
     PACKAGE,
+    Load,
     Served,
     bake_and_install,
-    cpu_seconds,
     create_items,
+    list_load_side_by_side,
     log_in,
     migrated_service,
     register,
-    requests_completed,
     requests_per_second,
     serve,
     service_env,
@@ -68,32 +71,27 @@ app = FastAPI()
 async def live() -> dict[str, str]:
     return {"status": "ok"}
 """
-# The service without the session check: `current_user` takes the principal from the access
-# token's claims alone (no query). Replaced in the deps module's namespace, where current_user looks
-# it up at call time; FastAPI's dependency_overrides would add its own per-request cost instead.
-CLAIMS_ONLY_APP = f"""
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+# The service without the session check, started by the same `serve` command: `current_user` takes
+# the principal from the access token's claims alone (no query). Replaced in the deps module's
+# namespace, where current_user looks it up at call time; FastAPI's dependency_overrides would add
+# its own per-request cost instead. One worker, so uvicorn serves the app in this process.
+CLAIMS_ONLY_SERVE = f"""
+import sys
 
+from {PACKAGE}.__main__ import main
 from {PACKAGE}.api import deps
-from {PACKAGE}.core.logging import configure_logging
 from {PACKAGE}.core.security import TokenService
 from {PACKAGE}.db.models import Role
-from {PACKAGE}.main import create_app
 from {PACKAGE}.services.auth import Principal
-from {PACKAGE}.settings import get_settings
 
 
-async def claims_only(session: AsyncSession, tokens: TokenService, access_token: str) -> Principal:
+async def claims_only(session: object, tokens: TokenService, access_token: str) -> Principal:
     claims = tokens.verify(access_token, "access")
     return Principal(user_id=claims.user_id, role=Role.MEMBER, session_id=claims.session_id)
 
 
-def create() -> FastAPI:
-    settings = get_settings()
-    configure_logging(settings)  # as `serve` does
-    deps.authenticate = claims_only
-    return create_app(settings)
+deps.authenticate = claims_only
+sys.exit(main(["serve"]))
 """
 POST_SCRIPT = """
 wrk.method = "POST"
@@ -102,13 +100,44 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def list_load(served: Served, port: int, auth: dict[str, str], seconds: int) -> tuple[float, float]:
-    """Drive the authenticated list of 100 items: requests/s, and the server's CPU milliseconds per
-    request (steadier than the rate on a shared machine whose speed drifts from run to run)."""
-    cpu_before = cpu_seconds(served.process)
-    report = wrk(f"http://127.0.0.1:{port}/api/v1/items?limit=100", 32, seconds, auth)
-    cpu = cpu_seconds(served.process) - cpu_before
-    return requests_per_second(report), cpu * 1000 / requests_completed(report)
+@dataclasses.dataclass
+class Comparison:
+    """One server's figures next to the baseline's, round by round."""
+
+    load: Load  # medians over the rounds
+    fewer_by_rate: list[float]  # per round: 1 - its requests/s / the baseline's
+    fewer_by_cpu: list[float]  # per round: 1 - the baseline's CPU per request / its own
+
+    def summary(self) -> str:
+        rounds = ", ".join(f"{fewer:+.0%}" for fewer in self.fewer_by_cpu)
+        return (
+            f"{statistics.median(self.fewer_by_rate):+.1%} fewer requests/s; by CPU per request"
+            f" {statistics.median(self.fewer_by_cpu):+.1%} (rounds: {rounds})"
+        )
+
+
+def compare_side_by_side(servers: dict[str, tuple[Served, int]], auth: dict[str, str], args: argparse.Namespace,
+                         baseline: str) -> dict[str, Comparison]:  # fmt: skip
+    """Load the servers side by side for ``args.rounds`` rounds; each server's figures next to the
+    ``baseline`` server's in the same round. CPU per request is what one worker's rate comes to
+    once the CPU is its limit, and it does not depend on how the machine shares its cores out."""
+    list_load_side_by_side(servers, auth, 2)  # warm-up: the first requests build routes and fill caches
+    loads: dict[str, list[Load]] = {name: [] for name in servers}
+    for _ in range(args.rounds):
+        for name, load in list_load_side_by_side(servers, auth, args.seconds).items():
+            loads[name].append(load)
+    comparisons = {}
+    for name, runs in loads.items():
+        pairs = list(zip(runs, loads[baseline], strict=True))
+        comparisons[name] = Comparison(
+            Load(
+                statistics.median(run.requests_per_second for run in runs),
+                statistics.median(run.cpu_ms_per_request for run in runs),
+            ),
+            [1 - run.requests_per_second / base.requests_per_second for run, base in pairs],
+            [1 - base.cpu_ms_per_request / run.cpu_ms_per_request for run, base in pairs],
+        )
+    return comparisons
 
 
 def seeded_user(base: str) -> dict[str, str]:
@@ -139,37 +168,24 @@ def measure_service(project: Path, database: str, database_url: str, args: argpa
 def measure_session_check(
     project: Path, database: str, database_url: str, auth: dict[str, str], args: argparse.Namespace
 ) -> None:
-    """The list endpoint with and without the per-request session check, alternated."""
-    (project / "claims_only_app.py").write_text(CLAIMS_ONLY_APP, encoding="utf-8")
-
-    command = [str(project / ".venv" / "bin" / "uvicorn"), "claims_only_app:create", "--factory", "--host",
-               "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools", "--no-access-log"]  # fmt: skip
-
-    def measure(with_check: bool) -> tuple[float, float]:
+    """The list endpoint with and without the per-request session check, side by side."""
+    (project / "claims_only_serve.py").write_text(CLAIMS_ONLY_SERVE, encoding="utf-8")
+    python = str(project / ".venv" / "bin" / "python")
+    with contextlib.ExitStack() as stack:
+        servers = {}
         port = free_port()
-        env = service_env(port, database_url)
-        if with_check:
-            server = migrated_service(project, env)
-        else:
-            server = serve([part.format(port=port) for part in command], project, env, "/health/ready", port)
-        with server as served:
-            return list_load(served, port, auth, args.seconds)
-
-    rates: dict[bool, list[float]] = {True: [], False: []}
-    cpu_ms: dict[bool, list[float]] = {True: [], False: []}
-    for round_number in range(args.rounds):
-        # Alternating order, so a machine that speeds up or slows down during the run favours neither.
-        for with_check in (True, False) if round_number % 2 == 0 else (False, True):
-            rate, cost = measure(with_check)
-            rates[with_check].append(rate)
-            cpu_ms[with_check].append(cost)
-    with_rate, without_rate = statistics.median(rates[True]), statistics.median(rates[False])
-    with_cpu, without_cpu = statistics.median(cpu_ms[True]), statistics.median(cpu_ms[False])
+        servers["with"] = (stack.enter_context(migrated_service(project, service_env(port, database_url))), port)
+        port = free_port()  # after the first server took its port, so the two cannot collide
+        claims_only = serve(
+            [python, "claims_only_serve.py"], project, service_env(port, database_url), "/health/ready", port
+        )
+        servers["without"] = (stack.enter_context(claims_only), port)
+        results = compare_side_by_side(servers, auth, args, baseline="without")
+    with_check, without_check = results["with"].load, results["without"].load
     print(
-        f"[{database}] session check on the list      : {with_rate:.0f} req/s with, {without_rate:.0f} without"
-        f" ({(1 - with_rate / without_rate) * 100:+.1f} % fewer); CPU per request {with_cpu:.2f} ms with,"
-        f" {without_cpu:.2f} ms without ({(1 - without_cpu / with_cpu) * 100:+.1f} % fewer requests/s"
-        " for the same CPU; target <= 10 %)"
+        f"[{database}] session check on the list      : {with_check.requests_per_second:.0f} req/s with,"
+        f" {without_check.requests_per_second:.0f} without; CPU per request {with_check.cpu_ms_per_request:.2f} ms"
+        f" with, {without_check.cpu_ms_per_request:.2f} ms without; {results['with'].summary()}; target <= 10 %"
     )
 
 
@@ -187,7 +203,7 @@ class OtlpSink(BaseHTTPRequestHandler):
 
 
 def measure_tracing(project: Path, args: argparse.Namespace) -> None:
-    """The authenticated list with tracing off and on (sampling 1.0 and 0.1), alternated over rounds."""
+    """The authenticated list with tracing off and on (sampling 1.0 and 0.1), side by side."""
     sink = ThreadingHTTPServer(("127.0.0.1", 0), OtlpSink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{sink.server_address[1]}"
@@ -200,33 +216,21 @@ def measure_tracing(project: Path, args: argparse.Namespace) -> None:
             "OTEL_TRACES_SAMPLER_ARG": "0.1",
         },
     }
-    rates: dict[str, list[float]] = {mode: [] for mode in modes}
-    cpu_ms: dict[str, list[float]] = {mode: [] for mode in modes}
     database_url = f"sqlite+aiosqlite:///{project}/bench.db"
-    names = list(modes)
-    for round_number in range(args.rounds):
-        # Each round starts with the next mode, so a machine that speeds up or slows down during the
-        # run favours none of them.
-        shift = round_number % len(modes)
-        for mode in names[shift:] + names[:shift]:
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for mode, variables in modes.items():
             port = free_port()
-            with migrated_service(project, service_env(port, database_url, **modes[mode])) as served:
-                base = f"http://127.0.0.1:{port}"
-                email = f"bench{round_number}-{len(rates[mode])}-{port}@example.com"
-                register(base, email)
-                auth = log_in(base, email)
-                create_items(base, auth, 100)
-                rate, cost = list_load(served, port, auth, args.seconds)
-                rates[mode].append(rate)
-                cpu_ms[mode].append(cost)
+            served = stack.enter_context(migrated_service(project, service_env(port, database_url, **variables)))
+            servers[mode] = (served, port)
+        auth = seeded_user(f"http://127.0.0.1:{servers['off'][1]}")  # one database: the token works on all three
+        results = compare_side_by_side(servers, auth, args, baseline="off")
     sink.shutdown()
-    off_rate, off_cpu = statistics.median(rates["off"]), statistics.median(cpu_ms["off"])
-    for mode in modes:
-        rate, cpu = statistics.median(rates[mode]), statistics.median(cpu_ms[mode])
+    for mode, comparison in results.items():
         print(
-            f"[sqlite] GET /api/v1/items, tracing {mode:16}: {rate:7.0f} req/s ({rate / off_rate - 1:+.0%} vs off;"
-            f" median of {', '.join(f'{value:.0f}' for value in rates[mode])}); CPU per request {cpu:.2f} ms"
-            f" ({off_cpu / cpu - 1:+.0%} requests/s for the same CPU)"
+            f"[sqlite] GET /api/v1/items, tracing {mode:16}: {comparison.load.requests_per_second:7.0f} req/s,"
+            f" CPU per request {comparison.load.cpu_ms_per_request:.2f} ms; vs off: {comparison.summary()};"
+            " target <= 15 % at 0.1"
         )
 
 
@@ -287,7 +291,12 @@ def measure_test_suite(project: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="health runs of each server, alternated")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="health runs of each server, alternated; rounds of each side-by-side comparison",
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--session-check", action="store_true", help="only the cost of the per-request session check")
     parser.add_argument("--tracing", action="store_true", help="only the cost of use_opentelemetry's tracing")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, delete, select, update
+from sqlalchemy import CursorResult, Row, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,6 +121,20 @@ class ItemRepository:
         await self.session.flush()
 
 
+# Built once with bound parameters: every authenticated request runs it, and building the
+# statement would cost more than the indexed lookup itself.
+LIVE_SESSION_ROLE = (
+    select(User.role)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(
+        LoginSession.id == bindparam("session_id"),
+        LoginSession.revoked_at.is_(None),
+        User.id == bindparam("user_id"),
+        User.is_active.is_(True),
+    )
+)
+
+
 class LoginSessionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -131,17 +145,7 @@ class LoginSessionRepository:
 
     async def active_role(self, session_id: str, user_id: int) -> Role | None:
         """The user's role while the session is unrevoked and the user active; None otherwise."""
-        statement = (
-            select(User.role)
-            .join(LoginSession, LoginSession.user_id == User.id)
-            .where(
-                LoginSession.id == session_id,
-                LoginSession.revoked_at.is_(None),
-                User.id == user_id,
-                User.is_active.is_(True),
-            )
-        )
-        return await self.session.scalar(statement)
+        return await self.session.scalar(LIVE_SESSION_ROLE, {"session_id": session_id, "user_id": user_id})
 
     async def revoke(self, session_id: str) -> None:
         await self._revoke(LoginSession.id == session_id)
