@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 {%- if cookiecutter.use_sentry %}
     init_sentry(settings)  # only when SENTRY_DSN is set
 {%- endif %}
+{%- if cookiecutter.use_opentelemetry %}
+    tracing = start_tracing(settings)  # only when an OTLP endpoint is set
+{%- endif %}
     app = FastAPI(
         title=TITLE,
         description=DESCRIPTION,
@@ -79,10 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exception_handlers=EXCEPTION_HANDLERS,
         redoc_url=None,  # one docs UI (/docs), so one relaxed Content-Security-Policy
         generate_unique_id_function=operation_id,
-    )
 {%- if cookiecutter.use_opentelemetry %}
-    tracing = start_tracing(settings)  # only when an OTLP endpoint is set
+        telemetry=tracing.server_spans() if tracing is not None else None,
 {%- endif %}
+    )
     app.state.context = build_context(settings)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -93,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings)
 {%- if cookiecutter.use_opentelemetry %}
     if tracing is not None:
-        tracing.instrument_app(app, app.state.context.database.engine)  # outermost: spans the whole request
+        tracing.instrument_app(app, app.state.context.database.engine)
         app.state.context.on_shutdown.insert(0, tracing.stop)  # stopped last, after what it traces
 {%- endif %}
     return app

@@ -169,10 +169,23 @@ async def test_server_spans_are_named_by_the_route_template(
     assert not [span.name for span in spans if f"/{item_id}" in span.name]
 
 
-async def test_no_span_holds_a_secret(client: AsyncClient, account: Account, receiver: Receiver) -> None:
-    await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+async def test_probes_and_scrapes_are_not_traced(client: AsyncClient, account: Account, receiver: Receiver) -> None:
+    probe = await client.get("/health/live")
+    await client.get("/metrics")
     await client.get("/api/v1/items", headers=account.headers)
     spans = receiver.wait_for(lambda spans: server_span(spans, "GET /api/v1/items") is not None)
+    assert "traceresponse" not in probe.headers
+    assert not [span.name for span in spans if "/health" in span.name or "/metrics" in span.name]
+
+
+async def test_no_span_holds_a_secret(client: AsyncClient, account: Account, receiver: Receiver) -> None:
+    await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    # A query string can carry secrets too (the web pages' one-time links do): only its names are kept.
+    await client.get("/api/v1/items", params={"token": account.refresh_token}, headers=account.headers)
+    spans = receiver.wait_for(lambda spans: server_span(spans, "GET /api/v1/items") is not None)
+    listed = server_span(spans, "GET /api/v1/items")
+    assert listed is not None
+    assert {a.key: a.value.string_value for a in listed.attributes}["url.query"] == "token=REDACTED"
     # The account fixture registered and logged in: its e-mail was a SQL parameter of those requests.
     secrets = [PASSWORD, SECRET_KEY, account.access_token, account.refresh_token, account.email, "Bearer"]
     values = [str(attribute.value) for span in spans for attribute in span.attributes]

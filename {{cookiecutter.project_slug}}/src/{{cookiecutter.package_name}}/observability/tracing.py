@@ -6,45 +6,55 @@ OpenTelemetry SDK does: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TR
 `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`. Without an endpoint nothing is built: no
 provider, no exporter thread, no instrumented library.
 
-The maintained instrumentations make the spans: the server span of each request (named by its
-route template), SQLAlchemy statements (without parameter values), Redis commands{% if cookiecutter.use_vault %}, the
-requests Vault makes{% endif %}{% if cookiecutter.use_celery %} and Celery jobs (a job's span continues the trace of the request that queued it){% endif %}.
-Every response carries a `traceresponse` header with the trace id, and every log line written
-inside a span carries `trace_id` and `span_id`.
+FastAPI's own telemetry makes the server span of each request (named by its route template once
+routing has chosen the route) and the maintained instrumentations the rest: SQLAlchemy statements
+(without parameter values), Redis commands{% if cookiecutter.use_vault %}, the requests Vault makes{% endif %}{% if cookiecutter.use_celery %} and Celery jobs (a job's span continues
+the trace of the request that queued it){% endif %}. Every traced response carries a `traceresponse` header with
+the trace id, and every log line written inside a span carries `trace_id` and `span_id`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 {%- if cookiecutter.use_celery %}
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 {%- endif %}
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.propagators import TraceResponsePropagator, set_global_response_propagator
+from opentelemetry.instrumentation.propagators import TraceResponsePropagator
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 {%- if cookiecutter.use_vault %}
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 {%- endif %}
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict
 
 from .. import __version__
 from ..settings import Settings
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-# Probes and scrapes arrive every few seconds and would bury the traces worth reading.
-EXCLUDED_URLS = "/health/,/metrics$"
+URL_QUERY = "url.query"
+
+
+def is_probe_or_scrape(scope: MutableMapping[str, Any]) -> bool:
+    """Probes and scrapes arrive every few seconds and would bury the traces worth reading."""
+    path: str = scope["path"]
+    return path.startswith("/health/") or path == "/metrics"
 
 
 def tracing_requested() -> bool:
@@ -69,6 +79,7 @@ class Tracing:
         )
         # The sampler comes from OTEL_TRACES_SAMPLER (default: follow the caller, else sample all).
         self.provider = TracerProvider(resource=resource)
+        self.provider.add_span_processor(QueryValuesRedacted())
         # The exporter reads its endpoint, headers, timeout and compression from OTEL_EXPORTER_OTLP_*.
         self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         self.instrumentors: list[BaseInstrumentor] = [
@@ -82,15 +93,22 @@ class Tracing:
         ]
         for instrumentor in self.instrumentors:
             instrumentor.instrument(tracer_provider=self.provider)
-        set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
+
+    def server_spans(self) -> TelemetryConfig:
+        """`FastAPI(telemetry=...)`: the app's server spans go to this provider. FastAPI's metrics and
+        logs stay off (Prometheus and structlog have them), and so do its spans for each dependency and
+        for serialisation: the request's span and its database and Redis children say where time went."""
+        return {
+            "tracer_provider": self.provider,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "exclude": is_probe_or_scrape,
+        }
 
     def instrument_app(self, app: FastAPI, engine: AsyncEngine) -> None:
-        """Server spans for `app`, statement spans for its database `engine`."""
-        excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", EXCLUDED_URLS)
-        # The ASGI send and receive spans would double the spans of every request and say little.
-        FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=self.provider, excluded_urls=excluded, exclude_spans=["receive", "send"]
-        )
+        """The trace id on `app`'s responses, statement spans for its database `engine`."""
+        app.add_middleware(TraceResponseMiddleware)  # outermost of ours: it sees the 500 envelope too
         # Named, because the engine exists already: patching create_async_engine would come too late.
         # The instrumentation declares SQLAlchemy < 2.1; the engine events it listens to are unchanged
         # in 2.1 (tests/integration/test_tracing.py sees the statement spans).
@@ -108,6 +126,38 @@ class Tracing:
 def start_tracing(settings: Settings) -> Tracing | None:
     """Tracing for this process when an endpoint is set, else None (and nothing started)."""
     return Tracing(settings) if tracing_requested() else None
+
+
+class QueryValuesRedacted(SpanProcessor):
+    """Keeps the names of a request's query parameters and drops their values: a web page's one-time
+    link token or an administrator's e-mail search travels there."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        query = (span.attributes or {}).get(URL_QUERY)
+        if isinstance(query, str) and query:
+            names = [name for name, _ in parse_qsl(query, keep_blank_values=True)]
+            span.set_attribute(URL_QUERY, urlencode([(name, "REDACTED") for name in names]))
+
+
+class TraceResponseMiddleware:
+    """Adds the `traceresponse` header (W3C Trace Context) to traced responses, so a user's report
+    leads to the trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.propagator = TraceResponsePropagator()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_trace_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.propagator.inject(MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace_id)
 
 
 def current_trace_id() -> str | None:
