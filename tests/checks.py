@@ -185,6 +185,20 @@ def env_file_problems(project: Path) -> list[str]:
     return problems
 
 
+def readme_tree_problems(project: Path) -> list[str]:
+    """Every module of the package is named in the README's architecture tree, unless the tree sums
+    up its folder in one described line (``mail/  e-mail: ...``), so the tree keeps up with the code."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    tree = readme.split("## Architecture", 1)[1].split("```", 2)[1]
+    summed_up = {match.group(1) for match in re.finditer(r"^\s*([\w.]+)/ +\S", tree, re.MULTILINE)}
+    package = next(path for path in (project / "src").iterdir() if path.is_dir())
+    return [
+        f"README.md's architecture tree does not name {module.relative_to(project).as_posix()}"
+        for module in sorted(package.rglob("*.py"))
+        if module.name != "__init__.py" and module.name not in tree and module.parent.name not in summed_up
+    ]
+
+
 def installed_import_names(project: Path) -> set[str]:
     """Top-level import names of every distribution in the project's .venv, except the project itself."""
     result = subprocess.run(

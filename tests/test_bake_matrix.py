@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from .backstage import entity_problems
-from .checks import env_file_problems, manifest_problems, parse_problems, ruff_problems, unrendered_jinja
+from .checks import (
+    env_file_problems,
+    manifest_problems,
+    parse_problems,
+    readme_tree_problems,
+    ruff_problems,
+    unrendered_jinja,
+)
 from .conftest import bake_ok
 from .variants import all_combinations, variant_id
 
@@ -22,5 +29,6 @@ def test_combination_renders_clean_project(cookies: Any, ruff: str, answers: dic
     problems = unrendered_jinja(project) + parse_problems(project) + manifest_problems(project, answers)
     problems += entity_problems(project / "catalog-info.yaml")
     problems += ruff_problems(project, ruff) + env_file_problems(project)
+    problems += readme_tree_problems(project)
 
     assert problems == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .checks import env_file_problems, manifest_problems
+from .checks import env_file_problems, manifest_problems, readme_tree_problems
 from .conftest import bake_ok
 from .variants import option_space
 
@@ -49,3 +49,16 @@ def test_env_with_a_line_added_is_reported(cookies: Any) -> None:
         env.write("EXTRA=1\n")
     example_lines = len((project / ".env.example").read_text(encoding="utf-8").splitlines())
     assert env_file_problems(project) == [f".env has {example_lines + 1} lines, .env.example {example_lines}"]
+
+
+def test_a_module_missing_from_the_readme_tree_is_reported(cookies: Any) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    assert readme_tree_problems(project) == []
+    package = project / "src" / "orders_service"
+
+    (package / "core" / "clock.py").write_text("", encoding="utf-8")
+    (package / "mail" / "templates.py").write_text("", encoding="utf-8")  # mail/ is summed up in one line
+
+    assert readme_tree_problems(project) == [
+        "README.md's architecture tree does not name src/orders_service/core/clock.py"
+    ]
