@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ MAX_REQUESTS = 200  # enough for the kernel to hand connections to both workers
 LIVE = "/health/live"  # the requests the test counts
 READY = "/health/ready"  # the start-up wait, whose retries after a timeout would blur the count
 REQUEST_TIMEOUT_SECONDS = 30  # a worker's first request on a busy CI machine
+COUNTED_TIMEOUT_SECONDS = 10  # a worker counts a request just after it has sent the response
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,16 @@ def serving_workers(metrics_dir: Path) -> dict[str, float]:
     return counts
 
 
+def counted_requests(metrics_dir: Path, sent: int) -> dict[str, float]:
+    """`serving_workers` once the workers have counted all `sent` requests (or the timeout passed)."""
+    deadline = time.monotonic() + COUNTED_TIMEOUT_SECONDS
+    counts = serving_workers(metrics_dir)
+    while sum(counts.values()) < sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+        counts = serving_workers(metrics_dir)
+    return counts
+
+
 def scraped_total(url: str) -> float:
     exposition = httpx.get(url + "/metrics", headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS).text
     (requests,) = [family for family in text_string_to_metric_families(exposition) if family.name == "http_requests"]
@@ -101,7 +113,7 @@ def test_every_scrape_counts_the_requests_of_both_workers(two_workers: Server) -
         response = httpx.get(two_workers.url + LIVE, headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS)
         response.raise_for_status()
         sent += 1
-    per_worker = serving_workers(metrics_dir)
+    per_worker = counted_requests(metrics_dir, sent)
     assert len(per_worker) == 2, f"one worker served all {sent} requests"
     assert sum(per_worker.values()) == sent
     # Each scrape lands on either worker; every one reports the total.
