@@ -40,7 +40,7 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "asgi_correlation_id", "ast_serialize", "asyncpg", "bandit", "billiard", "boolean", "cachecontrol", "celery",
         "certifi", "cffi", "cfgv", "charset_normalizer", "click", "click_didyoumean",
         "click_plugins", "click_repl", "coverage", "cryptography", "cyclonedx", "dateutil", "defusedxml",
-        "deprecated", "detect_secrets", "distlib", "dns", "dotenv", "email_validator",
+        "deprecated", "detect_secrets", "distlib", "dns", "dotenv", "email_validator", "execnet",
         "fastapi", "filelock", "ghp_import", "google", "graphql", "greenlet", "h11", "harfile", "httpcore", "httptools",
         "httpx", "hvac", "hypothesis", "hypothesis_graphql", "identify", "idna", "iniconfig",
         "jinja2", "jsonschema_rs", "jwt", "kombu", "librt", "license_expression", "limits",
@@ -56,7 +56,7 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "sortedcontainers", "sqlalchemy", "starlette", "stevedore", "structlog", "tenacity",
         "text_unidecode", "tomli", "tomli_w", "typing_extensions", "typing_inspection",
         "tzdata", "tzlocal", "urllib3", "uvicorn", "uvloop", "vine", "virtualenv", "watchdog", "wcwidth", "werkzeug",
-        "wrapt", "yaml", "yaml_env_tag",
+        "wrapt", "xdist", "yaml", "yaml_env_tag",
         # use_kubernetes: kubernetes-validate and its dependencies
         "attr", "attrs", "importlib_resources", "jsonschema", "jsonschema_specifications",
         "kubernetes_validate", "referencing", "rpds",

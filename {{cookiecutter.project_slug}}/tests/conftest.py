@@ -2,11 +2,14 @@
 
 The database is TEST_DATABASE_URL, else DATABASE_URL when it points at PostgreSQL, else a
 temporary SQLite file. A configured database that cannot be reached stops the run: the suite
-never quietly falls back to SQLite. Its tables are dropped and migrated at the start.
+never quietly falls back to SQLite. Its tables are dropped and migrated at the start. `make test`
+spreads the tests over every core (pytest-xdist): each worker has its own database, a SQLite file
+in its own temporary folder or a PostgreSQL database named after the configured one (`app_test_gw0`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -19,11 +22,12 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import make_url, text, update
+from sqlalchemy import URL, make_url, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from xdist import is_xdist_controller, is_xdist_worker
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import Base, Role, User, utc_now
@@ -65,20 +69,66 @@ def _drop_and_migrate(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _setup_engine(url: str | URL, **options: Any) -> AsyncEngine:
+    """An engine for preparing the test database: no pool, and a server that does not answer fails fast."""
+    connect_args = {} if make_url(url).get_backend_name() == "sqlite" else {"timeout": 5}
+    return create_async_engine(url, poolclass=NullPool, connect_args=connect_args, **options)
+
+
+async def _why_unusable(url: str, *, per_worker: bool) -> str | None:
+    engine = _setup_engine(url)
+    try:
+        async with engine.connect() as connection:
+            if per_worker and not await connection.scalar(
+                text("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            ):
+                return "its role may not create the per-worker databases: grant CREATEDB, or run `uv run pytest`"
+    except (OSError, SQLAlchemyError) as error:
+        return f"{error!r}: start it or point TEST_DATABASE_URL elsewhere"
+    finally:
+        await engine.dispose()
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop the run at once, with one line, when the configured database cannot be used."""
+    url = _configured_database_url()
+    if url is None or is_xdist_worker(session):  # the controller has checked for its workers
+        return
+    problem = asyncio.run(_why_unusable(url, per_worker=is_xdist_controller(session)))
+    if problem:
+        pytest.exit(f"test database {make_url(url).render_as_string(hide_password=True)} cannot be used: {problem}", 1)
+
+
+async def _database_of_worker(url: str, worker_id: str) -> str:
+    """The configured PostgreSQL database, or under pytest-xdist a sibling per worker, created once."""
+    if worker_id == "master":  # not distributed
+        return url
+    configured = make_url(url)
+    name = f"{configured.database}_{worker_id}"
+    server = _setup_engine(configured, isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as connection:
+            found = await connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not found:
+                await connection.execute(text(f"CREATE DATABASE {connection.dialect.identifier_preparer.quote(name)}"))
+    finally:
+        await server.dispose()
+    return configured.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The migrated test database."""
-    url = _configured_database_url() or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    connect_args = {} if url.startswith("sqlite") else {"timeout": 5}
-    engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+async def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
+    """The migrated test database of this worker."""
+    configured = _configured_database_url()
+    if configured:
+        url = await _database_of_worker(configured, worker_id)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    engine = _setup_engine(url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_drop_and_migrate)
-    except (OSError, SQLAlchemyError) as error:
-        shown = make_url(url).render_as_string(hide_password=True)
-        pytest.exit(
-            f"test database {shown} cannot be used ({error!r}): start it or point TEST_DATABASE_URL elsewhere", 1
-        )
     finally:
         await engine.dispose()
     return url
