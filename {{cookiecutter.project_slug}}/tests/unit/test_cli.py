@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,14 @@ def migrate(database_file: Path) -> None:
     assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
 
 
+def rows(database_file: Path, query: str) -> list[Any]:
+    with closing(sqlite3.connect(database_file)) as connection:
+        return connection.execute(query).fetchall()
+
+
 def test_migrate_creates_the_schema(database_file: Path) -> None:
     migrate(database_file)
-    with sqlite3.connect(database_file) as connection:
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {row[0] for row in rows(database_file, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"users", "items", "login_sessions", "refresh_tokens", "audit_events", "alembic_version"} <= tables
 
 
@@ -67,17 +72,15 @@ def test_create_user_makes_the_first_admin(
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert main(["create-user", "--admin", "--email", "root@example.com", "--password-stdin"]) == 0
     assert "created admin 1 <root@example.com>" in capsys.readouterr().out
-    with sqlite3.connect(database_file) as connection:
-        assert connection.execute("SELECT role FROM users WHERE email = 'root@example.com'").fetchone() == ("admin",)
-        events = connection.execute("SELECT action, actor_id, client_ip FROM audit_events").fetchall()
-    assert events == [("user.register", 1, None)]
+    assert rows(database_file, "SELECT role FROM users WHERE email = 'root@example.com'") == [("admin",)]
+    assert rows(database_file, "SELECT action, actor_id, client_ip FROM audit_events") == [("user.register", 1, None)]
 
 
 def test_purge_audit_events_keeps_the_retention_period(
     database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     migrate(database_file)
-    with sqlite3.connect(database_file) as connection:
+    with closing(sqlite3.connect(database_file)) as connection, connection:  # closed after the commit
         connection.executemany(
             "INSERT INTO audit_events (occurred_at, action, outcome) VALUES (?, 'auth.login', 'success')",
             [("2000-01-01 00:00:00",), ("2999-01-01 00:00:00",)],
@@ -85,9 +88,7 @@ def test_purge_audit_events_keeps_the_retention_period(
     monkeypatch.setenv("AUDIT_RETENTION_DAYS", "30")
     assert main(["purge-audit-events"]) == 0
     assert "purged 1 audit events older than 30 days" in capsys.readouterr().out
-    with sqlite3.connect(database_file) as connection:
-        remaining = connection.execute("SELECT occurred_at FROM audit_events").fetchall()
-    assert remaining == [("2999-01-01 00:00:00",)]
+    assert rows(database_file, "SELECT occurred_at FROM audit_events") == [("2999-01-01 00:00:00",)]
 
 
 def test_create_user_prompts_twice(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
