@@ -4,7 +4,7 @@ The database is TEST_DATABASE_URL, else DATABASE_URL when it points at PostgreSQ
 temporary SQLite file. A configured database that cannot be reached stops the run: the suite
 never quietly falls back to SQLite. Its tables are dropped and migrated at the start. `make test`
 spreads the tests over every core (pytest-xdist): each worker has its own database, a SQLite file
-in its own temporary folder or a PostgreSQL database named after the configured one (`app_test_gw0`).
+in its own temporary folder or a sibling of the configured one named after it (`app_test_gw0`).
 """
 
 from __future__ import annotations
@@ -95,16 +95,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     url = _configured_database_url()
     if url is None or is_xdist_worker(session):  # the controller has checked for its workers
         return
-    problem = asyncio.run(_why_unusable(url, per_worker=is_xdist_controller(session)))
+    creates_databases = is_xdist_controller(session) and make_url(url).get_backend_name() == "postgresql"
+    problem = asyncio.run(_why_unusable(url, per_worker=creates_databases))
     if problem:
         pytest.exit(f"test database {make_url(url).render_as_string(hide_password=True)} cannot be used: {problem}", 1)
 
 
 async def _database_of_worker(url: str, worker_id: str) -> str:
-    """The configured PostgreSQL database, or under pytest-xdist a sibling per worker, created once."""
+    """The configured database, or under pytest-xdist a sibling per worker (on PostgreSQL created once)."""
     if worker_id == "master":  # not distributed
         return url
     configured = make_url(url)
+    if configured.get_backend_name() == "sqlite":  # SQLite creates the file
+        file = Path(str(configured.database))
+        return configured.set(database=str(file.with_stem(f"{file.stem}_{worker_id}"))).render_as_string()
     name = f"{configured.database}_{worker_id}"
     server = _setup_engine(configured, isolation_level="AUTOCOMMIT")
     try:

@@ -173,6 +173,15 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+{%- if cookiecutter.use_sentry %}
+
+    @field_validator("sentry_dsn", mode="before")
+    @classmethod
+    def _empty_dsn_is_none(cls, value: object) -> object:
+        """`SENTRY_DSN=` (as .env.example has it) means no DSN, so Sentry stays off."""
+        return None if value == "" else value
+{%- endif %}
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_level(cls, value: object) -> object:

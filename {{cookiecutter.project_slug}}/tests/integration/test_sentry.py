@@ -140,8 +140,9 @@ async def test_a_schema_error_is_reported_not_hidden_as_unavailable(
     assert "no such table" in event["exception"]["values"][-1]["value"]
 
 
-def test_without_a_dsn_nothing_is_initialised(settings_factory: Callable[..., Settings]) -> None:
-    assert not init_sentry(settings_factory())
+@pytest.mark.parametrize("dsn", [None, ""], ids=["unset", "empty as in .env.example"])
+def test_without_a_dsn_nothing_is_initialised(settings_factory: Callable[..., Settings], dsn: str | None) -> None:
+    assert not init_sentry(settings_factory(sentry_dsn=dsn))
     assert not sentry_sdk.is_initialized()
 
 
