@@ -31,6 +31,8 @@ IMPORT_NAMES_SCRIPT = (
 )
 # mypyc's runtime modules are named by a hash that changes with every mypy build; no one types one.
 MYPYC_RUNTIME = re.compile(r"[0-9a-f]{20}__mypyc")
+HEADING = re.compile(r"#{1,6} ")
+GLUED_HEADING = re.compile(r"[^\s#`]#{2,6} \w")
 SCHEMAS = {
     "compose.yaml": "compose-spec.json",
     ".gitlab-ci.yml": "gitlab-ci.json",
@@ -115,8 +117,26 @@ def _parse_problem(relative: str, text: str) -> str | None:
                 _validate_schema(relative, documents[0])
         elif suffix == ".json":
             json.loads(text)
+        elif suffix == ".md":
+            return _heading_problem(relative, text)
     except Exception as error:  # noqa: BLE001 - every parser's error is a finding
         return f"{relative}: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    return None
+
+
+def _heading_problem(relative: str, text: str) -> str | None:
+    """A Markdown heading that a `{%- %}` tag pulled onto the line of the text before it (where it
+    is no heading at all), or up against that text without the blank line the files keep."""
+    in_code = False
+    previous = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_code = not in_code
+        elif not in_code and GLUED_HEADING.search(line):
+            return f"{relative} line {number}: a heading glued to the text before it: {line[-80:]}"
+        elif not in_code and HEADING.match(line) and previous.strip():
+            return f"{relative} line {number}: no blank line before the heading {line[:60]!r}"
+        previous = line
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .checks import env_file_problems, manifest_problems, readme_tree_problems
+from .checks import env_file_problems, manifest_problems, parse_problems, readme_tree_problems
 from .conftest import bake_ok
 from .variants import option_space
 
@@ -62,3 +62,17 @@ def test_a_module_missing_from_the_readme_tree_is_reported(cookies: Any) -> None
     assert readme_tree_problems(project) == [
         "README.md's architecture tree does not name src/orders_service/core/clock.py"
     ]
+
+
+def test_a_heading_run_into_its_neighbour_is_reported(cookies: Any) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    assert parse_problems(project) == []
+    notes = project / "docs" / "notes.md"
+
+    notes.write_text("# Notes\n\nOne paragraph.## Next\n\n```sh\n# a comment, not a heading\n```\n", encoding="utf-8")
+    assert parse_problems(project) == [
+        "docs/notes.md line 3: a heading glued to the text before it: One paragraph.## Next"
+    ]
+
+    notes.write_text("# Notes\n\nOne paragraph.\n## Next\n", encoding="utf-8")
+    assert parse_problems(project) == ["docs/notes.md line 4: no blank line before the heading '## Next'"]
