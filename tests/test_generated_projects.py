@@ -29,8 +29,8 @@ PAIRWISE = [json.loads(os.environ["TEMPLATE_VARIANT"])] if "TEMPLATE_VARIANT" in
 GATE_TIMEOUT = 15 * 60
 # Gates an optional module adds to its project, run with the real tools (.ci/run installs them).
 MODULE_GATES = {"use_playwright": "e2e", "use_grafana_alerts": "monitoring-check", "use_kubernetes": "deploy-check"}
-# Gates every project has beyond test, lint and typecheck.
-COMMON_GATES = ("fuzz",)
+# Gates every project has beyond test, lint and typecheck (its CI runs them all).
+COMMON_GATES = ("fuzz", "docs")
 # The variants fuzz the same API: 20 examples per operation each (some 300 over the pairwise set)
 # rather than a generated project's 50 keeps the tier inside CI's time. FUZZ_EXAMPLES overrides it.
 FUZZ_EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "20")
