@@ -32,6 +32,9 @@ IMPORT_NAMES_SCRIPT = (
 # mypyc's runtime modules are named by a hash that changes with every mypy build; no one types one.
 MYPYC_RUNTIME = re.compile(r"[0-9a-f]{20}__mypyc")
 HEADING = re.compile(r"#{1,6} ")
+# GitHub replaces ${{ ... }} before the shell runs; shellcheck sees a plain word in its place.
+GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+GITLAB_SCRIPT_KEYS = ("before_script", "script", "after_script")
 GLUED_HEADING = re.compile(r"[^\s#`]#{2,6} \w")
 SCHEMAS = {
     "compose.yaml": "compose-spec.json",
@@ -154,6 +157,56 @@ def ruff_problems(project: Path, ruff: str) -> list[str]:
         if result.returncode != 0:
             problems.append(f"{' '.join(command[:2])}:\n{result.stdout}{result.stderr}")
     return problems
+
+
+def ci_shell_problems(project: Path, shellcheck: str) -> list[str]:
+    """shellcheck findings in the shell the project's CI runs, which no test here can execute: the
+    `run` steps of GitHub workflows (bash, the runner's default) and GitLab jobs' scripts (POSIX sh,
+    the shell of the docker image its image jobs run in)."""
+    problems = []
+    for workflow in sorted((project / ".github" / "workflows").glob("*.yml")):
+        for job_name, job in YAML_1_2.load(workflow.read_text(encoding="utf-8"))["jobs"].items():
+            for step in job.get("steps", []):
+                if "run" in step and step.get("shell", "bash") == "bash":
+                    script = GITHUB_EXPRESSION.sub("EXPRESSION", step["run"])
+                    where = f"{workflow.name} {job_name} {step.get('name', 'step')!r}"
+                    problems += [f"{where}: {finding}" for finding in _shellcheck(shellcheck, "bash", script)]
+    gitlab = project / ".gitlab-ci.yml"
+    if gitlab.exists():
+        for job_name, job in YAML_1_2.load(gitlab.read_text(encoding="utf-8")).items():
+            for key in GITLAB_SCRIPT_KEYS if isinstance(job, dict) else ():
+                script = "\n".join(_flatten(job.get(key, [])))
+                problems += [
+                    f".gitlab-ci.yml {job_name} {key}: {finding}" for finding in _shellcheck(shellcheck, "sh", script)
+                ]
+    return problems
+
+
+def _flatten(lines: str | list[Any]) -> Iterator[str]:
+    """GitLab script lines, which may be nested lists (from !reference) or a single string."""
+    for line in [lines] if isinstance(lines, str) else lines:
+        yield from [line] if isinstance(line, str) else _flatten(line)
+
+
+@lru_cache(maxsize=1024)
+def _shellcheck(shellcheck: str, dialect: str, script: str) -> tuple[str, ...]:
+    if not script.strip():
+        return ()
+    command = [shellcheck, "--shell", dialect, "--format", "gcc", "-"]
+    result = subprocess.run(command, input=script, capture_output=True, text=True, check=False)
+    return tuple(line.split(":", 3)[3].strip() for line in result.stdout.splitlines())
+
+
+def dockerfile_problems(project: Path, hadolint: str) -> list[str]:
+    """hadolint findings in the Dockerfile (every level: the file is small enough to keep clean)."""
+    dockerfile = project / "Dockerfile"
+    return list(_hadolint(hadolint, dockerfile.read_text(encoding="utf-8"))) if dockerfile.exists() else []
+
+
+@lru_cache(maxsize=64)
+def _hadolint(hadolint: str, text: str) -> tuple[str, ...]:
+    result = subprocess.run([hadolint, "--no-color", "-"], input=text, capture_output=True, text=True, check=False)
+    return tuple(f"Dockerfile{line.removeprefix('-')}" for line in result.stdout.splitlines())
 
 
 def is_enabled(feature: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:

@@ -23,13 +23,27 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.template = str(TEMPLATE_DIR)
 
 
+def tool_path(name: str) -> str:
+    """An executable of the test group, next to the interpreter running the tests (or on PATH)."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    assert found, f"{name} is not installed: make install (see README)"
+    return found
+
+
 @pytest.fixture(scope="session")
 def ruff() -> str:
-    """The ruff executable next to the interpreter running the tests (or on PATH)."""
-    candidate = Path(sys.executable).parent / "ruff"
-    found = str(candidate) if candidate.exists() else shutil.which("ruff")
-    assert found, "ruff is not installed: pip install -e '.[test]' (see README)"
-    return found
+    return tool_path("ruff")
+
+
+@pytest.fixture(scope="session")
+def shellcheck() -> str:
+    return tool_path("shellcheck")
+
+
+@pytest.fixture(scope="session")
+def hadolint() -> str:
+    return tool_path("hadolint")
 
 
 def bake_ok(cookies: Any, answers: dict[str, Any]) -> Path:

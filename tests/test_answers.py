@@ -13,7 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .checks import PROJECT_TEMPLATE_DIR, copied_without_render, parse_problems, ruff_problems, unrendered_jinja
+from .checks import (
+    PROJECT_TEMPLATE_DIR,
+    ci_shell_problems,
+    copied_without_render,
+    dockerfile_problems,
+    parse_problems,
+    ruff_problems,
+    unrendered_jinja,
+)
 from .conftest import bake_ok
 from .variants import TEMPLATE_DIR, optional_modules
 
@@ -74,7 +82,9 @@ HOSTILE_NAMES = [
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-def test_hostile_but_legal_answers_render_valid_files(cookies: Any, ruff: str, name: str) -> None:
+def test_hostile_but_legal_answers_render_valid_files(
+    cookies: Any, ruff: str, shellcheck: str, hadolint: str, name: str
+) -> None:
     answers = {**FAST, **ALL_ON, "project_name": name, "description": name, "author_name": name,
                "project_slug": "hostile", "package_name": "hostile"}  # fmt: skip
     project = bake_ok(cookies, answers)
@@ -82,6 +92,8 @@ def test_hostile_but_legal_answers_render_valid_files(cookies: Any, ruff: str, n
     assert unrendered_jinja(project) == []
     assert parse_problems(project) == []
     assert ruff_problems(project, ruff) == []
+    assert ci_shell_problems(project, shellcheck) == []
+    assert dockerfile_problems(project, hadolint) == []
 
 
 # Any printable text a person might type as a name: letters of any script, punctuation, symbols.

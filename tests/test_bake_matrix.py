@@ -8,6 +8,8 @@ import pytest
 
 from .backstage import entity_problems
 from .checks import (
+    ci_shell_problems,
+    dockerfile_problems,
     env_file_problems,
     manifest_problems,
     parse_problems,
@@ -22,7 +24,9 @@ COMBINATIONS = list(all_combinations())
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=[variant_id(answers) for answers in COMBINATIONS])
-def test_combination_renders_clean_project(cookies: Any, ruff: str, answers: dict[str, Any]) -> None:
+def test_combination_renders_clean_project(
+    cookies: Any, ruff: str, shellcheck: str, hadolint: str, answers: dict[str, Any]
+) -> None:
     project = bake_ok(cookies, answers)
     answers = {**answers, "package_name": "orders_service"}
 
@@ -30,5 +34,6 @@ def test_combination_renders_clean_project(cookies: Any, ruff: str, answers: dic
     problems += entity_problems(project / "catalog-info.yaml")
     problems += ruff_problems(project, ruff) + env_file_problems(project)
     problems += readme_tree_problems(project)
+    problems += ci_shell_problems(project, shellcheck) + dockerfile_problems(project, hadolint)
 
     assert problems == []

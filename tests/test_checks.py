@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .checks import env_file_problems, manifest_problems, parse_problems, readme_tree_problems
+from .checks import (
+    ci_shell_problems,
+    dockerfile_problems,
+    env_file_problems,
+    manifest_problems,
+    parse_problems,
+    readme_tree_problems,
+)
 from .conftest import bake_ok
 from .variants import option_space
 
@@ -76,3 +83,38 @@ def test_a_heading_run_into_its_neighbour_is_reported(cookies: Any) -> None:
 
     notes.write_text("# Notes\n\nOne paragraph.\n## Next\n", encoding="utf-8")
     assert parse_problems(project) == ["docs/notes.md line 4: no blank line before the heading '## Next'"]
+
+
+def test_shell_in_the_ci_files_is_checked(cookies: Any, shellcheck: str) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    assert ci_shell_problems(project, shellcheck) == []
+
+    (project / ".github" / "workflows" / "extra.yml").write_text(
+        "on: push\njobs:\n  copy:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - name: Copy\n        run: cp build/* ${{ runner.temp }}/$TARGET\n",
+        encoding="utf-8",
+    )
+    # GitLab's image jobs run POSIX sh, where [[ ]] does not exist.
+    (project / ".gitlab-ci.yml").write_text(
+        "check:\n  script:\n    - '[[ -n \"$CI\" ]] && echo ok'\n", encoding="utf-8"
+    )
+
+    assert ci_shell_problems(project, shellcheck) == [
+        "extra.yml copy 'Copy': note: Double quote to prevent globbing and word splitting. [SC2086]",
+        ".gitlab-ci.yml check script: warning: In POSIX sh, [[ ]] is undefined. [SC3010]",
+    ]
+
+
+def test_a_dockerfile_finding_is_reported(cookies: Any, hadolint: str) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    assert dockerfile_problems(project, hadolint) == []
+
+    dockerfile = project / "Dockerfile"
+    last_line = len(dockerfile.read_text(encoding="utf-8").splitlines()) + 1
+    with dockerfile.open("a", encoding="utf-8") as lines:
+        lines.write("USER root\n")
+
+    assert dockerfile_problems(project, hadolint) == [
+        f"Dockerfile:{last_line} DL3002 warning: Last USER should not be root",
+        f"Dockerfile:{last_line} DL3066 info: Non-numeric user-id may not be resolvable by host system",
+    ]
