@@ -165,7 +165,7 @@ def ci_shell_problems(project: Path, shellcheck: str) -> list[str]:
     the shell of the docker image its image jobs run in)."""
     problems = []
     for workflow in sorted((project / ".github" / "workflows").glob("*.yml")):
-        for job_name, job in YAML_1_2.load(workflow.read_text(encoding="utf-8"))["jobs"].items():
+        for job_name, job in yaml_documents(workflow.read_text(encoding="utf-8"))[0]["jobs"].items():
             for step in job.get("steps", []):
                 if "run" in step and step.get("shell", "bash") == "bash":
                     script = GITHUB_EXPRESSION.sub("EXPRESSION", step["run"])
@@ -173,7 +173,7 @@ def ci_shell_problems(project: Path, shellcheck: str) -> list[str]:
                     problems += [f"{where}: {finding}" for finding in _shellcheck(shellcheck, "bash", script)]
     gitlab = project / ".gitlab-ci.yml"
     if gitlab.exists():
-        for job_name, job in YAML_1_2.load(gitlab.read_text(encoding="utf-8")).items():
+        for job_name, job in yaml_documents(gitlab.read_text(encoding="utf-8"))[0].items():
             for key in GITLAB_SCRIPT_KEYS if isinstance(job, dict) else ():
                 script = "\n".join(_flatten(job.get(key, [])))
                 problems += [
