@@ -32,10 +32,10 @@ IMPORT_NAMES_SCRIPT = (
 # mypyc's runtime modules are named by a hash that changes with every mypy build; no one types one.
 MYPYC_RUNTIME = re.compile(r"[0-9a-f]{20}__mypyc")
 HEADING = re.compile(r"#{1,6} ")
+GLUED_HEADING = re.compile(r"[^\s#`]#{2,6} \w")
 # GitHub replaces ${{ ... }} before the shell runs; shellcheck sees a plain word in its place.
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 GITLAB_SCRIPT_KEYS = ("before_script", "script", "after_script")
-GLUED_HEADING = re.compile(r"[^\s#`]#{2,6} \w")
 SCHEMAS = {
     "compose.yaml": "compose-spec.json",
     ".gitlab-ci.yml": "gitlab-ci.json",
