@@ -12,8 +12,11 @@ from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
+from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError
 
 from .api.v1.schemas import Registration
+from .core.availability import is_unavailable
 from .core.exceptions import ConflictError
 from .core.logging import configure_logging
 from .core.security import PasswordHasher
@@ -177,7 +180,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     handler: Command = args.handler
-    return handler(settings, args)
+    try:
+        return handler(settings, args)
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        # `serve` waits for the database itself; the one-off commands have nothing to wait for.
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(f"cannot reach the database at {url}: {_reason(error)}", file=sys.stderr)
+        return 1
+
+
+def _reason(error: BaseException) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return f"{type(cause).__name__}: {cause}"
 
 
 if __name__ == "__main__":

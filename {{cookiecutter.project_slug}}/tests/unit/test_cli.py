@@ -13,7 +13,7 @@ import uvicorn
 
 from {{ cookiecutter.package_name }}.__main__ import main
 
-from ..support import PASSWORD
+from ..support import PASSWORD, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -50,6 +50,27 @@ def test_migrate_creates_the_schema(database_file: Path) -> None:
 def test_migrate_needs_its_configuration(database_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate", "--config", "missing.ini"]) == 1
     assert "missing.ini not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")],
+        ["create-user", "--email", "ops@example.com", "--password-stdin"],
+        ["purge-audit-events"],
+    ],
+    ids=["migrate", "create-user", "purge-audit-events"],
+)
+def test_a_database_that_cannot_be_reached_is_one_line_without_the_password(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://app:not-for-logs@127.0.0.1:{free_port()}/app")
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(command) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("cannot reach the database at postgresql+asyncpg://app:***@127.0.0.1:"), error
+    assert error.count("\n") == 1
+    assert "not-for-logs" not in error
 
 
 def test_create_user_from_stdin(
