@@ -13,7 +13,7 @@ import structlog
 from {{ cookiecutter.package_name }}.core.logging import REDACTED, configure_logging
 from {{ cookiecutter.package_name }}.core.request_id import set_request_id
 
-from ..support import SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
+from ..support import PASSWORD, SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -85,3 +85,18 @@ def test_development_logs_are_readable_console_lines(capsys: pytest.CaptureFixtu
     assert "hello" in output
     assert "who=you" in output
     assert not output.startswith("{")
+
+
+def _fail_holding(password: str) -> None:
+    raise RuntimeError(f"boom after {len(password)} characters")
+
+
+def test_development_tracebacks_leave_local_variables_out(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(IsolatedSettings(environment="development"))
+    try:
+        _fail_holding(PASSWORD)
+    except RuntimeError:
+        structlog.get_logger("test").exception("failed")
+    output = capsys.readouterr().out
+    assert f"RuntimeError: boom after {len(PASSWORD)} characters" in output
+    assert PASSWORD not in output

@@ -89,7 +89,11 @@ def configure_logging(settings: Settings) -> None:
         logger_factory = structlog.BytesLoggerFactory()
     else:  # JSON escapes control characters itself
         shared.append(escape_control_characters)
-        renderer = structlog_renderer = structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        # Plain tracebacks: rich's, the default when rich is installed (the dev tools bring it),
+        # print every frame's local variables, passwords and tokens included.
+        renderer = structlog_renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stdout.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
         logger_factory = structlog.PrintLoggerFactory()
     structlog.configure(
         processors=[*shared, structlog_renderer],
