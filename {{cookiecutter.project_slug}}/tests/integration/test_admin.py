@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from httpx import AsyncClient
 
-from ..support import Account
+from ..support import Account, log_in
 
 
 async def user_id_of(client: AsyncClient, account: Account) -> int:
@@ -67,6 +68,26 @@ async def test_an_admin_steps_down_once_another_admin_exists(
     await client.patch(f"/api/v1/admin/users/{member_id}", json={"role": "admin"}, headers=admin.headers)
     response = await client.patch(f"/api/v1/admin/users/{admin_id}", json={"role": "member"}, headers=admin.headers)
     assert (response.status_code, response.json()["role"]) == (200, "member")
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    client: AsyncClient, account: Account, admin: Account
+) -> None:
+    member_id, admin_id = await user_id_of(client, account), await user_id_of(client, admin)
+    await client.patch(f"/api/v1/admin/users/{member_id}", json={"role": "admin"}, headers=admin.headers)
+    second_admin = {"Authorization": f"Bearer {(await log_in(client, account.email))['access_token']}"}
+    responses = await asyncio.gather(
+        client.patch(f"/api/v1/admin/users/{member_id}", json={"role": "member"}, headers=admin.headers),
+        client.patch(f"/api/v1/admin/users/{admin_id}", json={"role": "member"}, headers=second_admin),
+    )
+    # The loser gets 409, or 401 when the winner had already demoted it (ending its sessions).
+    assert sorted(response.status_code for response in responses) in ([200, 401], [200, 409])
+    admin_lists = []
+    for headers in (admin.headers, second_admin):
+        response = await client.get("/api/v1/admin/users", params={"role": "admin"}, headers=headers)
+        if response.status_code == 200:
+            admin_lists.append(response.json())
+    assert [len(admins) for admins in admin_lists] == [1]
 
 
 async def test_an_unchanged_patch_keeps_the_sessions(client: AsyncClient, account: Account, admin: Account) -> None:

@@ -12,6 +12,8 @@ from ..db.repositories import AuditEventRepository, AuditFilters, LoginSessionRe
 from .audit import Action, AuditTrail
 from .auth import Principal
 
+LAST_ADMIN = "The last active admin cannot be demoted or deactivated"
+
 
 class AdminService:
     def __init__(self, session: AsyncSession, audit: AuditTrail) -> None:
@@ -40,8 +42,9 @@ class AdminService:
         user = await self.users.get(user_id)
         is_active_admin = user.role == Role.ADMIN and user.is_active
         stays_active_admin = (role or user.role) == Role.ADMIN and (user.is_active if is_active is None else is_active)
-        if is_active_admin and not stays_active_admin and await self.users.count_active_admins() <= 1:
-            raise ConflictError("The last active admin cannot be demoted or deactivated")
+        steps_down = is_active_admin and not stays_active_admin
+        if steps_down and await self.users.count_active_admins() <= 1:
+            raise ConflictError(LAST_ADMIN)
         changed = False
         if role is not None and role != user.role:
             user.role = role
@@ -52,6 +55,12 @@ class AdminService:
             action = Action.REACTIVATE if is_active else Action.DEACTIVATE
             self.audit.record(action, actor_id=admin.user_id, target_user_id=user_id)
             changed = True
+        # SQLite ignores FOR UPDATE, so two admins demoting each other can both pass the check above.
+        # Counted again after the change is written (SQLite's write lock held), the second one sees
+        # the first.
+        if steps_down and await self.users.count_active_admins() == 0:
+            await self.session.rollback()
+            raise ConflictError(LAST_ADMIN)
         if changed:
             await self.login_sessions.revoke_all(user_id)
             await self.session.commit()
