@@ -128,6 +128,9 @@ async def test_events_are_filtered_by_actor_action_target_and_time(
         "/api/v1/admin/audit-events", params={"since": "2025-01-01T00:00:00"}, headers=admin.headers
     )
     assert naive.status_code == 422  # a time without an offset is ambiguous
+    for bound in ({"since": "0001-01-01T00:00:00+05:00"}, {"until": "9999-12-31T23:59:59-05:00"}):
+        beyond_utc = await client.get("/api/v1/admin/audit-events", params=bound, headers=admin.headers)
+        assert beyond_utc.status_code == 422, beyond_utc.text
 
 
 async def test_nothing_secret_is_stored_or_logged(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from ...core.errors import documented_errors
 from ...db.models import MAX_ID, AuditEvent, Role, User
@@ -26,7 +26,15 @@ def _iso_8601(value: object) -> object:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC, as it is compared with stored times; one that UTC cannot hold is a 422."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("Instant outside the years 1 to 9999 in UTC") from None
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_8601), AfterValidator(_in_utc)]
 
 router = APIRouter(prefix=f"{PREFIX}/admin", tags=["admin"], responses=documented_errors(401, 403, 422))
 
