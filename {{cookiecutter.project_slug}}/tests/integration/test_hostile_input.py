@@ -41,6 +41,25 @@ async def test_fuzzed_headers_and_path_parameters_never_cause_a_5xx(
         assert response.headers["x-request-id"] != request_id or len(request_id) <= 128
 
 
+async def test_nul_characters_are_refused_before_they_reach_the_database(
+    client: AsyncClient, account: Account, admin: Account
+) -> None:
+    """PostgreSQL's text cannot hold NUL: on every database such input is a 4xx, never a 500."""
+    for body in ({"title": "a\x00b"}, {"title": "a title", "description": "a\x00b"}):
+        response = await client.post("/api/v1/items", json=body, headers=account.headers)
+        assert response.status_code == 422, response.text
+    login = await client.post("/api/v1/auth/token", data={"username": "ada\x00@example.com", "password": PASSWORD})
+    assert (login.status_code, login.json()["error"]["code"]) == (401, "invalid_credentials")
+    searches = {
+        "/api/v1/admin/users": ["email_prefix"],
+        "/api/v1/admin/audit-events": ["action", "target_type", "target_id"],
+    }
+    for path, names in searches.items():
+        for name in names:
+            response = await client.get(path, params={name: "a\x00"}, headers=admin.headers)
+            assert response.status_code == 422, (name, response.text)
+
+
 async def test_control_characters_cannot_forge_console_log_lines(
     settings_factory: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -106,7 +106,7 @@ async def test_the_schema_says_a_title_needs_a_visible_character(
     # Titles are stripped, so a blank would pass minLength yet be refused: the pattern documents it.
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
     pattern = schemas["ItemCreate"]["properties"]["title"]["pattern"]
-    assert pattern == "[^\\s\\x85]"
+    assert re.search(pattern, "a title") is not None
     assert re.search(pattern, blank) is None
     response = await client.post("/api/v1/items", json={"title": blank}, headers=account.headers)
     assert response.status_code == 422

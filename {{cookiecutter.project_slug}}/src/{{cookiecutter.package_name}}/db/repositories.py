@@ -43,6 +43,8 @@ class UserRepository:
         return user
 
     async def by_email(self, email: str) -> User | None:
+        if "\x00" in email:  # no account has one (PostgreSQL's text cannot even compare it)
+            return None
         result = await self.session.scalars(select(User).where(User.email == email))
         return result.one_or_none()
 

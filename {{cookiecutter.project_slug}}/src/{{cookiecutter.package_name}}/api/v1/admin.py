@@ -14,7 +14,7 @@ from ...db.models import MAX_ID, AuditEvent, Role, User
 from ...db.repositories import AuditFilters, UserFilters
 from ..deps import Admin, AdminActions, UserId
 from . import PREFIX
-from .schemas import AdminUserRead, AdminUserUpdate, AuditEventRead
+from .schemas import WITHOUT_NUL, AdminUserRead, AdminUserUpdate, AuditEventRead
 
 MAX_PAGE_SIZE = 100
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
@@ -43,7 +43,7 @@ router = APIRouter(prefix=f"{PREFIX}/admin", tags=["admin"], responses=documente
 async def list_users(
     admin: Admin,
     actions: AdminActions,
-    email_prefix: Annotated[str | None, Query(max_length=320)] = None,
+    email_prefix: Annotated[str | None, Query(max_length=320, pattern=WITHOUT_NUL)] = None,
     role: Role | None = None,
     is_active: bool | None = None,
     limit: Limit = 50,
@@ -86,9 +86,9 @@ async def list_audit_events(
     _: Admin,
     actions: AdminActions,
     actor_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    target_type: Annotated[str | None, Query(max_length=32)] = None,
-    target_id: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=WITHOUT_NUL)] = None,
+    target_type: Annotated[str | None, Query(max_length=32, pattern=WITHOUT_NUL)] = None,
+    target_id: Annotated[str | None, Query(max_length=64, pattern=WITHOUT_NUL)] = None,
     since: Instant | None = None,
     until: Instant | None = None,
     limit: Limit = 50,

@@ -33,10 +33,16 @@ Password = Annotated[
         json_schema_extra={"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH},
     ),
 ]
-# The pattern tells clients (and the fuzz tests) what stripping implies: a blank title is refused.
-# NEL (\x85) is named because the server strips it but JSON Schema's \s does not include it.
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"[^\s\x85]")]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+# PostgreSQL's text cannot hold NUL, so no stored or searched text may contain one.
+WITHOUT_NUL = r"^[^\x00]*$"
+# The pattern tells clients (and the fuzz tests) what stripping implies: a blank title is refused
+# (one visible character, no NUL anywhere). NEL (\x85) is named because the server strips it but
+# JSON Schema's \s does not include it.
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00]*[^\s\x85\x00][^\x00]*$"),
+]
+Description = Annotated[str, StringConstraints(max_length=2000, pattern=WITHOUT_NUL)]
 
 
 class Registration(BaseModel):
