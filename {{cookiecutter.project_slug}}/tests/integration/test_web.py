@@ -13,14 +13,15 @@ from typing import cast
 
 import pytest
 from fastapi import Response
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 from httpx import Response as HttpResponse
 
 from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web.session import start_session
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account
+from ..support import CLIENT_ADDRESS, PASSWORD, WRONG_PASSWORD, Account
 
 EMAIL = "grace@example.com"
 TOO_SHORT = "short"  # pragma: allowlist secret
@@ -316,4 +317,16 @@ async def test_bad_addresses_get_an_html_page(client: AsyncClient, path: str, st
 async def test_other_http_errors_get_an_html_page(client: AsyncClient) -> None:
     response = await client.put("/ui/login")
     assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
     assert "<h1>Method Not Allowed</h1>" in response.text
+
+
+async def test_a_database_that_cannot_be_reached_gets_a_try_again_page(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    app = create_app(settings_factory(database_url="postgresql+asyncpg://app@127.0.0.1:1/app"))  # nothing on port 1
+    transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)
+    assert (response.status_code, response.headers["retry-after"]) == (503, "5")
+    assert "Please try again in a moment." in response.text

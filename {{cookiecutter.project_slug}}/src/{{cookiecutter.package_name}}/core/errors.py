@@ -106,10 +106,14 @@ def _headers_for(exc: ServiceError) -> dict[str, str]:
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     code = _HTTP_CODES.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"))
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    headers = exc.headers
-    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
-        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
-    return error_response(exc.status_code, code, message, headers=headers)
+    return error_response(exc.status_code, code, message, headers=http_error_headers(request, exc))
+
+
+def http_error_headers(request: Request, exc: StarletteHTTPException) -> Mapping[str, str] | None:
+    """The exception's headers, with a 405's Allow naming every method of the path."""
+    if exc.status_code != HTTPStatus.METHOD_NOT_ALLOWED:
+        return exc.headers
+    return {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -130,11 +134,16 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> Response
 
 async def _dependency_error(request: Request, exc: Exception) -> Response:
     """503 for a dependency that cannot be reached; anything else is a bug and stays a 500."""
+    raise_unless_unavailable(request, exc)
+    error = DatabaseUnavailableError() if isinstance(exc, SQLAlchemyError) else DependencyUnavailableError()
+    return await _service_error(request, error)
+
+
+def raise_unless_unavailable(request: Request, exc: Exception) -> None:
+    """Re-raise a failure that is a bug; log one that means a dependency cannot be reached."""
     if not is_unavailable(exc):
         raise exc  # the request-context middleware answers 500, logs it and reports it
-    error = DatabaseUnavailableError() if isinstance(exc, SQLAlchemyError) else DependencyUnavailableError()
     log.warning("dependency_unavailable", method=request.method, path=request.url.path, error=repr(exc))
-    return await _service_error(request, error)
 
 
 # Passed to FastAPI(exception_handlers=...); unhandled exceptions become 500s in the middleware.

@@ -11,10 +11,12 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ..context import AppContext
+from ..core.errors import RETRY_AFTER_UNAVAILABLE, http_error_headers, raise_unless_unavailable
 from ..core.exceptions import EmailNotVerifiedError, NotFoundError, PermissionDeniedError
 from . import account, admin, recovery
 from .rendering import HERE, error_page, redirect
@@ -37,6 +39,8 @@ def create_web_app(context: AppContext) -> FastAPI:
             PermissionDeniedError: _forbidden,
             StarletteHTTPException: _http_error,
             RequestValidationError: _not_found,  # a malformed address, e.g. /items/abc/edit
+            SQLAlchemyError: _unavailable,
+            OSError: _unavailable,
         },
     )
     web.state.context = context
@@ -70,4 +74,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     status = HTTPStatus(exc.status_code)
-    return error_page(request, status, status.description)
+    return error_page(request, status, status.description, http_error_headers(request, exc))
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """A page that asks to try again when a dependency cannot be reached; other failures stay 500s."""
+    raise_unless_unavailable(request, exc)
+    message = "The service is briefly unavailable. Please try again in a moment."
+    return error_page(request, HTTPStatus.SERVICE_UNAVAILABLE, message, {"Retry-After": RETRY_AFTER_UNAVAILABLE})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,13 @@ def context_of(request: Request) -> AppContext:
     return context
 
 
-def render(request: Request, template: str, values: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+def render(
+    request: Request,
+    template: str,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     context = context_of(request)
     principal = getattr(request.state, "principal", None)
     page_values = {
@@ -59,13 +66,18 @@ def render(request: Request, template: str, values: dict[str, Any] | None = None
         "notice": NOTICES.get(request.query_params.get("done", "")),
         **(values or {}),
     }
-    response = templates.TemplateResponse(request, template, page_values, status_code, headers=PAGE_HEADERS)
+    response = templates.TemplateResponse(
+        request, template, page_values, status_code, headers={**PAGE_HEADERS, **(headers or {})}
+    )
     remember_csrf_token(request, response, context)
     return response
 
 
-def error_page(request: Request, status: HTTPStatus, message: str) -> Response:
-    return render(request, "error.html", {"status": status.value, "heading": status.phrase, "message": message}, status)
+def error_page(
+    request: Request, status: HTTPStatus, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    values = {"status": status.value, "heading": status.phrase, "message": message}
+    return render(request, "error.html", values, status, headers)
 
 
 def redirect(path: str, done: str | None = None) -> RedirectResponse:
