@@ -119,7 +119,8 @@ async def _recover_the_account_and_enrol_two_factor(client: AsyncClient, mailbox
     form = {"username": email, "password": RESET_PASSWORD}
     tokens = (await client.post("/api/v1/auth/token", data=form)).json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    secret = (await client.post("/api/v1/users/me/2fa/setup", headers=headers)).json()["secret"]
+    setup = await client.post("/api/v1/users/me/2fa/setup", json={"password": RESET_PASSWORD}, headers=headers)
+    secret = setup.json()["secret"]
     enabled = await client.post("/api/v1/users/me/2fa/enable", json={"code": pyotp.TOTP(secret).now()}, headers=headers)
     recovery_codes = enabled.json()["recovery_codes"]
     mfa_token = (await client.post("/api/v1/auth/token", data=form)).json()["mfa_token"]

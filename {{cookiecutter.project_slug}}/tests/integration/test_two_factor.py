@@ -23,6 +23,7 @@ DISABLE = "/api/v1/users/me/2fa/disable"
 REGENERATE = "/api/v1/users/me/2fa/recovery-codes"
 TOKEN = "/api/v1/auth/token"
 MFA = "/api/v1/auth/mfa"
+CONFIRMED = {"password": PASSWORD}
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Enrolled:
 
 
 async def enrol(client: AsyncClient, account: Account, clock: Clock) -> Enrolled:
-    setup = await client.post(SETUP, headers=account.headers)
+    setup = await client.post(SETUP, headers=account.headers, json=CONFIRMED)
     assert setup.status_code == 200, setup.text
     secret = setup.json()["secret"]
     enabled = await client.post(ENABLE, headers=account.headers, json={"code": pyotp.TOTP(secret).at(clock.now)})
@@ -75,7 +76,7 @@ async def test_enrolment_from_verification_link_to_two_factor_login(
     verified = await client.post("/api/v1/auth/verify-email", json={"token": link_token})
     assert verified.status_code == 204
 
-    setup = (await client.post(SETUP, headers=account.headers)).json()
+    setup = (await client.post(SETUP, headers=account.headers, json=CONFIRMED)).json()
     assert setup["otpauth_uri"].startswith("otpauth://totp/")
     assert pyotp.parse_uri(setup["otpauth_uri"]).secret == setup["secret"]
     assert setup["qr_code_svg"].lstrip().startswith("<svg")
@@ -101,7 +102,7 @@ async def test_enrolment_from_verification_link_to_two_factor_login(
 
 @pytest.mark.parametrize("wrong", ["000000", "00000\u00e9"], ids=["digits", "not ASCII"])
 async def test_a_wrong_code_does_not_enable(client: AsyncClient, verified_account: Account, wrong: str) -> None:
-    secret = (await client.post(SETUP, headers=verified_account.headers)).json()["secret"]
+    secret = (await client.post(SETUP, headers=verified_account.headers, json=CONFIRMED)).json()["secret"]
     wrong = "111111" if pyotp.TOTP(secret).now() == wrong else wrong
 
     response = await client.post(ENABLE, headers=verified_account.headers, json={"code": wrong})
@@ -118,8 +119,25 @@ async def test_enabling_needs_enrolment_first(client: AsyncClient, verified_acco
     assert response.status_code == 409
 
 
+async def test_setup_needs_the_password(
+    client: AsyncClient, verified_account: Account, app_context: AppContext
+) -> None:
+    """A stolen access token alone cannot put another authenticator on the account."""
+    missing = await client.post(SETUP, headers=verified_account.headers)
+    wrong = await client.post(SETUP, headers=verified_account.headers, json={"password": WRONG_PASSWORD})
+
+    assert missing.status_code == 422
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "invalid_credentials")
+    async with app_context.database.sessions() as session:
+        user = (await session.scalars(select(User).where(User.email == verified_account.email))).one()
+        enable_events = select(AuditEvent.outcome).where(AuditEvent.action == "user.two_factor_enable")
+        outcomes = (await session.scalars(enable_events)).all()
+    assert user.totp_secret is None
+    assert outcomes == ["failure"]  # counted like a failed login, toward the lockout
+
+
 async def test_setup_is_refused_while_enabled(client: AsyncClient, enrolled: Enrolled) -> None:
-    assert (await client.post(SETUP, headers=enrolled.account.headers)).status_code == 409
+    assert (await client.post(SETUP, headers=enrolled.account.headers, json=CONFIRMED)).status_code == 409
 
 
 async def test_a_code_is_accepted_once(client: AsyncClient, enrolled: Enrolled) -> None:
@@ -255,3 +273,28 @@ async def test_the_secret_is_encrypted_at_rest_and_codes_stay_out_of_the_audit_l
     assert expected <= actions
     for event in events:
         assert not any(secret in repr(vars(event)) for secret in (code, enrolled.secret, *enrolled.recovery_codes))
+
+
+async def test_an_admin_resets_two_factor_login_for_an_owner_who_lost_every_code(
+    client: AsyncClient, enrolled: Enrolled, admin: Account, mailbox: Mailbox
+) -> None:
+    owner = enrolled.account
+    user_id = (await client.get("/api/v1/users/me", headers=owner.headers)).json()["id"]
+    reset = f"/api/v1/admin/users/{user_id}/reset-2fa"
+    assert (await client.post(reset, headers=owner.headers)).status_code == 403
+
+    response = await client.post(reset, headers=admin.headers)
+
+    assert response.status_code == 204, response.text
+    assert (await client.get("/api/v1/users/me", headers=owner.headers)).status_code == 401  # sessions ended
+    assert "two-factor authentication is off" in mailbox.last_to(owner.email)["Subject"].lower()
+    login = await client.post(TOKEN, data={"username": owner.email, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}  # the password alone again
+    assert (await client.post(SETUP, headers=headers, json=CONFIRMED)).status_code == 200  # can enrol anew
+    events = await client.get(
+        "/api/v1/admin/audit-events", params={"action": "admin.two_factor_reset"}, headers=admin.headers
+    )
+    admin_id = (await client.get("/api/v1/users/me", headers=admin.headers)).json()["id"]
+    assert [(event["actor_id"], event["target_id"]) for event in events.json()] == [(admin_id, str(user_id))]
+    again = await client.post(reset, headers=admin.headers)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "conflict")

@@ -20,8 +20,8 @@ from starlette.routing import Mount
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web import MOUNT_PATH
 
-from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Clock, Mailbox, text_part, token_from
-from .test_web import EMAIL, TOO_SHORT, post_form, sign_up_and_log_in
+from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
+from .test_web import EMAIL, TOO_SHORT, post_form, sign_up_and_log_in, user_id_of
 
 INVALID_LINK = "This link is invalid, expired or already used."
 NEUTRAL_ANSWER = "If an account uses that address, a link to choose a new password is on its way."
@@ -58,6 +58,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("get", "/admin/users"): "admin",
     ("post", "/admin/users/{user_id}/deactivate"): "admin",
     ("post", "/admin/users/{user_id}/reactivate"): "admin",
+    ("post", "/admin/users/{user_id}/reset-2fa"): "admin",
 }
 
 
@@ -88,7 +89,7 @@ async def with_two_factor(client: AsyncClient, mailbox: Mailbox, clock: Clock) -
     """A signed-in user with a confirmed address and two-factor login on: the secret and the recovery codes."""
     await sign_up_and_log_in(client)
     await confirm_address(client, mailbox)
-    page = await post_form(client, "/ui/account/two-factor/setup")
+    page = await post_form(client, "/ui/account/two-factor/setup", password=PASSWORD)
     secret = re.search(r'<code id="secret">([A-Z2-7]+)</code>', page.text)
     assert secret, page.text
     enabled = await post_form(client, "/ui/account/two-factor/enable", code=pyotp.TOTP(secret.group(1)).at(clock.now))
@@ -235,8 +236,12 @@ async def test_enrolment_shows_the_qr_code_and_confirms_with_a_code(
     await sign_up_and_log_in(client)
     await confirm_address(client, mailbox)
     assert "Set up two-factor login</button>" in (await client.get("/ui/account/two-factor")).text
+    wrong = await post_form(client, "/ui/account/two-factor/setup", password=WRONG_PASSWORD)
+    assert wrong.status_code == 401
+    assert "The current password is incorrect" in wrong.text
+    assert "QR code" not in wrong.text
 
-    page = await post_form(client, "/ui/account/two-factor/setup")
+    page = await post_form(client, "/ui/account/two-factor/setup", password=PASSWORD)
     assert page.status_code == 200
     assert (
         '<div class="qr" role="img" aria-label="QR code for your authenticator app"><svg ' in page.text
@@ -260,7 +265,7 @@ async def test_enrolment_shows_the_qr_code_and_confirms_with_a_code(
     assert mailbox.last_to(EMAIL)["Subject"].startswith("Two-factor authentication is on")
 
     for path in ("/ui/account/two-factor/setup", "/ui/account/two-factor/enable"):
-        again = await post_form(client, path, code=totp.at(clock.now))
+        again = await post_form(client, path, password=PASSWORD, code=totp.at(clock.now))
         assert again.status_code == 409
         assert "already enabled" in again.text
 
@@ -366,4 +371,33 @@ async def test_replacing_recovery_codes_and_turning_off_need_the_password_and_a_
     assert again.status_code == 409
     assert "not enabled" in again.text
     await post_form(client, "/ui/logout")
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"
+
+
+async def test_an_admin_resets_the_two_factor_login_of_a_member_who_lost_every_code(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock, admin: Account
+) -> None:
+    await with_two_factor(client, mailbox, clock)
+    member_session = client.cookies["session"]
+    member_id = await user_id_of(client, admin, EMAIL)
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    page = await client.get("/ui/admin/users")
+    assert f'<th scope="row">{EMAIL}</th>\n      <td>member</td>\n      <td>Active</td>\n      <td>On</td>' in page.text
+    assert f'aria-label="Reset two-factor login of {EMAIL}"' in page.text
+    assert f'aria-label="Reset two-factor login of {admin.email}"' not in page.text  # off for the admin
+
+    response = await post_form(client, f"/ui/admin/users/{member_id}/reset-2fa")
+
+    assert response.headers["location"] == "/ui/admin/users?done=two-factor-reset"
+    page = await client.get("/ui/admin/users", params={"done": "two-factor-reset"})
+    assert 'role="status">Two-factor login reset' in page.text
+    assert f'aria-label="Reset two-factor login of {EMAIL}"' not in page.text
+    assert mailbox.last_to(EMAIL)["Subject"].startswith("Two-factor authentication is off")
+    again = await post_form(client, f"/ui/admin/users/{member_id}/reset-2fa")
+    assert again.status_code == 409
+    assert "not enabled" in again.text
+
+    client.cookies.set("session", member_session, path="/ui")
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"  # the member's session ended
+    client.cookies.delete("session")
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"

@@ -35,6 +35,7 @@ OPERATION_IDS = {
     ("get", "/api/v1/admin/users/{user_id}"): "admin-read_user",
     ("patch", "/api/v1/admin/users/{user_id}"): "admin-update_user",
     ("post", "/api/v1/admin/users/{user_id}/revoke-sessions"): "admin-revoke_sessions",
+    ("post", "/api/v1/admin/users/{user_id}/reset-2fa"): "admin-reset_two_factor",
     ("get", "/api/v1/admin/audit-events"): "admin-list_audit_events",
     ("get", "/health/live"): "health-live",
     ("get", "/health/ready"): "health-ready",

@@ -184,8 +184,8 @@ async def get_recovery_mail(context: Context, origin: RequestOrigin, background_
 RecoveryMails = Annotated[RecoveryMail, Depends(get_recovery_mail)]
 
 
-async def get_admin_service(session: Session, audit: Audit) -> AdminService:
-    return AdminService(session, audit)
+async def get_admin_service(session: Session, audit: Audit, two_factor: TwoFactor) -> AdminService:
+    return AdminService(session, audit, two_factor)
 
 
 AdminActions = Annotated[AdminService, Depends(get_admin_service)]

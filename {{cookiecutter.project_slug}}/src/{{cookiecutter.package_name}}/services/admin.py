@@ -1,4 +1,5 @@
-"""What administrators do: look at accounts, change roles, switch accounts off and on, end sessions."""
+"""What administrators do: look at accounts, change roles, switch accounts off and on, end sessions,
+reset two-factor login."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ from ..db.models import AuditEvent, Role, User
 from ..db.repositories import AuditEventRepository, AuditFilters, LoginSessionRepository, UserFilters, UserRepository
 from .audit import Action, AuditTrail
 from .auth import Principal
+from .two_factor import TwoFactorService
 
 LAST_ADMIN = "The last active admin cannot be demoted or deactivated"
 
 
 class AdminService:
-    def __init__(self, session: AsyncSession, audit: AuditTrail) -> None:
+    def __init__(self, session: AsyncSession, audit: AuditTrail, two_factor: TwoFactorService) -> None:
         self.session = session
         self.audit = audit
+        self.two_factor = two_factor
         self.users = UserRepository(session)
         self.login_sessions = LoginSessionRepository(session)
 
@@ -71,6 +74,17 @@ class AdminService:
         await self.login_sessions.revoke_all(user_id)
         self.audit.record(Action.REVOKE_SESSIONS, actor_id=admin.user_id, target_user_id=user_id)
         await self.session.commit()
+
+    async def reset_two_factor(self, admin: Principal, user_id: int) -> None:
+        """Two-factor login off for a user who lost the authenticator and the recovery codes.
+
+        Their sessions end too, in case it was not the owner who turned it on. ConflictError when it is off.
+        """
+        user = await self.users.get(user_id)
+        if not user.two_factor_enabled:
+            raise ConflictError("Two-factor login is not enabled")
+        await self.login_sessions.revoke_all(user_id)
+        await self.two_factor.disable(user, admin_id=admin.user_id)
 
     async def audit_events(self, filters: AuditFilters, *, limit: int, offset: int) -> Sequence[AuditEvent]:
         return await AuditEventRepository(self.session).page(filters, limit=limit, offset=offset)

@@ -43,6 +43,7 @@ class Action(StrEnum):
     DEACTIVATE = "admin.deactivate"
     REACTIVATE = "admin.reactivate"
     REVOKE_SESSIONS = "admin.revoke_sessions"
+    TWO_FACTOR_RESET = "admin.two_factor_reset"
     LIST_USERS = "admin.list_users"
     READ_USER = "admin.read_user"
 

@@ -20,7 +20,7 @@ from ..core.security import PasswordHasher, TokenService, new_account_token
 from ..db.models import Role, TokenPurpose, User, utc_now
 from ..db.repositories import AccountTokenRepository, LoginSessionRepository, RefreshTokenRepository, UserRepository
 from .audit import Action, AuditTrail, Outcome
-from .two_factor import TwoFactorService
+from .two_factor import Enrolment, TwoFactorService
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +165,17 @@ class AuthService:
         stolen access token alone cannot take the account over.
         """
         user = await self.users.get(principal.user_id)
-        await self.login_guard.check(user.email, client_ip)
-        valid, _ = await self.passwords.verify(current_password, user.password_hash)
-        if not valid:
-            await self._record_failed_check(Action.PASSWORD_CHANGE, user.email, user)
-            raise InvalidCredentialsError("The current password is incorrect")
+        await self._check_current_password(user, current_password, client_ip, Action.PASSWORD_CHANGE)
         user.password_hash = await self.passwords.hash(new_password)
         await self.login_sessions.revoke_all(user.id)
         self.audit.record(Action.PASSWORD_CHANGE, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()
+
+    async def start_two_factor(self, user: User, password: str, client_ip: str) -> Enrolment:
+        """A new authenticator secret, once the password is confirmed: a stolen access token alone
+        cannot put the attacker's authenticator on the account."""
+        await self._check_current_password(user, password, client_ip, Action.TWO_FACTOR_ENABLE)
+        return await self.two_factor.start_enrolment(user)
 
     async def disable_two_factor(self, principal: Principal, password: str, code: str, client_ip: str) -> None:
         user = await self._confirm_identity(principal, password, code, client_ip)
@@ -197,6 +199,14 @@ class AuthService:
             await self._record_failed_check(Action.SECOND_FACTOR, user.email, user)
             raise InvalidCredentialsError("Incorrect password or code")
         return user
+
+    async def _check_current_password(self, user: User, password: str, client_ip: str, action: Action) -> None:
+        """Checked like a login (rate limit and lockout included); a wrong one is a failed `action`."""
+        await self.login_guard.check(user.email, client_ip)
+        valid, _ = await self.passwords.verify(password, user.password_hash)
+        if not valid:
+            await self._record_failed_check(action, user.email, user)
+            raise InvalidCredentialsError("The current password is incorrect")
 
     async def _start_session(self, user: User) -> IssuedTokens:
         await self.login_guard.record_success(user.email)

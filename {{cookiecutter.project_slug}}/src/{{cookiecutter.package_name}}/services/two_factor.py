@@ -1,7 +1,8 @@
 """Two-factor login with TOTP: enrolment, the codes accepted at login, recovery codes.
 
-Checking the password before disabling or regenerating is AuthService's (it owns password
-checks and their lockout); this service trusts its caller for that. Turning two-factor login on
+Checking the password before enrolling, disabling or regenerating is AuthService's (it owns
+password checks and their lockout), and an admin's reset is AdminService's; this service trusts
+its caller for that. Turning two-factor login on
 or off mails the user a notice, so a change they did not make does not go unseen.
 """
 
@@ -92,12 +93,16 @@ class TwoFactorService:
         await self.session.commit()
         return codes
 
-    async def disable(self, user: User) -> None:
+    async def disable(self, user: User, *, admin_id: int | None = None) -> None:
+        """Switched off by its user, or reset by an admin (`admin_id`) for a user who lost every code."""
         user.totp_secret = None
         user.totp_enabled_at = None
         user.totp_last_step = None
         await self.recovery_codes.delete_all(user.id)
-        self.audit.record(Action.TWO_FACTOR_DISABLE, actor_id=user.id, target_user_id=user.id)
+        if admin_id is None:
+            self.audit.record(Action.TWO_FACTOR_DISABLE, actor_id=user.id, target_user_id=user.id)
+        else:
+            self.audit.record(Action.TWO_FACTOR_RESET, actor_id=admin_id, target_user_id=user.id)
         await self.session.commit()
         self.outbox.send("two_factor_disabled", user.email)
 

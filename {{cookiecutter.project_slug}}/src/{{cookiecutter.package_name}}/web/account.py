@@ -1,8 +1,8 @@
 """The account's security page: two-factor login (enrolment, recovery codes, switching it off).
 
-The same rules as the API: enrolment needs a verified e-mail address, and replacing the recovery
-codes or switching two-factor login off needs the password and a current code, checked like a
-login (rate limit and lockout included).
+The same rules as the API: enrolment needs a verified e-mail address and the password, and
+replacing the recovery codes or switching two-factor login off needs the password and a current
+code, checked like a login (rate limit and lockout included).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from ..api.deps import Auth, Session, TwoFactor, client_ip
-from ..api.v1.schemas import TwoFactorCode, TwoFactorConfirmation
+from ..api.v1.schemas import PasswordConfirmation, TwoFactorCode, TwoFactorConfirmation
 from ..core.errors import http_status
 from ..core.exceptions import ConflictError, EmailNotVerifiedError, InvalidCodeError, ServiceError
 from ..db.models import User
@@ -67,13 +67,14 @@ async def two_factor_page(request: Request, account: SignedInAccount) -> Respons
 
 @router.post("/two-factor/setup")
 async def start_enrolment(
-    request: Request, account: VerifiedAccount, two_factor: TwoFactor, csrf_token: FormText = ""
+    request: Request, account: VerifiedAccount, auth: Auth, password: FormText = "", csrf_token: FormText = ""
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        enrolment = await two_factor.start_enrolment(account)
-    except ConflictError as error:  # already enabled (e.g. in another tab)
-        return security_page(request, account, error=error.message, status_code=409)
+        body = PasswordConfirmation(password=password)
+        enrolment = await auth.start_two_factor(account, body.password, client_ip(request))
+    except (ValidationError, ServiceError) as error:  # a wrong password, or already enabled in another tab
+        return refused(request, account, error)
     # segno's own markup (paths drawn from the otpauth URI, no text of it): trusted, so not escaped.
     qr_code = Markup(enrolment.qr_code_svg)  # noqa: S704  # nosec B704
     return render(request, "two_factor_enrol.html", {"qr_code": qr_code, "secret": enrolment.secret})
@@ -135,7 +136,7 @@ async def disable(
 
 def refused(request: Request, account: User, error: ValidationError | ServiceError) -> Response:
     """The page again with the reason: a field's problem, a wrong password or code (401), too many tries
-    (429), or two-factor login already off (409)."""
+    (429), or two-factor login already on or off (409)."""
     if isinstance(error, ValidationError):
         return security_page(request, account, errors=field_errors(error), status_code=422)
     return security_page(request, account, error=error.message, status_code=http_status(error))

@@ -1,7 +1,9 @@
-"""The administrators' page: every account with its role and state, and a button to switch it off or on.
+"""The administrators' page: every account with its role and state, a button to switch it off or on,
+and one to reset its two-factor login.
 
 It works through the admin API's own service, so the same rules hold: each change is audited,
-a deactivated user's sessions end at once, and the last active admin cannot be deactivated.
+a deactivated user's sessions end at once, the last active admin cannot be deactivated, and
+resetting two-factor login ends the account's sessions.
 """
 
 from __future__ import annotations
@@ -74,3 +76,15 @@ async def reactivate(
     request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
 ) -> Response:
     return await set_active(request, admin, actions, user_id, csrf_token, active=True)
+
+
+@router.post("/users/{user_id:int}/reset-2fa")
+async def reset_two_factor(
+    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        await actions.reset_two_factor(admin, user_id)
+    except ConflictError as error:
+        return await render_users(request, admin, actions, error=error.message)  # already off (another tab)
+    return redirect("/admin/users", done="two-factor-reset")

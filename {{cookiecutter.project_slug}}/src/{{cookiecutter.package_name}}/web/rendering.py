@@ -40,6 +40,7 @@ NOTICES = {
     "deleted": "Item deleted.",
     "deactivated": "Account deactivated: its sessions have ended.",
     "reactivated": "Account reactivated.",
+    "two-factor-reset": "Two-factor login reset: the account's sessions have ended, and its owner is told by e-mail.",
 }
 
 

@@ -81,6 +81,18 @@ async def revoke_sessions(user_id: UserId, admin: Admin, actions: AdminActions) 
     await actions.revoke_sessions(admin, user_id)
 
 
+@router.post(
+    "/users/{user_id}/reset-2fa",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(404, 409),
+    summary="Turn off an account's two-factor login",
+)
+async def reset_two_factor(user_id: UserId, admin: Admin, actions: AdminActions) -> None:
+    """For an owner who lost both the authenticator and the recovery codes: check who asks first.
+    Ends the account's sessions and mails its owner a notice; 409 when two-factor login is off."""
+    await actions.reset_two_factor(admin, user_id)
+
+
 @router.get("/audit-events", response_model=list[AuditEventRead], summary="Read the audit log, newest first")
 async def list_audit_events(
     _: Admin,

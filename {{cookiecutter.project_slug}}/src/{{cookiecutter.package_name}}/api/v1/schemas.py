@@ -129,12 +129,17 @@ class TwoFactorCode(BaseModel):
     code: Code
 
 
-class TwoFactorConfirmation(BaseModel):
+class PasswordConfirmation(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]})
+
+    password: str = Field(max_length=MAX_LENGTH)
+
+
+class TwoFactorConfirmation(PasswordConfirmation):
     """The password and a current code (or a recovery code)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD, "code": EXAMPLE_CODE}]})
 
-    password: str = Field(max_length=MAX_LENGTH)
     code: Code
 
 

@@ -10,7 +10,15 @@ from ...db.repositories import UserRepository
 from ...services.two_factor import Enrolment
 from ..deps import Auth, CurrentUser, Session, TwoFactor, VerifiedUser, client_ip
 from . import PREFIX
-from .schemas import PasswordChange, RecoveryCodes, TwoFactorCode, TwoFactorConfirmation, TwoFactorEnrolment, UserRead
+from .schemas import (
+    PasswordChange,
+    PasswordConfirmation,
+    RecoveryCodes,
+    TwoFactorCode,
+    TwoFactorConfirmation,
+    TwoFactorEnrolment,
+    UserRead,
+)
 
 router = APIRouter(prefix=f"{PREFIX}/users", tags=["users"])
 
@@ -34,12 +42,13 @@ async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth, r
 @router.post(
     "/me/2fa/setup",
     response_model=TwoFactorEnrolment,
-    responses=documented_errors(401, 403, 409),
+    responses=documented_errors(401, 403, 409, 422, 429),
     summary="Start two-factor enrolment: a new authenticator secret",
 )
-async def start_two_factor(user: VerifiedUser, two_factor: TwoFactor) -> Enrolment:
-    """Needs a verified e-mail address. Scan the QR code (or type the secret), then confirm with `/2fa/enable`."""
-    return await two_factor.start_enrolment(user)
+async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth: Auth, request: Request) -> Enrolment:
+    """Needs a verified e-mail address and the password (a wrong one counts as a failed login).
+    Scan the QR code (or type the secret), then confirm with `/2fa/enable`."""
+    return await auth.start_two_factor(user, body.password, client_ip(request))
 
 
 @router.post(
