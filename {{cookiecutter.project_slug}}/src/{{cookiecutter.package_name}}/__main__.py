@@ -29,6 +29,7 @@ from .services.auth import register_user
 from .settings import Settings, SettingsError, get_settings
 
 PACKAGE = __package__ or __name__.partition(".")[0]
+REFUSED_CONNECTION_SQLSTATES = ("28", "3D000")
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -183,16 +184,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(settings, args)
     except Exception as error:
-        if not is_unavailable(error):
+        if not _cannot_connect(error):
             raise
         # `serve` waits for the database itself; the one-off commands have nothing to wait for.
         url = make_url(settings.database_url).render_as_string(hide_password=True)
-        print(f"cannot reach the database at {url}: {_reason(error)}", file=sys.stderr)
+        print(f"cannot connect to the database at {url}: {_reason(error)}", file=sys.stderr)
         return 1
 
 
+def _cannot_connect(error: BaseException) -> bool:
+    """Unreachable, or refused for what DATABASE_URL says: the credentials or the database's name
+    (PostgreSQL's SQLSTATE class 28 and 3D000), or a SQLite file that cannot be opened."""
+    if is_unavailable(error):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(REFUSED_CONNECTION_SQLSTATES)
+    return getattr(error.orig, "sqlite_errorname", None) == "SQLITE_CANTOPEN"
+
+
 def _reason(error: BaseException) -> str:
-    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    cause = error
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        # The driver's own exception: SQLAlchemy's asyncpg adapter wraps it in a plain "Error".
+        cause = error.orig.__cause__ or error.orig
     return f"{type(cause).__name__}: {cause}"
 
 

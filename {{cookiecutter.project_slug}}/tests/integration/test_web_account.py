@@ -149,13 +149,12 @@ async def test_a_new_verification_link_can_be_asked_for(client: AsyncClient, mai
     assert (await post_form(client, "/ui/verify-email", token=second)).status_code == 303
 
 
-@pytest.mark.parametrize("token", ["", "made-up", "x" * 256])
+@pytest.mark.parametrize("token", ["", "made-up", "x" * 256, "x" * 4000])
 async def test_made_up_links_say_they_do_not_work(client: AsyncClient, token: str) -> None:
     for page in ("/ui/reset-password", "/ui/verify-email"):
         response = await client.get(page, params={"token": token})
         assert response.status_code == 400
         assert INVALID_LINK in response.text
-    assert (await client.get("/ui/verify-email", params={"token": "x" * 257})).status_code == 404  # as malformed
 
 
 async def test_a_forgotten_password_gets_the_same_answer_for_any_address(client: AsyncClient, mailbox: Mailbox) -> None:

@@ -10,9 +10,8 @@ changes until the form is posted.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
@@ -28,11 +27,12 @@ from .session import SessionPrincipal, SignedInUser, check_csrf, session_princip
 
 router = APIRouter(dependencies=[Depends(session_principal)])
 
-LinkToken = Annotated[str, Query(max_length=256)]
-
 
 async def link_page(request: Request, db: AsyncSession, token: str, purpose: TokenPurpose, template: str) -> Response:
-    """The form behind a link; a dead link says so before anything is typed (looking does not spend it)."""
+    """The form behind a link; a dead link says so before anything is typed (looking does not spend it).
+
+    Any text is looked up (by its hash), so a link that a mail program mangled or lengthened is
+    "invalid" like a made-up one, never a page not found."""
     if await AccountTokenRepository(db).user_id_of(token, purpose) is None:
         return render(request, template, {"link_invalid": True}, 400)
     return render(request, template, {"token": token})
@@ -60,7 +60,7 @@ async def forgot_password(
 
 
 @router.get("/reset-password")
-async def reset_password_page(request: Request, db: Session, token: LinkToken = "") -> Response:
+async def reset_password_page(request: Request, db: Session, token: str = "") -> Response:
     return await link_page(request, db, token, TokenPurpose.PASSWORD_RESET, "reset_password.html")
 
 
@@ -80,7 +80,7 @@ async def reset_password(
 
 
 @router.get("/verify-email")
-async def verify_email_page(request: Request, db: Session, token: LinkToken = "") -> Response:
+async def verify_email_page(request: Request, db: Session, token: str = "") -> Response:
     return await link_page(request, db, token, TokenPurpose.EMAIL_VERIFICATION, "verify_email.html")
 
 
