@@ -54,7 +54,7 @@ def test_confirm_the_address_turn_on_two_factor_and_log_in_with_a_code(
     expect(page.get_by_text("Please confirm your e-mail address")).to_have_count(0)
 
     page.get_by_role("link", name="Security").click()
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Set up two-factor login").click()
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
     page.screenshot(path=Path(output_path) / "two-factor.png", full_page=True)

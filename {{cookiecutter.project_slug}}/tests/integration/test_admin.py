@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from httpx import AsyncClient
+import pytest
+from httpx import AsyncClient, Response
 
 from ..support import Account, log_in
 
@@ -70,18 +71,23 @@ async def test_an_admin_steps_down_once_another_admin_exists(
     assert (response.status_code, response.json()["role"]) == (200, "member")
 
 
-async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
-    client: AsyncClient, account: Account, admin: Account
+@pytest.mark.parametrize(("removal", "done"), [("demote", 200), ("delete", 204)])
+async def test_two_admins_removing_each_other_at_once_leave_one_admin(
+    client: AsyncClient, account: Account, admin: Account, removal: str, done: int
 ) -> None:
     member_id, admin_id = await user_id_of(client, account), await user_id_of(client, admin)
     await client.patch(f"/api/v1/admin/users/{member_id}", json={"role": "admin"}, headers=admin.headers)
     second_admin = {"Authorization": f"Bearer {(await log_in(client, account.email))['access_token']}"}
-    responses = await asyncio.gather(
-        client.patch(f"/api/v1/admin/users/{member_id}", json={"role": "member"}, headers=admin.headers),
-        client.patch(f"/api/v1/admin/users/{admin_id}", json={"role": "member"}, headers=second_admin),
-    )
-    # The loser gets 409, or 401 when the winner had already demoted it (ending its sessions).
-    assert sorted(response.status_code for response in responses) in ([200, 401], [200, 409])
+
+    def remove(user_id: int, headers: dict[str, str]) -> Awaitable[Response]:
+        url = f"/api/v1/admin/users/{user_id}"
+        if removal == "demote":
+            return client.patch(url, json={"role": "member"}, headers=headers)
+        return client.delete(url, headers=headers)
+
+    responses = await asyncio.gather(remove(member_id, admin.headers), remove(admin_id, second_admin))
+    # The loser gets 409, or 401 when the winner had already removed it (ending its sessions).
+    assert sorted(response.status_code for response in responses) in ([done, 401], [done, 409])
     admin_lists = []
     for headers in (admin.headers, second_admin):
         response = await client.get("/api/v1/admin/users", params={"role": "admin"}, headers=headers)

@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.about import TITLE
 from {{ cookiecutter.package_name }}.api.deps import Mail
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
 from {{ cookiecutter.package_name }}.mail import Mailer
+from {{ cookiecutter.package_name }}.mail.mailer import SUBJECTS
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import Mailbox, free_port, text_part, token_from
@@ -51,7 +52,7 @@ async def test_a_message_goes_out_over_smtp_with_text_and_html_parts(
     assert token_from(received) == "s3cret-T0ken"
 
 
-@pytest.mark.parametrize("template", ["two_factor_enabled", "two_factor_disabled", "email_verification"])
+@pytest.mark.parametrize("template", sorted(SUBJECTS))
 async def test_every_template_renders_both_parts_with_the_service_name(
     settings_factory: Callable[..., Settings], template: str
 ) -> None:

@@ -292,7 +292,7 @@ async def test_the_last_admin_cannot_deactivate_themselves(client: AsyncClient, 
     admin_id = await user_id_of(client, admin, admin.email)
     response = await post_form(client, f"/ui/admin/users/{admin_id}/deactivate")
     assert response.status_code == 409
-    assert 'role="alert">The last active admin cannot be demoted or deactivated' in response.text
+    assert 'role="alert">The last active admin cannot be demoted, deactivated or deleted' in response.text
     assert (await client.get("/ui/admin/users", params={"page": 1})).status_code == 200  # still signed in
 
 

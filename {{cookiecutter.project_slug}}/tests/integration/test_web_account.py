@@ -55,6 +55,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("post", "/account/two-factor/enable"): "member",
     ("post", "/account/two-factor/recovery-codes"): "member",
     ("post", "/account/two-factor/disable"): "member",
+    ("post", "/account/delete"): "member",
     ("get", "/admin/users"): "admin",
     ("post", "/admin/users/{user_id}/deactivate"): "admin",
     ("post", "/admin/users/{user_id}/reactivate"): "admin",
@@ -400,3 +401,44 @@ async def test_an_admin_resets_the_two_factor_login_of_a_member_who_lost_every_c
     assert (await client.get("/ui/items")).headers["location"] == "/ui/login"  # the member's session ended
     client.cookies.delete("session")
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"
+
+
+async def test_a_member_deletes_their_account_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:
+    await sign_up_and_log_in(client)
+    page = await client.get("/ui/account/two-factor")
+    assert "Delete my account</button>" in page.text
+    wrong = await post_form(client, "/ui/account/delete", password=WRONG_PASSWORD)
+    assert wrong.status_code == 401
+    assert "The current password is incorrect" in wrong.text
+
+    response = await post_form(client, "/ui/account/delete", password=PASSWORD)
+
+    assert response.headers["location"] == "/ui/login?done=account-deleted"
+    assert 'session=""' in response.headers["set-cookie"]
+    page = await client.get("/ui/login", params={"done": "account-deleted"})
+    assert 'role="status">Your account and everything in it are deleted.' in page.text
+    assert mailbox.last_to(EMAIL)["Subject"].startswith("Your account is deleted")
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 401
+
+
+async def test_with_two_factor_login_on_the_deletion_form_asks_for_a_code(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock
+) -> None:
+    secret, _ = await with_two_factor(client, mailbox, clock)
+    page = await client.get("/ui/account/two-factor")
+    assert 'id="delete-code"' in page.text
+    assert (await post_form(client, "/ui/account/delete", password=PASSWORD)).status_code == 401
+    clock.advance()
+
+    response = await post_form(client, "/ui/account/delete", password=PASSWORD, code=pyotp.TOTP(secret).at(clock.now))
+
+    assert response.headers["location"] == "/ui/login?done=account-deleted"
+
+
+async def test_an_admin_is_not_offered_to_delete_their_own_account(client: AsyncClient, admin: Account) -> None:
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    page = await client.get("/ui/account/two-factor")
+    assert "An admin account is deleted by another admin" in page.text
+    assert "Delete my account</button>" not in page.text
+    response = await post_form(client, "/ui/account/delete", password=PASSWORD)
+    assert response.status_code == 409

@@ -134,10 +134,12 @@ async def get_two_factor_service(session: Session, context: Context, audit: Audi
 TwoFactor = Annotated[TwoFactorService, Depends(get_two_factor_service)]
 
 
-async def get_auth_service(session: Session, context: Context, audit: Audit, two_factor: TwoFactor) -> AuthService:
+async def get_auth_service(
+    session: Session, context: Context, audit: Audit, two_factor: TwoFactor, mail: Mail
+) -> AuthService:
     mfa_token_ttl = timedelta(seconds=context.settings.mfa_token_ttl_seconds)
     return AuthService(
-        session, context.passwords, context.tokens, context.login_guard, audit, two_factor, mfa_token_ttl
+        session, context.passwords, context.tokens, context.login_guard, audit, two_factor, mail, mfa_token_ttl
     )
 
 
@@ -184,8 +186,8 @@ async def get_recovery_mail(context: Context, origin: RequestOrigin, background_
 RecoveryMails = Annotated[RecoveryMail, Depends(get_recovery_mail)]
 
 
-async def get_admin_service(session: Session, audit: Audit, two_factor: TwoFactor) -> AdminService:
-    return AdminService(session, audit, two_factor)
+async def get_admin_service(session: Session, audit: Audit, two_factor: TwoFactor, mail: Mail) -> AdminService:
+    return AdminService(session, audit, two_factor, mail)
 
 
 AdminActions = Annotated[AdminService, Depends(get_admin_service)]

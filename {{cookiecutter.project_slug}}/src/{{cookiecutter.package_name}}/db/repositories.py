@@ -78,6 +78,10 @@ class UserRepository:
         result = cast(CursorResult[Any], await self.session.execute(statement))
         return result.rowcount == 1
 
+    async def delete(self, user_id: int) -> None:
+        """The database deletes what the user owns (items, sessions, tokens, codes) with it."""
+        await self.session.execute(delete(User).where(User.id == user_id))
+
     async def count_active_admins(self) -> int:
         """Locks the active admins' rows (PostgreSQL) so two demotions cannot both see a second admin."""
         statement = select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True)).with_for_update()

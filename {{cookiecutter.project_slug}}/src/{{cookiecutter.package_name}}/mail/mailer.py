@@ -30,6 +30,7 @@ SUBJECTS = {
     "email_verification": "Confirm your e-mail address",
     "two_factor_enabled": "Two-factor authentication is on",
     "two_factor_disabled": "Two-factor authentication is off",
+    "account_deleted": "Your account is deleted",
 }
 
 

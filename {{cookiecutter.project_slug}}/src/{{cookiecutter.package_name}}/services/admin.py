@@ -1,5 +1,5 @@
 """What administrators do: look at accounts, change roles, switch accounts off and on, end sessions,
-reset two-factor login."""
+reset two-factor login, delete accounts."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..core.exceptions import ConflictError
 from ..db.models import AuditEvent, Role, User
 from ..db.repositories import AuditEventRepository, AuditFilters, LoginSessionRepository, UserFilters, UserRepository
+from ..mail import Outbox
 from .audit import Action, AuditTrail
 from .auth import Principal
 from .two_factor import TwoFactorService
 
-LAST_ADMIN = "The last active admin cannot be demoted or deactivated"
+LAST_ADMIN = "The last active admin cannot be demoted, deactivated or deleted"
 
 
 class AdminService:
-    def __init__(self, session: AsyncSession, audit: AuditTrail, two_factor: TwoFactorService) -> None:
+    def __init__(self, session: AsyncSession, audit: AuditTrail, two_factor: TwoFactorService, outbox: Outbox) -> None:
         self.session = session
         self.audit = audit
         self.two_factor = two_factor
+        self.outbox = outbox
         self.users = UserRepository(session)
         self.login_sessions = LoginSessionRepository(session)
 
@@ -46,8 +48,8 @@ class AdminService:
         is_active_admin = user.role == Role.ADMIN and user.is_active
         stays_active_admin = (role or user.role) == Role.ADMIN and (user.is_active if is_active is None else is_active)
         steps_down = is_active_admin and not stays_active_admin
-        if steps_down and await self.users.count_active_admins() <= 1:
-            raise ConflictError(LAST_ADMIN)
+        if steps_down:
+            await self._refuse_the_last_admin()
         changed = False
         if role is not None and role != user.role:
             user.role = role
@@ -58,12 +60,8 @@ class AdminService:
             action = Action.REACTIVATE if is_active else Action.DEACTIVATE
             self.audit.record(action, actor_id=admin.user_id, target_user_id=user_id)
             changed = True
-        # SQLite ignores FOR UPDATE, so two admins demoting each other can both pass the check above.
-        # Counted again after the change is written (SQLite's write lock held), the second one sees
-        # the first.
-        if steps_down and await self.users.count_active_admins() == 0:
-            await self.session.rollback()
-            raise ConflictError(LAST_ADMIN)
+        if steps_down:
+            await self._refuse_leaving_no_admin()
         if changed:
             await self.login_sessions.revoke_all(user_id)
             await self.session.commit()
@@ -85,6 +83,31 @@ class AdminService:
             raise ConflictError("Two-factor login is not enabled")
         await self.login_sessions.revoke_all(user_id)
         await self.two_factor.disable(user, admin_id=admin.user_id)
+
+    async def delete_user(self, admin: Principal, user_id: int) -> None:
+        """Delete an account with everything it owns; ConflictError for the last active admin."""
+        user = await self.users.get(user_id)
+        is_active_admin = user.role == Role.ADMIN and user.is_active
+        if is_active_admin:
+            await self._refuse_the_last_admin()
+        await self.users.delete(user_id)
+        if is_active_admin:
+            await self._refuse_leaving_no_admin()
+        self.audit.record(Action.DELETE_USER, actor_id=admin.user_id, target_user_id=user_id)
+        await self.session.commit()
+        self.outbox.send("account_deleted", user.email)
+
+    async def _refuse_the_last_admin(self) -> None:
+        if await self.users.count_active_admins() <= 1:
+            raise ConflictError(LAST_ADMIN)
+
+    async def _refuse_leaving_no_admin(self) -> None:
+        """SQLite ignores FOR UPDATE, so two admins removing each other can both pass the check
+        before the change. Counted again after it is written (SQLite's write lock held), the second
+        one sees the first."""
+        if await self.users.count_active_admins() == 0:
+            await self.session.rollback()
+            raise ConflictError(LAST_ADMIN)
 
     async def audit_events(self, filters: AuditFilters, *, limit: int, offset: int) -> Sequence[AuditEvent]:
         return await AuditEventRepository(self.session).page(filters, limit=limit, offset=offset)

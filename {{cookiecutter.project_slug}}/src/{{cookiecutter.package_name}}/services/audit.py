@@ -39,11 +39,13 @@ class Action(StrEnum):
     TWO_FACTOR_ENABLE = "user.two_factor_enable"
     TWO_FACTOR_DISABLE = "user.two_factor_disable"
     RECOVERY_CODES_REGENERATE = "user.recovery_codes_regenerate"
+    ACCOUNT_DELETE = "user.delete"
     ROLE_CHANGE = "admin.role_change"
     DEACTIVATE = "admin.deactivate"
     REACTIVATE = "admin.reactivate"
     REVOKE_SESSIONS = "admin.revoke_sessions"
     TWO_FACTOR_RESET = "admin.two_factor_reset"
+    DELETE_USER = "admin.delete_user"
     LIST_USERS = "admin.list_users"
     READ_USER = "admin.read_user"
 

@@ -1,5 +1,5 @@
 """Registration, login (with the second step for two-factor users), refresh-token rotation,
-logout, password changes, and the password-checked two-factor changes.
+logout, password changes, the password-checked two-factor changes, and deleting one's account.
 
 Every login is a login session: its access and refresh tokens carry the session's id, and each
 authenticated request checks that the session is live and the user active (`authenticate`). So
@@ -19,6 +19,7 @@ from ..core.ratelimit import LoginGuard
 from ..core.security import PasswordHasher, TokenService, new_account_token
 from ..db.models import Role, TokenPurpose, User, utc_now
 from ..db.repositories import AccountTokenRepository, LoginSessionRepository, RefreshTokenRepository, UserRepository
+from ..mail import Outbox
 from .audit import Action, AuditTrail, Outcome
 from .two_factor import Enrolment, TwoFactorService
 
@@ -83,6 +84,7 @@ class AuthService:
         login_guard: LoginGuard,
         audit: AuditTrail,
         two_factor: TwoFactorService,
+        outbox: Outbox,
         mfa_token_ttl: timedelta,
     ) -> None:
         self.session = session
@@ -91,6 +93,7 @@ class AuthService:
         self.login_guard = login_guard
         self.audit = audit
         self.two_factor = two_factor
+        self.outbox = outbox
         self.mfa_token_ttl = mfa_token_ttl
         self.users = UserRepository(session)
         self.login_sessions = LoginSessionRepository(session)
@@ -187,6 +190,24 @@ class AuthService:
         """New recovery codes; the old ones stop working."""
         user = await self._confirm_identity(principal, password, code, client_ip)
         return await self.two_factor.regenerate_recovery_codes(user)
+
+    async def delete_account(self, principal: Principal, password: str, code: str | None, client_ip: str) -> None:
+        """Delete the account with everything it owns; the audit log keeps its id, not its address.
+
+        Needs the password, and a current code when two-factor login is on. An admin's account is
+        deleted by another admin (ConflictError), which keeps the last-admin rule in one place.
+        """
+        user = await self.users.get(principal.user_id)
+        if user.role == Role.ADMIN:
+            raise ConflictError("An admin account is deleted by another admin")
+        if user.two_factor_enabled:
+            await self._confirm_identity(principal, password, code or "", client_ip)
+        else:
+            await self._check_current_password(user, password, client_ip, Action.ACCOUNT_DELETE)
+        await self.users.delete(user.id)
+        self.audit.record(Action.ACCOUNT_DELETE, actor_id=user.id, target_user_id=user.id)
+        await self.session.commit()
+        self.outbox.send("account_deleted", user.email)
 
     async def _confirm_identity(self, principal: Principal, password: str, code: str, client_ip: str) -> User:
         """The user, when both the password and a current code (or a recovery code) are right."""

@@ -2,8 +2,8 @@
 
 Checking the password before enrolling, disabling or regenerating is AuthService's (it owns
 password checks and their lockout), and an admin's reset is AdminService's; this service trusts
-its caller for that. Turning two-factor login on
-or off mails the user a notice, so a change they did not make does not go unseen.
+its caller for that. Turning two-factor login on or off mails the user a notice, so a change they
+did not make does not go unseen.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The account's security page: two-factor login (enrolment, recovery codes, switching it off).
+"""The account's security page: two-factor login (enrolment, recovery codes, switching it off) and
+deleting the account.
 
 The same rules as the API: enrolment needs a verified e-mail address and the password, and
 replacing the recovery codes or switching two-factor login off needs the password and a current
-code, checked like a login (rate limit and lockout included).
+code, checked like a login (rate limit and lockout included); deleting the account needs the
+password, and a code when two-factor login is on.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Auth, Session, TwoFactor, client_ip
-from ..api.v1.schemas import PasswordConfirmation, TwoFactorCode, TwoFactorConfirmation
+from ..api.deps import Auth, Context, Session, TwoFactor, client_ip
+from ..api.v1.schemas import AccountDeletion, PasswordConfirmation, TwoFactorCode, TwoFactorConfirmation
 from ..core.errors import http_status
 from ..core.exceptions import ConflictError, EmailNotVerifiedError, InvalidCodeError, ServiceError
-from ..db.models import User
+from ..db.models import Role, User
 from ..db.repositories import UserRepository
 from .rendering import field_errors, redirect, render
 from .routes import FormText
-from .session import SignedInUser, check_csrf, session_principal
+from .session import SignedInUser, check_csrf, end_session, session_principal
 
 router = APIRouter(prefix="/account", dependencies=[Depends(session_principal)])
 
@@ -54,6 +56,7 @@ def security_page(
     values = {
         "email_verified": account.email_verified_at is not None,
         "enabled": account.two_factor_enabled,
+        "is_admin": account.role == Role.ADMIN,
         "error": error,
         "errors": errors or {},
     }
@@ -134,9 +137,31 @@ async def disable(
     return redirect("/account/two-factor", done="two-factor-off")
 
 
+@router.post("/delete")
+async def delete_account(
+    request: Request,
+    context: Context,
+    user: SignedInUser,
+    account: SignedInAccount,
+    auth: Auth,
+    password: FormText = "",
+    code: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        body = AccountDeletion(password=password, code=code or None)
+        await auth.delete_account(user, body.password, body.code, client_ip(request))
+    except (ValidationError, ServiceError) as error:
+        return refused(request, account, error)
+    response = redirect("/login", done="account-deleted")
+    end_session(response, context)
+    return response
+
+
 def refused(request: Request, account: User, error: ValidationError | ServiceError) -> Response:
     """The page again with the reason: a field's problem, a wrong password or code (401), too many tries
-    (429), or two-factor login already on or off (409)."""
+    (429), two-factor login already on or off, or an admin deleting their own account (409)."""
     if isinstance(error, ValidationError):
         return security_page(request, account, errors=field_errors(error), status_code=422)
     return security_page(request, account, error=error.message, status_code=http_status(error))

@@ -35,6 +35,7 @@ NOTICES = {
     "email-verified": "Your e-mail address is confirmed.",
     "verification-sent": "A new confirmation link is on its way to your e-mail address.",
     "two-factor-off": "Two-factor login is off.",
+    "account-deleted": "Your account and everything in it are deleted.",
     "created": "Item created.",
     "updated": "Item saved.",
     "deleted": "Item deleted.",

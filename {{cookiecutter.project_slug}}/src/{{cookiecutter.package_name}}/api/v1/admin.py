@@ -71,6 +71,17 @@ async def update_user(user_id: UserId, body: AdminUserUpdate, admin: Admin, acti
     return await actions.update_user(admin, user_id, role=body.role, is_active=body.is_active)
 
 
+@router.delete(
+    "/users/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(404, 409),
+    summary="Delete an account and everything it owns",
+)
+async def delete_user(user_id: UserId, admin: Admin, actions: AdminActions) -> None:
+    """Mails the owner a notice; the audit log keeps the account's id. The last active admin cannot be deleted (409)."""
+    await actions.delete_user(admin, user_id)
+
+
 @router.post(
     "/users/{user_id}/revoke-sessions",
     status_code=status.HTTP_204_NO_CONTENT,

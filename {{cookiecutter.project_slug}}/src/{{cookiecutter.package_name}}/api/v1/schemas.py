@@ -143,6 +143,14 @@ class TwoFactorConfirmation(PasswordConfirmation):
     code: Code
 
 
+class AccountDeletion(PasswordConfirmation):
+    """The password, and a current code (or a recovery code) when two-factor login is on."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]})
+
+    code: Code | None = None
+
+
 class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(description="Single-use codes for when the authenticator is lost; shown once")
 

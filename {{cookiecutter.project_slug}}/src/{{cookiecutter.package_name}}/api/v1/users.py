@@ -11,6 +11,7 @@ from ...services.two_factor import Enrolment
 from ..deps import Auth, CurrentUser, Session, TwoFactor, VerifiedUser, client_ip
 from . import PREFIX
 from .schemas import (
+    AccountDeletion,
     PasswordChange,
     PasswordConfirmation,
     RecoveryCodes,
@@ -42,7 +43,7 @@ async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth, r
 @router.post(
     "/me/2fa/setup",
     response_model=TwoFactorEnrolment,
-    responses=documented_errors(401, 403, 409, 422, 429),
+    responses=documented_errors(400, 401, 403, 409, 422, 429),
     summary="Start two-factor enrolment: a new authenticator secret",
 )
 async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth: Auth, request: Request) -> Enrolment:
@@ -85,3 +86,16 @@ async def regenerate_recovery_codes(
     """Needs the password and a current code; the earlier codes stop working."""
     codes = await auth.regenerate_recovery_codes(user, body.password, body.code, client_ip(request))
     return RecoveryCodes(recovery_codes=codes)
+
+
+@router.post(
+    "/me/delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(400, 401, 409, 422, 429),
+    summary="Delete your account",
+)
+async def delete_account(body: AccountDeletion, user: CurrentUser, auth: Auth, request: Request) -> None:
+    """Deletes the account and its items at once, and mails a notice. Needs the password, and a code when
+    two-factor login is on (wrong ones count as failed logins). An admin's account is deleted by another
+    admin (409)."""
+    await auth.delete_account(user, body.password, body.code, client_ip(request))

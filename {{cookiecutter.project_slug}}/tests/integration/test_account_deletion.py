@@ -1,0 +1,104 @@
+"""Deleting an account: by its owner (password, and a code with two-factor login) or by an admin.
+
+What the account owned goes with it, its tokens stop working at once, the owner is told by
+e-mail, and the audit log keeps the account's id.
+"""
+
+from __future__ import annotations
+
+from httpx import AsyncClient
+from sqlalchemy import func, select
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.db.models import AuditEvent, Item, LoginSession
+
+from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox
+from .test_admin import user_id_of
+from .test_two_factor import enrol
+
+DELETE = "/api/v1/users/me/delete"
+
+
+async def owned_rows(app_context: AppContext, user_id: int) -> tuple[int, int]:
+    """The user's items and login sessions still in the database."""
+    async with app_context.database.sessions() as session:
+        items = await session.scalar(select(func.count()).select_from(Item).where(Item.owner_id == user_id))
+        sessions = await session.scalar(
+            select(func.count()).select_from(LoginSession).where(LoginSession.user_id == user_id)
+        )
+    return items or 0, sessions or 0
+
+
+async def recorded(app_context: AppContext, action: str) -> list[tuple[int | None, str | None, str]]:
+    """The actor, target and outcome of each `action` event, oldest first."""
+    async with app_context.database.sessions() as session:
+        events = await session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+        return [(event.actor_id, event.target_id, event.outcome) for event in events]
+
+
+async def test_a_member_deletes_their_account_with_the_password(
+    client: AsyncClient, account: Account, app_context: AppContext, mailbox: Mailbox
+) -> None:
+    user_id = await user_id_of(client, account)
+    assert (await client.post("/api/v1/items", json={"title": "mine"}, headers=account.headers)).status_code == 201
+    wrong = await client.post(DELETE, json={"password": WRONG_PASSWORD}, headers=account.headers)
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "invalid_credentials")
+
+    response = await client.post(DELETE, json={"password": PASSWORD}, headers=account.headers)
+
+    assert response.status_code == 204, response.text
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 401
+    refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert refreshed.status_code == 401
+    login = await client.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
+    assert login.status_code == 401
+    assert await owned_rows(app_context, user_id) == (0, 0)
+    assert mailbox.last_to(account.email)["Subject"].startswith("Your account is deleted")
+    assert await recorded(app_context, "user.delete") == [
+        (None, str(user_id), "failure"),
+        (user_id, str(user_id), "success"),
+    ]
+    # The address is free again.
+    again = await client.post("/api/v1/auth/register", json={"email": account.email, "password": PASSWORD})
+    assert again.status_code == 201
+
+
+async def test_with_two_factor_login_on_deleting_also_needs_a_code(
+    client: AsyncClient, verified_account: Account, clock: Clock
+) -> None:
+    enrolled = await enrol(client, verified_account, clock)
+    headers = verified_account.headers
+    without_code = await client.post(DELETE, json={"password": PASSWORD}, headers=headers)
+    assert without_code.status_code == 401
+
+    response = await client.post(DELETE, json={"password": PASSWORD, "code": enrolled.code()}, headers=headers)
+
+    assert response.status_code == 204, response.text
+
+
+async def test_an_admin_account_is_deleted_by_another_admin(client: AsyncClient, admin: Account) -> None:
+    response = await client.post(DELETE, json={"password": PASSWORD}, headers=admin.headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "conflict")
+    admin_id = await user_id_of(client, admin)
+    last = await client.delete(f"/api/v1/admin/users/{admin_id}", headers=admin.headers)
+    assert (last.status_code, last.json()["error"]["code"]) == (409, "conflict")  # the last active admin
+    assert (await client.get("/api/v1/users/me", headers=admin.headers)).status_code == 200
+
+
+async def test_an_admin_deletes_an_account(
+    client: AsyncClient, account: Account, admin: Account, app_context: AppContext, mailbox: Mailbox
+) -> None:
+    user_id = await user_id_of(client, account)
+    admin_id = await user_id_of(client, admin)
+    url = f"/api/v1/admin/users/{user_id}"
+    assert (await client.delete(url, headers=account.headers)).status_code == 403
+
+    response = await client.delete(url, headers=admin.headers)
+
+    assert response.status_code == 204, response.text
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 401
+    assert (await client.get(url, headers=admin.headers)).status_code == 404
+    assert (await client.delete(url, headers=admin.headers)).status_code == 404
+    assert await owned_rows(app_context, user_id) == (0, 0)
+    assert mailbox.last_to(account.email)["Subject"].startswith("Your account is deleted")
+    assert await recorded(app_context, "admin.delete_user") == [(admin_id, str(user_id), "success")]
