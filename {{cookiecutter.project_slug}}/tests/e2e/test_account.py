@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ..support import Mailbox, text_part
-from .test_ui import PASSWORD, log_in, new_email, sign_up
+from .test_ui import PASSWORD, log_in, new_email, sign_up, signed_up_and_in
 
 pytestmark = pytest.mark.e2e
 
@@ -94,3 +94,15 @@ def test_a_forgotten_password_is_reset_from_the_link_in_the_mail(page: Page, mai
     expect(page.get_by_role("alert")).to_have_text("Incorrect email or password")
     log_in(page, email, NEW_PASSWORD)
     expect(page).to_have_url(re.compile(r"/ui/items$"))
+
+
+def test_a_member_deletes_their_account_from_the_security_page(page: Page, mailbox: Mailbox) -> None:
+    email = signed_up_and_in(page)
+    page.get_by_role("link", name="Security").click()
+    page.get_by_label("Your password, to confirm").fill(PASSWORD)
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.get_by_role("status")).to_have_text("Your account and everything in it are deleted.")
+    assert mailbox.last_to(email)["Subject"].startswith("Your account is deleted")
+
+    log_in(page, email)
+    expect(page.get_by_role("alert")).to_have_text("Incorrect email or password")
