@@ -228,6 +228,8 @@ async def test_only_admins_see_the_users_page(client: AsyncClient, admin: Accoun
     for response in (
         await client.get("/ui/admin/users"),
         await post_form(client, f"/ui/admin/users/{member_id}/deactivate"),
+        await client.get(f"/ui/admin/users/{member_id}/delete"),
+        await post_form(client, f"/ui/admin/users/{member_id}/delete"),
     ):
         assert response.status_code == 403
         assert "This page is for administrators only." in response.text
@@ -268,6 +270,38 @@ async def test_an_admin_deactivates_a_member_whose_session_ends_at_once(client: 
     assert response.headers["location"] == "/ui/admin/users?done=reactivated"
     await post_form(client, "/ui/logout")
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 303
+
+
+async def test_an_admin_deletes_an_account_after_confirming(client: AsyncClient, admin: Account) -> None:
+    await sign_up_and_log_in(client)
+    member_token = client.cookies["session"]
+    member_id = await user_id_of(client, admin, EMAIL)
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    page = await client.get("/ui/admin/users")
+    assert f'href="/ui/admin/users/{member_id}/delete" aria-label="Delete {EMAIL}"' in page.text
+
+    confirm = await client.get(f"/ui/admin/users/{member_id}/delete")
+    assert confirm.status_code == 200
+    assert f"<h1>Delete {EMAIL}?</h1>" in confirm.text
+    forged = await client.post(f"/ui/admin/users/{member_id}/delete", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    response = await post_form(client, f"/ui/admin/users/{member_id}/delete")
+
+    assert response.headers["location"] == "/ui/admin/users?done=user-deleted"
+    page = await client.get("/ui/admin/users", params={"done": "user-deleted"})
+    assert 'role="status">Account deleted' in page.text
+    assert EMAIL not in page.text
+    assert (await client.get(f"/ui/admin/users/{member_id}/delete")).status_code == 404
+    client.cookies.set("session", member_token, path="/ui")
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+
+
+async def test_the_last_admin_cannot_delete_themselves(client: AsyncClient, admin: Account) -> None:
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    admin_id = await user_id_of(client, admin, admin.email)
+    response = await post_form(client, f"/ui/admin/users/{admin_id}/delete")
+    assert response.status_code == 409
+    assert 'role="alert">The last active admin cannot be demoted, deactivated or deleted' in response.text
 
 
 async def test_admins_search_and_page_through_the_accounts(client: AsyncClient, admin: Account) -> None:

@@ -60,6 +60,8 @@ PAGES: dict[tuple[str, str], str] = {
     ("post", "/admin/users/{user_id}/deactivate"): "admin",
     ("post", "/admin/users/{user_id}/reactivate"): "admin",
     ("post", "/admin/users/{user_id}/reset-2fa"): "admin",
+    ("get", "/admin/users/{user_id}/delete"): "admin",
+    ("post", "/admin/users/{user_id}/delete"): "admin",
 }
 
 

@@ -1,13 +1,15 @@
 """The administrators' page: every account with its role and state, a button to switch it off or on,
-and one to reset its two-factor login.
+one to reset its two-factor login, and deletion behind a page that asks to confirm.
 
 It works through the admin API's own service, so the same rules hold: each change is audited,
 a deactivated user's sessions end at once, the last active admin cannot be deactivated, and
-resetting two-factor login ends the account's sessions.
+resetting two-factor login ends the account's sessions, and the last active admin cannot be
+deleted either.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -53,29 +55,34 @@ async def render_users(
     return render(request, "admin_users.html", values, 409 if error else 200)
 
 
-async def set_active(
-    request: Request, admin: Principal, actions: AdminService, user_id: int, csrf_token: str, *, active: bool
+async def change_then_list(
+    request: Request, admin: Principal, actions: AdminService, change: Awaitable[object], done: str
 ) -> Response:
-    check_csrf(request, csrf_token)
+    """Make one change from the list page: back to the list with its notice, or with the reason
+    the service refused it (the last active admin, two-factor login already off)."""
     try:
-        await actions.update_user(admin, user_id, role=None, is_active=active)
+        await change
     except ConflictError as error:
-        return await render_users(request, admin, actions, error=error.message)  # the last active admin
-    return redirect("/admin/users", done="reactivated" if active else "deactivated")
+        return await render_users(request, admin, actions, error=error.message)
+    return redirect("/admin/users", done=done)
 
 
 @router.post("/users/{user_id:int}/deactivate")
 async def deactivate(
     request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
 ) -> Response:
-    return await set_active(request, admin, actions, user_id, csrf_token, active=False)
+    check_csrf(request, csrf_token)
+    change = actions.update_user(admin, user_id, role=None, is_active=False)
+    return await change_then_list(request, admin, actions, change, "deactivated")
 
 
 @router.post("/users/{user_id:int}/reactivate")
 async def reactivate(
     request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
 ) -> Response:
-    return await set_active(request, admin, actions, user_id, csrf_token, active=True)
+    check_csrf(request, csrf_token)
+    change = actions.update_user(admin, user_id, role=None, is_active=True)
+    return await change_then_list(request, admin, actions, change, "reactivated")
 
 
 @router.post("/users/{user_id:int}/reset-2fa")
@@ -83,8 +90,19 @@ async def reset_two_factor(
     request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
 ) -> Response:
     check_csrf(request, csrf_token)
-    try:
-        await actions.reset_two_factor(admin, user_id)
-    except ConflictError as error:
-        return await render_users(request, admin, actions, error=error.message)  # already off (another tab)
-    return redirect("/admin/users", done="two-factor-reset")
+    return await change_then_list(request, admin, actions, actions.reset_two_factor(admin, user_id), "two-factor-reset")
+
+
+@router.get("/users/{user_id:int}/delete")
+async def confirm_deletion(request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId) -> Response:
+    """Deletion cannot be undone, so the list's link leads here first."""
+    user = await actions.get_user(admin, user_id)
+    return render(request, "admin_delete_user.html", {"user_id": user.id, "email": user.email})
+
+
+@router.post("/users/{user_id:int}/delete")
+async def delete_user(
+    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    return await change_then_list(request, admin, actions, actions.delete_user(admin, user_id), "user-deleted")

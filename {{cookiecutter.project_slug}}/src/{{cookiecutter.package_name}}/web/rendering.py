@@ -41,6 +41,7 @@ NOTICES = {
     "deleted": "Item deleted.",
     "deactivated": "Account deactivated: its sessions have ended.",
     "reactivated": "Account reactivated.",
+    "user-deleted": "Account deleted with everything it owned; its owner is told by e-mail.",
     "two-factor-reset": "Two-factor login reset: the account's sessions have ended, and its owner is told by e-mail.",
 }
 
