@@ -20,6 +20,7 @@ from ..services.account_recovery import AccountRecovery
 from ..services.admin import AdminService
 from ..services.audit import AuditTrail, Origin
 from ..services.auth import AuthService, Principal, authenticate
+from ..services.email_change import EmailChangeService
 from ..services.items import ItemService
 from ..services.two_factor import TwoFactorService
 from .v1 import PREFIX
@@ -144,6 +145,15 @@ async def get_auth_service(
 
 
 Auth = Annotated[AuthService, Depends(get_auth_service)]
+
+
+async def get_email_change_service(
+    session: Session, auth: Auth, context: Context, audit: Audit, mail: Mail
+) -> EmailChangeService:
+    return EmailChangeService(session, auth, context.login_guard, audit, mail, context.settings)
+
+
+EmailChanges = Annotated[EmailChangeService, Depends(get_email_change_service)]
 
 
 def account_recovery(session: AsyncSession, audit: AuditTrail, context: AppContext) -> AccountRecovery:

@@ -132,10 +132,11 @@ class TokenPurpose(StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105  # nosec B105  # pragma: allowlist secret
     EMAIL_VERIFICATION = "email_verification"
     MFA_LOGIN = "mfa_login"
+    EMAIL_CHANGE = "email_change"
 
 
 class AccountToken(Base):
-    """A single-use token sent to a user (reset link, verification link, second login step).
+    """A single-use token sent to a user (reset, verification or address-change link, second login step).
 
     Only its SHA-256 hash is stored: a copy of the table does not let anyone use a token.
     """
@@ -148,6 +149,7 @@ class AccountToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[CreatedAt]
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    new_email: Mapped[str | None] = mapped_column(String(320))  # the address an e-mail change link confirms
 
 
 class RecoveryCode(Base):

@@ -48,6 +48,15 @@ class UserRepository:
         result = await self.session.scalars(select(User).where(User.email == email))
         return result.one_or_none()
 
+    async def change_email(self, user: User, email: str) -> None:
+        """Give the account a new address (ConflictError when another account has it)."""
+        user.email = email
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            await self.session.rollback()
+            raise ConflictError("An account with this e-mail address already exists") from None
+
     async def by_id(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
 
@@ -189,10 +198,16 @@ class AccountTokenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, token: str, user_id: int, purpose: TokenPurpose, ttl: timedelta) -> None:
+    async def add(
+        self, token: str, user_id: int, purpose: TokenPurpose, ttl: timedelta, *, new_email: str | None = None
+    ) -> None:
         self.session.add(
             AccountToken(
-                token_hash=hash_account_token(token), user_id=user_id, purpose=purpose, expires_at=utc_now() + ttl
+                token_hash=hash_account_token(token),
+                user_id=user_id,
+                purpose=purpose,
+                expires_at=utc_now() + ttl,
+                new_email=new_email,
             )
         )
         await self.session.flush()
@@ -204,13 +219,23 @@ class AccountTokenRepository:
 
     async def consume(self, token: str, purpose: TokenPurpose) -> int | None:
         """Spend the token: the user's id, or None when it is unknown, expired or already spent."""
-        user_id = await self.user_id_of(token, purpose)
-        if user_id is None:
-            return None
-        # Conditional on being unused, so of two concurrent requests only one spends it.
-        statement = update(AccountToken).where(*self._usable(token, purpose)).values(used_at=utc_now())
-        result = cast(CursorResult[Any], await self.session.execute(statement))
-        return user_id if result.rowcount == 1 else None
+        spent = await self._spend(token, purpose)
+        return spent.user_id if spent else None
+
+    async def consume_email_change(self, token: str) -> tuple[int, str] | None:
+        """Spend an address-change token: its user's id and the new address, or None as `consume`."""
+        spent = await self._spend(token, TokenPurpose.EMAIL_CHANGE)
+        return (spent.user_id, spent.new_email) if spent and spent.new_email else None
+
+    async def _spend(self, token: str, purpose: TokenPurpose) -> Row[int, str | None] | None:
+        # One conditional update: of two concurrent requests with the same token, only one spends it.
+        statement = (
+            update(AccountToken)
+            .where(*self._usable(token, purpose))
+            .values(used_at=utc_now())
+            .returning(AccountToken.user_id, AccountToken.new_email)
+        )
+        return (await self.session.execute(statement)).one_or_none()
 
     async def spend_all(self, user_id: int, purpose: TokenPurpose) -> None:
         """Spend every outstanding token of this purpose (an earlier reset link dies with a reset)."""

@@ -31,6 +31,8 @@ SUBJECTS = {
     "two_factor_enabled": "Two-factor authentication is on",
     "two_factor_disabled": "Two-factor authentication is off",
     "account_deleted": "Your account is deleted",
+    "email_change": "Confirm your new e-mail address",
+    "email_changed": "Your e-mail address was changed",
 }
 
 

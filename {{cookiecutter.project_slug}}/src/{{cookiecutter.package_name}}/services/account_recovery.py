@@ -101,11 +101,16 @@ class AccountRecovery:
     async def _new_link(self, user_id: int, purpose: TokenPurpose, ttl: timedelta, page: str) -> str:
         token = new_account_token()
         await self.tokens.add(token, user_id, purpose, ttl)
-        return f"{self.settings.public_base_url}{page}?{urlencode({'token': token})}"
+        return link_to(self.settings, page, token)
 
     async def _send(self, template: str, to: str, link: str, ttl: timedelta) -> None:
         message = self.mailer.compose(template, to, link=link, expires_in=duration_text(ttl))
         await self.mailer.deliver(message)
+
+
+def link_to(settings: Settings, page: str, token: str) -> str:
+    """The address of `page` under PUBLIC_BASE_URL with the token in its query."""
+    return f"{settings.public_base_url}{page}?{urlencode({'token': token})}"
 
 
 def duration_text(duration: timedelta) -> str:

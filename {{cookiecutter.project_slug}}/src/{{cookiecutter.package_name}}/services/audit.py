@@ -34,6 +34,8 @@ class Action(StrEnum):
     PASSWORD_RESET = "auth.password_reset"  # noqa: S105  # nosec B105  # pragma: allowlist secret
     EMAIL_VERIFICATION_SENT = "user.email_verification_sent"
     EMAIL_VERIFY = "user.email_verify"
+    EMAIL_CHANGE_REQUEST = "user.email_change_request"
+    EMAIL_CHANGE = "user.email_change"
     SECOND_FACTOR = "auth.second_factor"  # a TOTP or recovery code at login
     RECOVERY_CODE_USE = "auth.recovery_code_use"
     TWO_FACTOR_ENABLE = "user.two_factor_enable"

@@ -1,5 +1,6 @@
 """Registration, login (with the second step for two-factor users), refresh-token rotation,
 logout, password changes, the password-checked two-factor changes, and deleting one's account.
+`confirm_owner` is the password (and code) check other services use for such changes.
 
 Every login is a login session: its access and refresh tokens carry the session's id, and each
 authenticated request checks that the session is live and the user active (`authenticate`). So
@@ -200,14 +201,22 @@ class AuthService:
         user = await self.users.get(principal.user_id)
         if user.role == Role.ADMIN:
             raise ConflictError("An admin account is deleted by another admin")
-        if user.two_factor_enabled:
-            await self._confirm_identity(principal, password, code or "", client_ip)
-        else:
-            await self._check_current_password(user, password, client_ip, Action.ACCOUNT_DELETE)
+        await self.confirm_owner(principal, password, code, client_ip, Action.ACCOUNT_DELETE)
         await self.users.delete(user.id)
         self.audit.record(Action.ACCOUNT_DELETE, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()
         self.outbox.send("account_deleted", user.email)
+
+    async def confirm_owner(
+        self, principal: Principal, password: str, code: str | None, client_ip: str, action: Action
+    ) -> User:
+        """The user, once the password is right, and a current code too when two-factor login is on:
+        for changes that a stolen access token alone must not make. Wrong ones count toward the lockout."""
+        user = await self.users.get(principal.user_id)
+        if user.two_factor_enabled:
+            return await self._confirm_identity(principal, password, code or "", client_ip)
+        await self._check_current_password(user, password, client_ip, action)
+        return user
 
     async def _confirm_identity(self, principal: Principal, password: str, code: str, client_ip: str) -> User:
         """The user, when both the password and a current code (or a recovery code) are right."""

@@ -1,5 +1,5 @@
 """Registration, login (OAuth2 password flow, then a code for two-factor users), refresh-token
-rotation, logout, password reset and e-mail verification."""
+rotation, logout, password reset, e-mail verification and confirming a new e-mail address."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from ...core.errors import documented_errors
 from ...db.models import User
 from ...db.repositories import UserRepository
 from ...services.auth import IssuedTokens, SecondFactorRequired, register_user
-from ..deps import Audit, Auth, Context, CurrentUser, Recovery, RecoveryMails, Session, client_ip
+from ..deps import Audit, Auth, Context, CurrentUser, EmailChanges, Recovery, RecoveryMails, Session, client_ip
 from . import PREFIX
 from .schemas import (
+    EmailChangeConfirmation,
     EmailVerification,
     PasswordReset,
     PasswordResetRequest,
@@ -147,3 +148,15 @@ async def resend_verification(
     account = await UserRepository(session).get(user.user_id)
     await context.login_guard.check_sending(account.email, client_ip(request))
     mail.send_verification(account.id)
+
+
+@router.post(
+    "/email-change/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(400, 409, 422),
+    summary="Move the account to its new e-mail address with the token from the confirmation link",
+)
+async def confirm_email_change(body: EmailChangeConfirmation, email_changes: EmailChanges) -> None:
+    """The token works once; the new address counts as verified and the old one gets a notice. 409 when
+    another account took the address since the link was sent."""
+    await email_changes.confirm(body.token)

@@ -151,6 +151,22 @@ class AccountDeletion(PasswordConfirmation):
     code: Code | None = None
 
 
+class EmailChange(AccountDeletion):
+    """The new address, confirmed as a deletion is: the password, and a code when two-factor login is on."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"new_email": "ada@example.org", "password": EXAMPLE_PASSWORD}]}
+    )
+
+    new_email: Email
+
+
+class EmailChangeConfirmation(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"token": EXAMPLE_LINK_TOKEN}]})
+
+    token: AccountToken
+
+
 class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(description="Single-use codes for when the authenticator is lost; shown once")
 

@@ -8,10 +8,11 @@ from ...core.errors import documented_errors
 from ...db.models import User
 from ...db.repositories import UserRepository
 from ...services.two_factor import Enrolment
-from ..deps import Auth, CurrentUser, Session, TwoFactor, VerifiedUser, client_ip
+from ..deps import Auth, CurrentUser, EmailChanges, Session, TwoFactor, VerifiedUser, client_ip
 from . import PREFIX
 from .schemas import (
     AccountDeletion,
+    EmailChange,
     PasswordChange,
     PasswordConfirmation,
     RecoveryCodes,
@@ -38,6 +39,19 @@ async def read_me(user: CurrentUser, session: Session) -> User:
 async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth, request: Request) -> None:
     """Needs the current password (a wrong one counts as a failed login). Ends every session, this one too."""
     await auth.change_password(user, body.current_password, body.new_password, client_ip(request))
+
+
+@router.post(
+    "/me/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=documented_errors(400, 401, 409, 422, 429),
+    summary="Change your e-mail address: a confirmation link goes to the new one",
+)
+async def change_email(body: EmailChange, user: CurrentUser, email_changes: EmailChanges, request: Request) -> None:
+    """Needs the password, and a code when two-factor login is on (wrong ones count as failed logins).
+    The address changes when the link is followed (`/auth/email-change/confirm`); 409 when the new
+    address is already yours or another account's."""
+    await email_changes.request(user, body.new_email, body.password, body.code, client_ip(request))
 
 
 @router.post(

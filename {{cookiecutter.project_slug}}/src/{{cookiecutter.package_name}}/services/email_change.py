@@ -1,0 +1,81 @@
+"""Changing the e-mail address: the new address is confirmed by a link sent to it, then the old
+address is told.
+
+Asking needs the password, and a code when two-factor login is on, so a stolen access token alone
+cannot move the account (and its password resets) to another mailbox. The address changes only
+when the link is followed: until then logins and mail use the old one. A later request replaces
+an earlier one (only the newest link works). The link counts as verifying the new address.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..core.exceptions import ConflictError, InvalidTokenError
+from ..core.ratelimit import LoginGuard
+from ..core.security import new_account_token
+from ..db.models import TokenPurpose, utc_now
+from ..db.repositories import AccountTokenRepository, UserRepository
+from ..mail import Outbox
+from ..settings import Settings
+from .account_recovery import duration_text, link_to
+from .audit import Action, AuditTrail
+from .auth import AuthService, Principal
+
+# The page under PUBLIC_BASE_URL that takes the link's token.
+CONFIRM_PAGE = "/confirm-email-change"
+
+
+class EmailChangeService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        auth: AuthService,
+        login_guard: LoginGuard,
+        audit: AuditTrail,
+        outbox: Outbox,
+        settings: Settings,
+    ) -> None:
+        self.session = session
+        self.auth = auth
+        self.login_guard = login_guard
+        self.audit = audit
+        self.outbox = outbox
+        self.settings = settings
+        self.users = UserRepository(session)
+        self.tokens = AccountTokenRepository(session)
+
+    async def request(
+        self, principal: Principal, new_email: str, password: str, code: str | None, client_ip: str
+    ) -> None:
+        """Mail a confirmation link to `new_email` (ConflictError when it is this or another account's)."""
+        user = await self.auth.confirm_owner(principal, password, code, client_ip, Action.EMAIL_CHANGE_REQUEST)
+        if new_email == user.email:
+            raise ConflictError("This is already your e-mail address")
+        if await self.users.by_email(new_email) is not None:
+            raise ConflictError("An account with this e-mail address already exists")
+        await self.login_guard.check_sending(new_email, client_ip)
+        await self.tokens.spend_all(user.id, TokenPurpose.EMAIL_CHANGE)
+        token = new_account_token()
+        ttl = timedelta(seconds=self.settings.email_verification_ttl_seconds)
+        await self.tokens.add(token, user.id, TokenPurpose.EMAIL_CHANGE, ttl, new_email=new_email)
+        self.audit.record(Action.EMAIL_CHANGE_REQUEST, actor_id=user.id, target_user_id=user.id)
+        await self.session.commit()
+        link = link_to(self.settings, CONFIRM_PAGE, token)
+        self.outbox.send("email_change", new_email, link=link, expires_in=duration_text(ttl))
+
+    async def confirm(self, token: str) -> None:
+        """Move the account to the link's address, verified; ConflictError when another account took it since."""
+        spent = await self.tokens.consume_email_change(token)
+        user = await self.users.by_id(spent[0]) if spent else None
+        if spent is None or user is None or not user.is_active:
+            raise InvalidTokenError("The confirmation link is invalid, expired or already used: ask for a new one")
+        new_email = spent[1]
+        old_email = user.email
+        await self.users.change_email(user, new_email)
+        user.email_verified_at = utc_now()
+        self.audit.record(Action.EMAIL_CHANGE, actor_id=user.id, target_user_id=user.id)
+        await self.session.commit()
+        self.outbox.send("email_changed", old_email)

@@ -1,0 +1,130 @@
+"""Changing the e-mail address: asked for with the password (and a code with two-factor login),
+done when the link sent to the new address is followed, told to the old address."""
+
+from __future__ import annotations
+
+from httpx import AsyncClient
+
+from {{ cookiecutter.package_name }}.context import AppContext
+
+from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
+from .test_account_deletion import recorded
+from .test_admin import user_id_of
+from .test_two_factor import enrol
+
+CHANGE = "/api/v1/users/me/email"
+CONFIRM = "/api/v1/auth/email-change/confirm"
+NEW_EMAIL = "ada@example.org"
+
+
+async def email_of(client: AsyncClient, account: Account) -> tuple[str, bool]:
+    """The account's address and whether it is verified."""
+    me = (await client.get("/api/v1/users/me", headers=account.headers)).json()
+    return me["email"], me["email_verified"]
+
+
+async def can_log_in(client: AsyncClient, email: str) -> bool:
+    response = await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+    return response.status_code == 200
+
+
+async def ask(client: AsyncClient, account: Account, new_email: str = NEW_EMAIL, **confirmation: str) -> int:
+    body = {"new_email": new_email, "password": PASSWORD, **confirmation}
+    return (await client.post(CHANGE, json=body, headers=account.headers)).status_code
+
+
+async def test_the_address_changes_when_the_link_sent_to_it_is_followed(
+    client: AsyncClient, account: Account, app_context: AppContext, mailbox: Mailbox
+) -> None:
+    user_id = await user_id_of(client, account)
+    assert await ask(client, account, new_email="Ada@Example.ORG") == 202
+    message = mailbox.last_to(NEW_EMAIL)
+    assert message["Subject"].startswith("Confirm your new e-mail address")
+    assert "/confirm-email-change?token=" in text_part(message)
+    # Until the link is followed, nothing changes.
+    assert await email_of(client, account) == (account.email, False)
+    assert not await can_log_in(client, NEW_EMAIL)
+
+    response = await client.post(CONFIRM, json={"token": token_from(message)})
+
+    assert response.status_code == 204, response.text
+    assert await email_of(client, account) == (NEW_EMAIL, True)  # the session goes on; the link verified it
+    assert await can_log_in(client, NEW_EMAIL)
+    assert not await can_log_in(client, account.email)
+    assert mailbox.last_to(account.email)["Subject"].startswith("Your e-mail address was changed")
+    assert await recorded(app_context, "user.email_change_request") == [(user_id, str(user_id), "success")]
+    assert await recorded(app_context, "user.email_change") == [(user_id, str(user_id), "success")]
+    again = await client.post(CONFIRM, json={"token": token_from(message)})
+    assert (again.status_code, again.json()["error"]["code"]) == (400, "invalid_token")
+
+
+async def test_a_wrong_password_is_refused_and_counted(
+    client: AsyncClient, account: Account, app_context: AppContext, mailbox: Mailbox
+) -> None:
+    body = {"new_email": NEW_EMAIL, "password": WRONG_PASSWORD}
+    response = await client.post(CHANGE, json=body, headers=account.headers)
+
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "invalid_credentials")
+    assert mailbox.to(NEW_EMAIL) == []
+    user_id = await user_id_of(client, account)
+    assert await recorded(app_context, "user.email_change_request") == [(None, str(user_id), "failure")]
+
+
+async def test_with_two_factor_login_on_a_code_is_needed_too(
+    client: AsyncClient, verified_account: Account, clock: Clock
+) -> None:
+    enrolled = await enrol(client, verified_account, clock)
+
+    assert await ask(client, verified_account) == 401
+    assert await ask(client, verified_account, code=enrolled.code()) == 202
+
+
+async def test_an_address_that_is_yours_or_another_accounts_is_refused(
+    client: AsyncClient, account: Account, mailbox: Mailbox
+) -> None:
+    other = await client.post("/api/v1/auth/register", json={"email": NEW_EMAIL, "password": PASSWORD})
+    assert other.status_code == 201
+    mailbox.last_to(NEW_EMAIL)  # its verification link
+    mailbox.clear()
+
+    taken = await client.post(CHANGE, json={"new_email": NEW_EMAIL, "password": PASSWORD}, headers=account.headers)
+    own = await ask(client, account, new_email=account.email)
+
+    assert (taken.status_code, taken.json()["error"]["code"]) == (409, "conflict")
+    assert own == 409
+    assert mailbox.messages == []
+
+
+async def test_only_the_newest_link_works(client: AsyncClient, account: Account, mailbox: Mailbox) -> None:
+    assert await ask(client, account, new_email="first@example.org") == 202
+    first = token_from(mailbox.last_to("first@example.org"))
+    assert await ask(client, account) == 202
+    newest = token_from(mailbox.last_to(NEW_EMAIL))
+
+    assert (await client.post(CONFIRM, json={"token": first})).status_code == 400
+    assert (await client.post(CONFIRM, json={"token": newest})).status_code == 204
+    assert (await email_of(client, account))[0] == NEW_EMAIL
+
+
+async def test_an_address_taken_before_the_link_is_followed_is_a_conflict(
+    client: AsyncClient, account: Account, mailbox: Mailbox
+) -> None:
+    assert await ask(client, account) == 202
+    token = token_from(mailbox.last_to(NEW_EMAIL))
+    assert (await client.post("/api/v1/auth/register", json={"email": NEW_EMAIL, "password": PASSWORD})).is_success
+
+    response = await client.post(CONFIRM, json={"token": token})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "conflict")
+    assert (await email_of(client, account))[0] == account.email
+
+
+async def test_a_verification_link_does_not_change_the_address(
+    client: AsyncClient, account: Account, mailbox: Mailbox
+) -> None:
+    verification_token = token_from(mailbox.last_to(account.email))
+
+    response = await client.post(CONFIRM, json={"token": verification_token})
+
+    assert response.status_code == 400
+    assert (await email_of(client, account))[0] == account.email
