@@ -96,6 +96,27 @@ def test_a_forgotten_password_is_reset_from_the_link_in_the_mail(page: Page, mai
     expect(page).to_have_url(re.compile(r"/ui/items$"))
 
 
+def test_a_member_moves_their_account_to_a_new_address(page: Page, mailbox: Mailbox) -> None:
+    email = signed_up_and_in(page)
+    address = new_email()
+    page.get_by_role("link", name="Security").click()
+    page.get_by_label("New e-mail address").fill(address)
+    page.get_by_label("Your password, for the new address").fill(PASSWORD)
+    page.get_by_role("button", name="Send a link to the new address").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "We sent a link to the new address: your address changes when you open it."
+    )
+
+    page.goto(link_in(mailbox.last_to(address)))
+    page.get_by_role("button", name="Use this address for my account").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Your account uses its new e-mail address from now on: log in with it."
+    )
+    page.get_by_role("link", name="Security").click()
+    expect(page.get_by_text(f"Your account uses {address}.")).to_be_visible()
+    assert mailbox.last_to(email)["Subject"].startswith("Your e-mail address was changed")
+
+
 def test_a_member_deletes_their_account_from_the_security_page(page: Page, mailbox: Mailbox) -> None:
     email = signed_up_and_in(page)
     page.get_by_role("link", name="Security").click()

@@ -94,7 +94,7 @@ async def test_a_whole_session_at_debug_level_logs_no_secret(
         await client.post("/api/v1/users/me/password", json=change, headers=headers)
         last = (await client.post("/api/v1/auth/token", data={"username": email, "password": NEW_PASSWORD})).json()
         await client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {last['access_token']}"})
-        recovery = await _recover_the_account_and_enrol_two_factor(client, mailbox, email)
+        recovery = await _recover_secure_and_move_the_account(client, mailbox, email)
     secrets += [tokens["access_token"], tokens["refresh_token"], account.access_token, account.refresh_token]
     secrets += [NEW_PASSWORD, last["access_token"], last["refresh_token"], *recovery]
     captured = capsys.readouterr()
@@ -106,8 +106,9 @@ async def test_a_whole_session_at_debug_level_logs_no_secret(
     assert "cookie-value-0123456789" not in output
 
 
-async def _recover_the_account_and_enrol_two_factor(client: AsyncClient, mailbox: Mailbox, email: str) -> list[str]:
-    """Verify the address, reset the password, enrol two-factor login and log in with a recovery code.
+async def _recover_secure_and_move_the_account(client: AsyncClient, mailbox: Mailbox, email: str) -> list[str]:
+    """Verify the address, reset the password, enrol two-factor login, log in with a recovery code and
+    move the account to a new address.
 
     Returns the secrets these steps handled (the six-digit codes are left out: a timestamp may hold them).
     """
@@ -125,7 +126,14 @@ async def _recover_the_account_and_enrol_two_factor(client: AsyncClient, mailbox
     recovery_codes = enabled.json()["recovery_codes"]
     mfa_token = (await client.post("/api/v1/auth/token", data=form)).json()["mfa_token"]
     last = (await client.post("/api/v1/auth/mfa", json={"mfa_token": mfa_token, "code": recovery_codes[0]})).json()
-    return [verification, reset, RESET_PASSWORD, secret, *recovery_codes, mfa_token, last["access_token"]]
+    new_email = f"moved-{email}"
+    change = {"new_email": new_email, "password": RESET_PASSWORD, "code": recovery_codes[1]}
+    headers = {"Authorization": f"Bearer {last['access_token']}"}
+    await client.post("/api/v1/users/me/email", json=change, headers=headers)
+    change_token = token_from(mailbox.last_to(new_email))
+    confirmed = await client.post("/api/v1/auth/email-change/confirm", json={"token": change_token})
+    assert confirmed.status_code == 204, confirmed.text
+    return [verification, reset, RESET_PASSWORD, secret, *recovery_codes, mfa_token, last["access_token"], change_token]
 
 
 def _client(app: FastAPI) -> AsyncClient:

@@ -1,5 +1,6 @@
 """The UI's account pages over HTTP (no browser): the two-factor login step, a forgotten password and
-its reset, confirming the e-mail address, and the two-factor security page.
+its reset, confirming the e-mail address, and the security page (two-factor login, a new e-mail
+address, deleting the account).
 
 Mail goes through the real SMTP client to the tests' SMTP server, and the links are read from it.
 """
@@ -24,6 +25,7 @@ from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Clock, Ma
 from .test_web import EMAIL, TOO_SHORT, post_form, sign_up_and_log_in, user_id_of
 
 INVALID_LINK = "This link is invalid, expired or already used."
+NEW_EMAIL = "grace@example.org"
 NEUTRAL_ANSWER = "If an account uses that address, a link to choose a new password is on its way."
 
 # Every page of the UI and who may open it. A new page fails the first test until it is listed
@@ -44,6 +46,8 @@ PAGES: dict[tuple[str, str], str] = {
     ("get", "/verify-email"): "public",
     ("post", "/verify-email"): "public",
     ("post", "/verify-email/resend"): "member",
+    ("get", "/confirm-email-change"): "public",
+    ("post", "/confirm-email-change"): "public",
     ("get", "/items"): "member",
     ("get", "/items/new"): "member",
     ("post", "/items/new"): "member",
@@ -55,6 +59,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("post", "/account/two-factor/enable"): "member",
     ("post", "/account/two-factor/recovery-codes"): "member",
     ("post", "/account/two-factor/disable"): "member",
+    ("post", "/account/email"): "member",
     ("post", "/account/delete"): "member",
     ("get", "/admin/users"): "admin",
     ("post", "/admin/users/{user_id}/deactivate"): "admin",
@@ -154,7 +159,7 @@ async def test_a_new_verification_link_can_be_asked_for(client: AsyncClient, mai
 
 @pytest.mark.parametrize("token", ["", "made-up", "x" * 256, "x" * 4000])
 async def test_made_up_links_say_they_do_not_work(client: AsyncClient, token: str) -> None:
-    for page in ("/ui/reset-password", "/ui/verify-email"):
+    for page in ("/ui/reset-password", "/ui/verify-email", "/ui/confirm-email-change"):
         response = await client.get(page, params={"token": token})
         assert response.status_code == 400
         assert INVALID_LINK in response.text
@@ -403,6 +408,60 @@ async def test_an_admin_resets_the_two_factor_login_of_a_member_who_lost_every_c
     assert (await client.get("/ui/items")).headers["location"] == "/ui/login"  # the member's session ended
     client.cookies.delete("session")
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"
+
+
+async def test_a_member_changes_their_address_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:
+    await sign_up_and_log_in(client)
+    assert (
+        f"Your account uses <strong>{EMAIL}</strong> (not confirmed yet)"
+        in (await client.get("/ui/account/two-factor")).text
+    )
+    wrong = await post_form(client, "/ui/account/email", new_email=NEW_EMAIL, password=WRONG_PASSWORD)
+    assert wrong.status_code == 401
+    assert "The current password is incorrect" in wrong.text
+    assert f'value="{NEW_EMAIL}"' in wrong.text  # what was typed stays
+
+    response = await post_form(client, "/ui/account/email", new_email=NEW_EMAIL, password=PASSWORD)
+
+    assert response.headers["location"] == "/ui/account/two-factor?done=email-change-sent"
+    link_token = token_from(mailbox.last_to(NEW_EMAIL))
+    page = await client.get("/ui/confirm-email-change", params={"token": link_token})
+    assert "Use this address for my account</button>" in page.text
+    assert f"<strong>{EMAIL}</strong>" in (await client.get("/ui/account/two-factor")).text  # nothing changed yet
+    confirmed = await post_form(client, "/ui/confirm-email-change", token=link_token)
+    assert confirmed.headers["location"] == "/ui/items?done=email-changed"
+    again = await post_form(client, "/ui/confirm-email-change", token=link_token)
+    assert again.status_code == 400
+    assert INVALID_LINK in again.text
+    assert f"Your account uses <strong>{NEW_EMAIL}</strong>." in (await client.get("/ui/account/two-factor")).text
+    assert mailbox.last_to(EMAIL)["Subject"].startswith("Your e-mail address was changed")
+
+
+async def test_a_new_address_taken_meanwhile_is_refused_on_the_link_page(client: AsyncClient, mailbox: Mailbox) -> None:
+    await sign_up_and_log_in(client)
+    assert (await post_form(client, "/ui/account/email", new_email=NEW_EMAIL, password=PASSWORD)).status_code == 303
+    link_token = token_from(mailbox.last_to(NEW_EMAIL))
+    taken = await client.post("/api/v1/auth/register", json={"email": NEW_EMAIL, "password": PASSWORD})
+    assert taken.status_code == 201
+
+    response = await post_form(client, "/ui/confirm-email-change", token=link_token)
+
+    assert response.status_code == 409
+    assert "An account with this e-mail address already exists" in response.text
+
+
+async def test_with_two_factor_login_on_the_address_form_asks_for_a_code(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock
+) -> None:
+    secret, _ = await with_two_factor(client, mailbox, clock)
+    assert 'id="email-code"' in (await client.get("/ui/account/two-factor")).text
+    assert (await post_form(client, "/ui/account/email", new_email=NEW_EMAIL, password=PASSWORD)).status_code == 401
+    clock.advance()
+    code = pyotp.TOTP(secret).at(clock.now)
+
+    response = await post_form(client, "/ui/account/email", new_email=NEW_EMAIL, password=PASSWORD, code=code)
+
+    assert response.headers["location"] == "/ui/account/two-factor?done=email-change-sent"
 
 
 async def test_a_member_deletes_their_account_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:

@@ -1,10 +1,10 @@
-"""The account's security page: two-factor login (enrolment, recovery codes, switching it off) and
-deleting the account.
+"""The account's security page: two-factor login (enrolment, recovery codes, switching it off),
+changing the e-mail address and deleting the account.
 
 The same rules as the API: enrolment needs a verified e-mail address and the password, and
 replacing the recovery codes or switching two-factor login off needs the password and a current
-code, checked like a login (rate limit and lockout included); deleting the account needs the
-password, and a code when two-factor login is on.
+code, checked like a login (rate limit and lockout included); changing the address and deleting
+the account need the password, and a code when two-factor login is on.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Auth, Context, Session, TwoFactor, client_ip
-from ..api.v1.schemas import AccountDeletion, PasswordConfirmation, TwoFactorCode, TwoFactorConfirmation
+from ..api.deps import Auth, Context, EmailChanges, Session, TwoFactor, client_ip
+from ..api.v1.schemas import AccountDeletion, EmailChange, PasswordConfirmation, TwoFactorCode, TwoFactorConfirmation
 from ..core.errors import http_status
 from ..core.exceptions import ConflictError, EmailNotVerifiedError, InvalidCodeError, ServiceError
 from ..db.models import Role, User
@@ -52,8 +52,11 @@ def security_page(
     error: str | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    new_email: str = "",
 ) -> Response:
     values = {
+        "email": account.email,
+        "new_email": new_email,
         "email_verified": account.email_verified_at is not None,
         "enabled": account.two_factor_enabled,
         "is_admin": account.role == Role.ADMIN,
@@ -137,6 +140,26 @@ async def disable(
     return redirect("/account/two-factor", done="two-factor-off")
 
 
+@router.post("/email")
+async def change_email(
+    request: Request,
+    user: SignedInUser,
+    account: SignedInAccount,
+    email_changes: EmailChanges,
+    new_email: FormText = "",
+    password: FormText = "",
+    code: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        body = EmailChange(new_email=new_email.strip(), password=password, code=code or None)
+        await email_changes.request(user, body.new_email, body.password, body.code, client_ip(request))
+    except (ValidationError, ServiceError) as error:  # also: the address is taken, or already this one
+        return refused(request, account, error, new_email=new_email)
+    return redirect("/account/two-factor", done="email-change-sent")
+
+
 @router.post("/delete")
 async def delete_account(
     request: Request,
@@ -159,9 +182,12 @@ async def delete_account(
     return response
 
 
-def refused(request: Request, account: User, error: ValidationError | ServiceError) -> Response:
+def refused(request: Request, account: User, error: ValidationError | ServiceError, new_email: str = "") -> Response:
     """The page again with the reason: a field's problem, a wrong password or code (401), too many tries
-    (429), two-factor login already on or off, or an admin deleting their own account (409)."""
+    (429), two-factor login already on or off, an address in use or an admin deleting their own account
+    (409)."""
     if isinstance(error, ValidationError):
-        return security_page(request, account, errors=field_errors(error), status_code=422)
-    return security_page(request, account, error=error.message, status_code=http_status(error))
+        errors = field_errors(error)
+        return security_page(request, account, errors=errors, status_code=422, new_email=new_email)
+    status_code = http_status(error)
+    return security_page(request, account, error=error.message, status_code=status_code, new_email=new_email)

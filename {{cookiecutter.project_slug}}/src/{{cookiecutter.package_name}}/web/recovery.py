@@ -1,5 +1,5 @@
 """The pages behind the links in e-mails, and asking for them: a forgotten password, the reset,
-confirming the e-mail address and sending that link again.
+confirming the e-mail address and sending that link again, and confirming a new address.
 
 They work through the API's services and limits: a reset link is asked for with the same neutral
 answer whatever the address, within the same per-address and per-client e-mail budget, and is
@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from ..api.deps import Context, Recovery, RecoveryMails, Session, client_ip
-from ..api.v1.schemas import EmailVerification, PasswordReset, PasswordResetRequest
-from ..core.exceptions import InvalidTokenError, RateLimitedError
+from ..api.deps import Context, EmailChanges, Recovery, RecoveryMails, Session, client_ip
+from ..api.v1.schemas import EmailChangeConfirmation, EmailVerification, PasswordReset, PasswordResetRequest
+from ..core.exceptions import ConflictError, InvalidTokenError, RateLimitedError
 from ..db.models import TokenPurpose
 from ..db.repositories import AccountTokenRepository, UserRepository
 from .rendering import error_page, field_errors, redirect, render
@@ -109,3 +109,26 @@ async def resend_verification(
         return error_page(request, HTTPStatus.TOO_MANY_REQUESTS, error.message)
     mail.send_verification(account.id)
     return redirect("/items", done="verification-sent")
+
+
+@router.get("/confirm-email-change")
+async def confirm_email_change_page(request: Request, db: Session, token: str = "") -> Response:
+    return await link_page(request, db, token, TokenPurpose.EMAIL_CHANGE, "confirm_email_change.html")
+
+
+@router.post("/confirm-email-change")
+async def confirm_email_change(
+    request: Request,
+    email_changes: EmailChanges,
+    principal: SessionPrincipal,
+    token: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        await email_changes.confirm(EmailChangeConfirmation(token=token).token)
+    except (ValidationError, InvalidTokenError):
+        return render(request, "confirm_email_change.html", {"link_invalid": True}, 400)
+    except ConflictError as error:  # another account took the address since the link was sent
+        return render(request, "confirm_email_change.html", {"token": token, "error": error.message}, 409)
+    return redirect("/items" if principal is not None else "/login", done="email-changed")

@@ -35,6 +35,8 @@ NOTICES = {
     "email-verified": "Your e-mail address is confirmed.",
     "verification-sent": "A new confirmation link is on its way to your e-mail address.",
     "two-factor-off": "Two-factor login is off.",
+    "email-change-sent": "We sent a link to the new address: your address changes when you open it.",
+    "email-changed": "Your account uses its new e-mail address from now on: log in with it.",
     "account-deleted": "Your account and everything in it are deleted.",
     "created": "Item created.",
     "updated": "Item saved.",
