@@ -29,6 +29,9 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("get", "/api/v1/users/me"): "member",
     ("post", "/api/v1/users/me/password"): "member",
     ("post", "/api/v1/users/me/email"): "member",
+    ("get", "/api/v1/users/me/sessions"): "member",
+    ("delete", "/api/v1/users/me/sessions/{session_id}"): "member",
+    ("post", "/api/v1/users/me/sessions/end-others"): "member",
     ("post", "/api/v1/users/me/2fa/setup"): "verified",
     ("post", "/api/v1/users/me/2fa/enable"): "verified",
     ("post", "/api/v1/users/me/2fa/disable"): "member",
@@ -56,7 +59,12 @@ ACCESS: dict[tuple[str, str], Access] = {
 
 
 def _url(path: str) -> str:
-    return path.replace("{item_id}", "1").replace("{user_id}", "1").replace("{task_id}", "0" * 32)
+    return (
+        path.replace("{item_id}", "1")
+        .replace("{user_id}", "1")
+        .replace("{task_id}", "0" * 32)
+        .replace("{session_id}", "0" * 32)
+    )
 
 
 def test_every_route_has_a_decided_role(app: FastAPI) -> None:

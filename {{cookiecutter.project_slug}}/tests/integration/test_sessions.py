@@ -1,13 +1,23 @@
 """At once, not at expiry: logout, deactivation, a role change and a password change end sessions
-from the next request on, for access and refresh tokens alike."""
+from the next request on, for access and refresh tokens alike. A user lists their own sessions and
+ends one, or all but this one."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from httpx import AsyncClient
+from sqlalchemy import func, select, update
 
-from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, log_in
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.db.models import LoginSession, RefreshToken, utc_now
+
+from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, log_in
+from .test_account_deletion import recorded
+from .test_admin import user_id_of
+
+SESSIONS = "/api/v1/users/me/sessions"
 
 
 async def works(client: AsyncClient, account: Account) -> bool:
@@ -92,3 +102,104 @@ async def test_an_admin_revokes_every_session_of_a_user(
     assert not await works(client, account)
     assert not await refreshes(client, account)
     assert await works(client, await second_session(client, account))  # the account itself still works
+
+
+async def session_from(client: AsyncClient, email: str, user_agent: str) -> Account:
+    """Log in from a client that names itself `user_agent`."""
+    form = {"username": email, "password": PASSWORD}
+    response = await client.post("/api/v1/auth/token", data=form, headers={"User-Agent": user_agent})
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    return Account(email, PASSWORD, tokens["access_token"], tokens["refresh_token"])
+
+
+async def live_sessions(client: AsyncClient, account: Account) -> list[dict[str, object]]:
+    response = await client.get(SESSIONS, headers=account.headers)
+    assert response.status_code == 200, response.text
+    sessions: list[dict[str, object]] = response.json()
+    return sessions
+
+
+async def test_a_user_sees_where_they_are_logged_in(client: AsyncClient, account: Account) -> None:
+    phone = await session_from(client, account.email, "Phone browser/1.0")
+    assert await refreshes(client, phone)  # a rotated refresh token keeps its session
+
+    newest, first = await live_sessions(client, account)
+
+    client_ip = CLIENT_ADDRESS[0]
+    assert (newest["user_agent"], newest["client_ip"], newest["current"]) == ("Phone browser/1.0", client_ip, False)
+    assert (first["current"], first["client_ip"]) == (True, client_ip)
+    assert {"id", "created_at", "client_ip", "user_agent", "current"} == set(first)
+    assert (await client.post("/api/v1/auth/logout", headers=account.headers)).status_code == 204
+    assert [session["id"] for session in await live_sessions(client, phone)] == [newest["id"]]
+
+
+async def test_a_session_past_its_end_is_not_listed(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    old = await session_from(client, account.email, "Old laptop")
+    (old_id,) = [session["id"] for session in await live_sessions(client, old) if session["current"]]
+    async with app_context.database.sessions() as session:
+        ended = utc_now() - timedelta(seconds=1)  # as if its refresh token had expired
+        await session.execute(update(LoginSession).where(LoginSession.id == old_id).values(expires_at=ended))
+        await session.commit()
+
+    assert [session["current"] for session in await live_sessions(client, account)] == [True]
+
+
+async def test_a_session_lasts_as_long_as_its_newest_refresh_token(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert refreshed.status_code == 200
+    async with app_context.database.sessions() as session:
+        newest = await session.scalar(select(func.max(RefreshToken.expires_at)))
+        (live,) = (await session.scalars(select(LoginSession.expires_at))).all()
+
+    assert live == newest
+
+
+async def test_ending_one_session_logs_it_out_at_once(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    phone = await session_from(client, account.email, "Phone browser/1.0")
+    phone_id = (await live_sessions(client, account))[0]["id"]
+
+    response = await client.delete(f"{SESSIONS}/{phone_id}", headers=account.headers)
+
+    assert response.status_code == 204
+    assert not await works(client, phone)
+    assert not await refreshes(client, phone)
+    assert await works(client, account)
+    assert (await client.delete(f"{SESSIONS}/{phone_id}", headers=account.headers)).status_code == 404
+    assert (await client.delete(f"{SESSIONS}/not-a-session", headers=account.headers)).status_code == 404
+    user_id = await user_id_of(client, account)
+    assert await recorded(app_context, "user.session_end") == [(user_id, str(user_id), "success")]
+
+
+async def test_another_users_session_cannot_be_ended(
+    client: AsyncClient, account: Account, make_account: Callable[[str], Awaitable[Account]]
+) -> None:
+    bob = await make_account("bob@example.com")
+    (bob_session,) = await live_sessions(client, bob)
+
+    response = await client.delete(f"{SESSIONS}/{bob_session['id']}", headers=account.headers)
+
+    assert response.status_code == 404
+    assert await works(client, bob)
+
+
+async def test_logging_out_everywhere_else_keeps_this_session(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    others = [await session_from(client, account.email, agent) for agent in ("Phone", "Tablet")]
+
+    response = await client.post(f"{SESSIONS}/end-others", headers=account.headers)
+
+    assert response.status_code == 204
+    for other in others:
+        assert not await works(client, other)
+        assert not await refreshes(client, other)
+    assert [session["current"] for session in await live_sessions(client, account)] == [True]
+    user_id = await user_id_of(client, account)
+    assert await recorded(app_context, "user.other_sessions_end") == [(user_id, str(user_id), "success")]

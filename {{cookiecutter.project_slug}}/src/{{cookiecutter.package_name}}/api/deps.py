@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import BackgroundTasks, Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -22,6 +23,7 @@ from ..services.audit import AuditTrail, Origin
 from ..services.auth import AuthService, Principal, authenticate
 from ..services.email_change import EmailChangeService
 from ..services.items import ItemService
+from ..services.sessions import SessionService
 from ..services.two_factor import TwoFactorService
 from .v1 import PREFIX
 
@@ -119,6 +121,7 @@ Mail = Annotated[Outbox, Depends(get_outbox)]
 # A larger id than the database can store is a 422, never a driver overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SessionId = Annotated[UUID, Path(description="A session's `id` from the list of sessions")]
 
 
 async def get_item_service(session: Session) -> ItemService:
@@ -136,11 +139,11 @@ TwoFactor = Annotated[TwoFactorService, Depends(get_two_factor_service)]
 
 
 async def get_auth_service(
-    session: Session, context: Context, audit: Audit, two_factor: TwoFactor, mail: Mail
+    session: Session, context: Context, audit: Audit, two_factor: TwoFactor, mail: Mail, origin: RequestOrigin
 ) -> AuthService:
     mfa_token_ttl = timedelta(seconds=context.settings.mfa_token_ttl_seconds)
     return AuthService(
-        session, context.passwords, context.tokens, context.login_guard, audit, two_factor, mail, mfa_token_ttl
+        session, context.passwords, context.tokens, context.login_guard, audit, two_factor, mail, origin, mfa_token_ttl
     )
 
 
@@ -154,6 +157,13 @@ async def get_email_change_service(
 
 
 EmailChanges = Annotated[EmailChangeService, Depends(get_email_change_service)]
+
+
+async def get_session_service(session: Session, audit: Audit) -> SessionService:
+    return SessionService(session, audit)
+
+
+Sessions = Annotated[SessionService, Depends(get_session_service)]
 
 
 def account_recovery(session: AsyncSession, audit: AuditTrail, context: AppContext) -> AccountRecovery:

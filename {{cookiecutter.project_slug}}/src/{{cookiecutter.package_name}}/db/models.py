@@ -112,6 +112,11 @@ class LoginSession(Base):
     user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[CreatedAt]
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its refresh token expires (without one, its access token): then it is over, revoked or not.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the login came from, shown to the user among their sessions.
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
 
 
 class RefreshToken(Base):

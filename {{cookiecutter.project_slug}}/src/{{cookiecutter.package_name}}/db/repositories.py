@@ -15,6 +15,7 @@ from ..core.exceptions import ConflictError, NotFoundError
 from ..core.security import RefreshToken as IssuedRefreshToken
 from ..core.security import hash_account_token
 from .models import (
+    USER_AGENT_LENGTH,
     AccountToken,
     AuditEvent,
     Item,
@@ -154,9 +155,25 @@ class LoginSessionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, session_id: str, user_id: int) -> None:
-        self.session.add(LoginSession(id=session_id, user_id=user_id))
+    async def add(
+        self, session_id: str, user_id: int, *, expires_at: datetime, client_ip: str | None, user_agent: str | None
+    ) -> None:
+        agent = user_agent[:USER_AGENT_LENGTH] if user_agent else None
+        self.session.add(
+            LoginSession(id=session_id, user_id=user_id, expires_at=expires_at, client_ip=client_ip, user_agent=agent)
+        )
         await self.session.flush()
+
+    async def extend(self, session_id: str, expires_at: datetime) -> None:
+        """The session lasts until `expires_at` (when its new refresh token expires)."""
+        statement = update(LoginSession).where(LoginSession.id == session_id).values(expires_at=expires_at)
+        await self.session.execute(statement)
+
+    async def live_of(self, user_id: int) -> Sequence[LoginSession]:
+        """The user's unrevoked, unexpired sessions, newest first."""
+        live = (LoginSession.revoked_at.is_(None), LoginSession.expires_at > utc_now())
+        statement = select(LoginSession).where(LoginSession.user_id == user_id, *live)
+        return (await self.session.scalars(statement.order_by(LoginSession.created_at.desc(), LoginSession.id))).all()
 
     async def active_role(self, session_id: str, user_id: int) -> Role | None:
         """The user's role while the session is unrevoked and the user active; None otherwise."""
@@ -165,12 +182,19 @@ class LoginSessionRepository:
     async def revoke(self, session_id: str) -> None:
         await self._revoke(LoginSession.id == session_id)
 
-    async def revoke_all(self, user_id: int) -> int:
-        """Revoke every session of the user; returns how many were still live."""
-        return await self._revoke(LoginSession.user_id == user_id)
+    async def revoke_of(self, user_id: int, session_id: str) -> bool:
+        """Revoke one session if it is the user's and unrevoked; False otherwise."""
+        return await self._revoke(LoginSession.id == session_id, LoginSession.user_id == user_id) == 1
 
-    async def _revoke(self, which: Any) -> int:
-        statement = update(LoginSession).where(which, LoginSession.revoked_at.is_(None)).values(revoked_at=utc_now())
+    async def revoke_all(self, user_id: int, *, keep: str | None = None) -> int:
+        """Revoke every session of the user but `keep`; returns how many were still live."""
+        which = [LoginSession.user_id == user_id]
+        if keep is not None:
+            which.append(LoginSession.id != keep)
+        return await self._revoke(*which)
+
+    async def _revoke(self, *which: Any) -> int:
+        statement = update(LoginSession).where(*which, LoginSession.revoked_at.is_(None)).values(revoked_at=utc_now())
         result = cast(CursorResult[Any], await self.session.execute(statement))
         return result.rowcount
 

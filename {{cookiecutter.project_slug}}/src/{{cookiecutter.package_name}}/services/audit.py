@@ -29,6 +29,8 @@ class Action(StrEnum):
     # Action names, not secrets (the scanners match the words "token" and "password").
     REFRESH_TOKEN_REUSE = "auth.refresh_token_reuse"  # noqa: S105  # nosec B105
     LOGOUT = "auth.logout"
+    SESSION_END = "user.session_end"
+    OTHER_SESSIONS_END = "user.other_sessions_end"
     PASSWORD_CHANGE = "user.password_change"  # noqa: S105  # nosec B105  # pragma: allowlist secret
     PASSWORD_RESET_REQUEST = "auth.password_reset_request"  # noqa: S105  # nosec B105  # pragma: allowlist secret
     PASSWORD_RESET = "auth.password_reset"  # noqa: S105  # nosec B105  # pragma: allowlist secret

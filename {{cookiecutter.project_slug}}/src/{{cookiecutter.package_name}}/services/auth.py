@@ -18,17 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredentialsError
 from ..core.ratelimit import LoginGuard
 from ..core.security import PasswordHasher, TokenService, new_account_token
+from ..core.security import RefreshToken as IssuedRefreshToken
 from ..db.models import Role, TokenPurpose, User, utc_now
 from ..db.repositories import AccountTokenRepository, LoginSessionRepository, RefreshTokenRepository, UserRepository
 from ..mail import Outbox
-from .audit import Action, AuditTrail, Outcome
+from .audit import Action, AuditTrail, Origin, Outcome
 from .two_factor import Enrolment, TwoFactorService
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedTokens:
     access_token: str
-    refresh_token: str
+    refresh_token: str | None  # None for a session that ends with its access token (the web UI's)
     expires_in: int
 
 
@@ -86,6 +87,7 @@ class AuthService:
         audit: AuditTrail,
         two_factor: TwoFactorService,
         outbox: Outbox,
+        origin: Origin,
         mfa_token_ttl: timedelta,
     ) -> None:
         self.session = session
@@ -95,14 +97,18 @@ class AuthService:
         self.audit = audit
         self.two_factor = two_factor
         self.outbox = outbox
+        self.origin = origin  # where the request came from: recorded on the sessions it starts
         self.mfa_token_ttl = mfa_token_ttl
         self.users = UserRepository(session)
         self.login_sessions = LoginSessionRepository(session)
         self.refresh_tokens = RefreshTokenRepository(session)
         self.account_tokens = AccountTokenRepository(session)
 
-    async def login(self, email: str, password: str, client_ip: str) -> IssuedTokens | SecondFactorRequired:
-        """Tokens of a new session, or for a two-factor user the token of the second step.
+    async def login(
+        self, email: str, password: str, client_ip: str, *, refreshable: bool = True
+    ) -> IssuedTokens | SecondFactorRequired:
+        """Tokens of a new session, or for a two-factor user the token of the second step. A session
+        that is not `refreshable` gets no refresh token and ends when its access token expires.
 
         RateLimitedError while limited or locked out, InvalidCredentialsError otherwise.
         """
@@ -120,9 +126,11 @@ class AuthService:
             await self.account_tokens.add(mfa_token, user.id, TokenPurpose.MFA_LOGIN, self.mfa_token_ttl)
             await self.session.commit()
             return SecondFactorRequired(mfa_token)
-        return await self._start_session(user)
+        return await self._start_session(user, refreshable)
 
-    async def complete_login(self, mfa_token: str, code: str, client_ip: str) -> IssuedTokens:
+    async def complete_login(
+        self, mfa_token: str, code: str, client_ip: str, *, refreshable: bool = True
+    ) -> IssuedTokens:
         """The second step: a TOTP or recovery code. Wrong codes count toward the lockout like wrong passwords."""
         user_id = await self.account_tokens.user_id_of(mfa_token, TokenPurpose.MFA_LOGIN)
         user = await self.users.by_id(user_id) if user_id is not None else None
@@ -134,7 +142,7 @@ class AuthService:
             raise InvalidCredentialsError("The code is incorrect or was already used")
         if await self.account_tokens.consume(mfa_token, TokenPurpose.MFA_LOGIN) is None:
             raise AuthenticationError("The login step was already completed: log in again")
-        return await self._start_session(user)
+        return await self._start_session(user, refreshable)
 
     async def refresh(self, refresh_token: str) -> IssuedTokens:
         """Rotate: the presented token is spent and a new pair issued in the same session.
@@ -152,7 +160,9 @@ class AuthService:
             raise AuthenticationError("Refresh token was already used or revoked")
         if await self.login_sessions.active_role(claims.session_id, claims.user_id) is None:
             raise AuthenticationError
-        return await self._issue(claims.user_id, claims.session_id)
+        refresh = self.tokens.issue_refresh_token(claims.user_id, claims.session_id)
+        await self.login_sessions.extend(claims.session_id, refresh.expires_at)
+        return await self._issue(claims.user_id, claims.session_id, refresh)
 
     async def logout(self, principal: Principal) -> None:
         """End the caller's session: its access and refresh tokens stop working."""
@@ -238,12 +248,19 @@ class AuthService:
             await self._record_failed_check(action, user.email, user)
             raise InvalidCredentialsError("The current password is incorrect")
 
-    async def _start_session(self, user: User) -> IssuedTokens:
+    async def _start_session(self, user: User, refreshable: bool) -> IssuedTokens:
+        """A new login session, recording where the request came from; it lasts as long as the
+        refresh token, or without one as long as the access token."""
         await self.login_guard.record_success(user.email)
         session_id = self.tokens.new_session_id()
-        await self.login_sessions.add(session_id, user.id)
+        refresh = self.tokens.issue_refresh_token(user.id, session_id) if refreshable else None
+        expires_at = refresh.expires_at if refresh else utc_now() + self.tokens.access_ttl
+        origin = self.origin
+        await self.login_sessions.add(
+            session_id, user.id, expires_at=expires_at, client_ip=origin.client_ip, user_agent=origin.user_agent
+        )
         self.audit.record(Action.LOGIN, actor_id=user.id, target_user_id=user.id)
-        return await self._issue(user.id, session_id)
+        return await self._issue(user.id, session_id, refresh)
 
     async def _record_failed_check(self, action: Action, email: str, user: User | None) -> None:
         """Count a wrong password (it may lock the account) and commit its audit events on their own."""
@@ -254,12 +271,12 @@ class AuthService:
             self.audit.record(Action.LOCKOUT, target_user_id=target)
         await self.session.commit()
 
-    async def _issue(self, user_id: int, session_id: str) -> IssuedTokens:
-        refresh = self.tokens.issue_refresh_token(user_id, session_id)
-        await self.refresh_tokens.add(user_id, refresh)
+    async def _issue(self, user_id: int, session_id: str, refresh: IssuedRefreshToken | None) -> IssuedTokens:
+        if refresh is not None:
+            await self.refresh_tokens.add(user_id, refresh)
         await self.session.commit()
         return IssuedTokens(
             access_token=self.tokens.issue_access_token(user_id, session_id),
-            refresh_token=refresh.token,
+            refresh_token=refresh.token if refresh else None,
             expires_in=int(self.tokens.access_ttl.total_seconds()),
         )

@@ -98,7 +98,7 @@ async def login(
     check_csrf(request, csrf_token)
     email = email.strip().lower()
     try:
-        outcome = await auth.login(email, password, client_ip(request))
+        outcome = await auth.login(email, password, client_ip(request), refreshable=False)
     except AuthenticationError as error:
         return render(request, "login.html", {"email": email, "error": error.message}, 401)
     except RateLimitedError as error:
@@ -125,7 +125,7 @@ async def complete_login(
     check_csrf(request, csrf_token)
     try:
         body = TwoFactorCode(code=code)
-        tokens = await auth.complete_login(login_step_token(request), body.code, client_ip(request))
+        tokens = await auth.complete_login(login_step_token(request), body.code, client_ip(request), refreshable=False)
     except ValidationError as error:
         return render(request, "login_code.html", {"errors": field_errors(error)}, 422)
     except InvalidCredentialsError as error:  # a wrong code: the step stays open for another try

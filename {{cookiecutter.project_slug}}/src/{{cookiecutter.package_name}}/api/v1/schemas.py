@@ -78,6 +78,28 @@ class UserRead(BaseModel):
     created_at: datetime
 
 
+class SessionRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9f1c2d3e4b5a69788796a5b4c3d2e1f0",
+                    "created_at": "2025-01-01T12:00:00Z",
+                    "client_ip": "203.0.113.7",
+                    "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+                    "current": True,
+                }
+            ]
+        }
+    )
+
+    id: str
+    created_at: datetime
+    client_ip: str | None = Field(description="The address the login came from")
+    user_agent: str | None = Field(description="The client that logged in, cut to 256 characters")
+    current: bool = Field(description="The session of this request")
+
+
 class PasswordChange(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"current_password": EXAMPLE_PASSWORD, "new_password": EXAMPLE_NEW_PASSWORD}]}

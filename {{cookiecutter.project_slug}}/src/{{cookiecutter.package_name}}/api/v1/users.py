@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request, status
 from ...core.errors import documented_errors
 from ...db.models import User
 from ...db.repositories import UserRepository
+from ...services.sessions import LiveSession
 from ...services.two_factor import Enrolment
-from ..deps import Auth, CurrentUser, EmailChanges, Session, TwoFactor, VerifiedUser, client_ip
+from ..deps import Auth, CurrentUser, EmailChanges, Session, SessionId, Sessions, TwoFactor, VerifiedUser, client_ip
 from . import PREFIX
 from .schemas import (
     AccountDeletion,
@@ -16,6 +17,7 @@ from .schemas import (
     PasswordChange,
     PasswordConfirmation,
     RecoveryCodes,
+    SessionRead,
     TwoFactorCode,
     TwoFactorConfirmation,
     TwoFactorEnrolment,
@@ -39,6 +41,39 @@ async def read_me(user: CurrentUser, session: Session) -> User:
 async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth, request: Request) -> None:
     """Needs the current password (a wrong one counts as a failed login). Ends every session, this one too."""
     await auth.change_password(user, body.current_password, body.new_password, client_ip(request))
+
+
+@router.get(
+    "/me/sessions",
+    response_model=list[SessionRead],
+    responses=documented_errors(401),
+    summary="Where you are logged in: your live sessions, newest first",
+)
+async def list_sessions(user: CurrentUser, sessions: Sessions) -> list[LiveSession]:
+    return await sessions.live(user)
+
+
+# {session_id:uuid} matches ids only (32 hex digits), so /me/sessions/end-others stays a route of its own.
+@router.delete(
+    "/me/sessions/{session_id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(401, 404),
+    summary="End one of your sessions",
+)
+async def end_session(session_id: SessionId, user: CurrentUser, sessions: Sessions) -> None:
+    """Logs that session out at once, this one too if it is its id; 404 for an ended or unknown session."""
+    await sessions.end(user, session_id.hex)
+
+
+@router.post(
+    "/me/sessions/end-others",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(401),
+    summary="Log out everywhere else",
+)
+async def end_other_sessions(user: CurrentUser, sessions: Sessions) -> None:
+    """Every session but this one ends at once."""
+    await sessions.end_others(user)
 
 
 @router.post(
