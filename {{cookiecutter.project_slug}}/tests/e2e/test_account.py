@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from ..support import Mailbox, text_part
 from .test_ui import PASSWORD, log_in, new_email, sign_up, signed_up_and_in
@@ -127,3 +127,25 @@ def test_a_member_deletes_their_account_from_the_security_page(page: Page, mailb
 
     log_in(page, email)
     expect(page.get_by_role("alert")).to_have_text("Incorrect email or password")
+
+
+def test_logging_out_everywhere_else_ends_the_session_in_another_browser(
+    page: Page, browser: Browser, base_url: str
+) -> None:
+    email = signed_up_and_in(page)
+    elsewhere = browser.new_context(base_url=base_url, user_agent="Second browser")
+    try:
+        other_page = elsewhere.new_page()
+        log_in(other_page, email)
+        expect(other_page.get_by_role("heading", name="My items")).to_be_visible()
+
+        page.get_by_role("link", name="Security").click()
+        page.get_by_role("link", name="See where you are logged in").click()
+        expect(page.get_by_role("heading", name="Second browser")).to_be_visible()
+        page.get_by_role("button", name="Log out everywhere else").click()
+        expect(page.get_by_role("status")).to_have_text("Every other session is logged out.")
+
+        other_page.reload()
+        expect(other_page).to_have_url(re.compile(r"/ui/login$"))
+    finally:
+        elsewhere.close()

@@ -16,8 +16,11 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from httpx import Response as HttpResponse
+from sqlalchemy import func, select
 from starlette.routing import Mount
 
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.db.models import RefreshToken
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web import MOUNT_PATH
 
@@ -60,6 +63,9 @@ PAGES: dict[tuple[str, str], str] = {
     ("post", "/account/two-factor/recovery-codes"): "member",
     ("post", "/account/two-factor/disable"): "member",
     ("post", "/account/email"): "member",
+    ("get", "/account/sessions"): "member",
+    ("post", "/account/sessions/{session_id}/end"): "member",
+    ("post", "/account/sessions/end-others"): "member",
     ("post", "/account/delete"): "member",
     ("get", "/admin/users"): "admin",
     ("post", "/admin/users/{user_id}/deactivate"): "admin",
@@ -80,7 +86,10 @@ def test_every_page_has_a_decided_access(app: FastAPI) -> None:
 
 @pytest.mark.parametrize(("method", "path"), [page for page, access in PAGES.items() if access != "public"])
 async def test_a_visitor_is_sent_to_log_in(client: AsyncClient, method: str, path: str) -> None:
-    response = await client.request(method, MOUNT_PATH + path.replace("{item_id}", "1").replace("{user_id}", "1"))
+    ids = {"{item_id}": "1", "{user_id}": "1", "{session_id}": "0" * 32}
+    for name, value in ids.items():
+        path = path.replace(name, value)
+    response = await client.request(method, MOUNT_PATH + path)
     assert response.status_code == 303
     assert response.headers["location"] == "/ui/login"
 
@@ -462,6 +471,52 @@ async def test_with_two_factor_login_on_the_address_form_asks_for_a_code(
     response = await post_form(client, "/ui/account/email", new_email=NEW_EMAIL, password=PASSWORD, code=code)
 
     assert response.headers["location"] == "/ui/account/two-factor?done=email-change-sent"
+
+
+async def test_the_sessions_page_lists_and_logs_out_other_sessions(
+    client: AsyncClient, app_context: AppContext
+) -> None:
+    await sign_up_and_log_in(client)
+    phone = await log_in_from(client, "Phone browser/1.0")
+    page = await client.get("/ui/account/sessions")
+    assert page.text.count('/end" class="inline">') == 1  # no button for this session
+    assert "Phone browser/1.0</h2>" in page.text
+    assert "(this session)</h2>" in page.text
+    async with app_context.database.sessions() as session:  # a UI login gets no refresh token
+        assert await session.scalar(select(func.count()).select_from(RefreshToken)) == 1  # the phone's
+
+    response = await post_form(client, f"/ui/account/sessions/{await session_id_of(client, phone)}/end")
+
+    assert response.headers["location"] == "/ui/account/sessions?done=session-ended"
+    assert (await client.get("/api/v1/users/me", headers=bearer(phone))).status_code == 401
+    tablet = await log_in_from(client, "Tablet")
+    ended = await post_form(client, "/ui/account/sessions/end-others")
+    assert ended.headers["location"] == "/ui/account/sessions?done=other-sessions-ended"
+    assert (await client.get("/api/v1/users/me", headers=bearer(tablet))).status_code == 401
+    page = await client.get("/ui/account/sessions", params={"done": "other-sessions-ended"})
+    assert 'role="status">Every other session is logged out.' in page.text
+    assert '/end" class="inline">' not in page.text
+    unknown = await post_form(client, f"/ui/account/sessions/{'0' * 32}/end")
+    assert unknown.status_code == 404
+
+
+async def log_in_from(client: AsyncClient, user_agent: str) -> str:
+    """An API login of the UI's user from another client: its access token."""
+    form = {"username": EMAIL, "password": PASSWORD}
+    response = await client.post("/api/v1/auth/token", data=form, headers={"User-Agent": user_agent})
+    access_token: str = response.json()["access_token"]
+    return access_token
+
+
+def bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+async def session_id_of(client: AsyncClient, access_token: str) -> str:
+    sessions = (await client.get("/api/v1/users/me/sessions", headers=bearer(access_token))).json()
+    (session_id,) = [session["id"] for session in sessions if session["current"]]
+    session_id_text: str = session_id
+    return session_id_text
 
 
 async def test_a_member_deletes_their_account_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:

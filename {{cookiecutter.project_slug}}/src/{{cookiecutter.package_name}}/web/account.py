@@ -1,10 +1,10 @@
 """The account's security page: two-factor login (enrolment, recovery codes, switching it off),
-changing the e-mail address and deleting the account.
+changing the e-mail address and deleting the account; and the list of the account's sessions.
 
 The same rules as the API: enrolment needs a verified e-mail address and the password, and
 replacing the recovery codes or switching two-factor login off needs the password and a current
 code, checked like a login (rate limit and lockout included); changing the address and deleting
-the account need the password, and a code when two-factor login is on.
+the account need the password, and a code when two-factor login is on. Ending sessions needs neither.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Auth, Context, EmailChanges, Session, TwoFactor, client_ip
+from ..api.deps import Auth, Context, EmailChanges, Session, SessionId, Sessions, TwoFactor, client_ip
 from ..api.v1.schemas import AccountDeletion, EmailChange, PasswordConfirmation, TwoFactorCode, TwoFactorConfirmation
 from ..core.errors import http_status
 from ..core.exceptions import ConflictError, EmailNotVerifiedError, InvalidCodeError, ServiceError
@@ -180,6 +180,30 @@ async def delete_account(
     response = redirect("/login", done="account-deleted")
     end_session(response, context)
     return response
+
+
+@router.get("/sessions")
+async def sessions_page(request: Request, user: SignedInUser, sessions: Sessions) -> Response:
+    return render(request, "sessions.html", {"sessions": await sessions.live(user)})
+
+
+@router.post("/sessions/{session_id:uuid}/end")
+async def log_out_session(
+    request: Request, session_id: SessionId, user: SignedInUser, sessions: Sessions, csrf_token: FormText = ""
+) -> Response:
+    """Another session of the user (the page offers no button for this one: that is "Log out")."""
+    check_csrf(request, csrf_token)
+    await sessions.end(user, session_id.hex)  # another user's or an ended session: the 404 page
+    return redirect("/account/sessions", done="session-ended")
+
+
+@router.post("/sessions/end-others")
+async def log_out_other_sessions(
+    request: Request, user: SignedInUser, sessions: Sessions, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    await sessions.end_others(user)
+    return redirect("/account/sessions", done="other-sessions-ended")
 
 
 def refused(request: Request, account: User, error: ValidationError | ServiceError, new_email: str = "") -> Response:

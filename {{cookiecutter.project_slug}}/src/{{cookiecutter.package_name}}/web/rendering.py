@@ -37,6 +37,8 @@ NOTICES = {
     "two-factor-off": "Two-factor login is off.",
     "email-change-sent": "We sent a link to the new address: your address changes when you open it.",
     "email-changed": "Your account uses its new e-mail address from now on: log in with it.",
+    "session-ended": "That session is logged out.",
+    "other-sessions-ended": "Every other session is logged out.",
     "account-deleted": "Your account and everything in it are deleted.",
     "created": "Item created.",
     "updated": "Item saved.",
