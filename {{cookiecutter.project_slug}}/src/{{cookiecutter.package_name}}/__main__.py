@@ -1,4 +1,5 @@
-"""Command line: `python -m <package> serve | migrate | create-user | purge-audit-events | openapi` (also a script)."""
+"""Command line: `python -m <package> serve | migrate | create-user | purge-audit-events | purge-expired-credentials
+| openapi` (also a script)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .api.v1.schemas import Registration
 from .core.availability import is_unavailable
@@ -25,12 +28,13 @@ from .db.models import Role
 from .observability.metrics import multiprocess_mode
 from .openapi import DOCUMENT_PATH
 from .services.audit import AuditTrail, Origin, purge_expired_events
-from .services.auth import register_user
+from .services.auth import purge_expired_credentials, register_user
 from .settings import Settings, SettingsError, get_settings
 
 PACKAGE = __package__ or __name__.partition(".")[0]
 REFUSED_CONNECTION_SQLSTATES = ("28", "3D000")
 Command = Callable[[Settings, argparse.Namespace], int]
+T = TypeVar("T")
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -114,19 +118,32 @@ async def _create_user(settings: Settings, email: str, password: str, role: Role
 
 def purge_audit_events(settings: Settings, args: argparse.Namespace) -> int:
     """Delete audit events older than AUDIT_RETENTION_DAYS (schedule it daily)."""
-    configure_logging(settings)
-    return asyncio.run(_purge_audit_events(settings))
-
-
-async def _purge_audit_events(settings: Settings) -> int:
-    database = Database(settings)
-    try:
-        async with database.sessions() as session:
-            purged = await purge_expired_events(session, timedelta(days=settings.audit_retention_days))
-    finally:
-        await database.dispose()
+    retention = timedelta(days=settings.audit_retention_days)
+    purged = _in_a_session(settings, lambda session: purge_expired_events(session, retention))
     print(f"purged {purged} audit events older than {settings.audit_retention_days} days")
     return 0
+
+
+def purge_credentials(settings: Settings, args: argparse.Namespace) -> int:
+    """Delete login sessions, refresh tokens and account tokens past their expiry (schedule it hourly)."""
+    purged = _in_a_session(settings, purge_expired_credentials)
+    print("purged expired " + ", ".join(f"{table}: {count}" for table, count in purged.items()))
+    return 0
+
+
+def _in_a_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in a database session of its own, with the service's logging."""
+    configure_logging(settings)
+
+    async def run() -> T:
+        database = Database(settings)
+        try:
+            async with database.sessions() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
 
 
 def openapi(settings: Settings, args: argparse.Namespace) -> int:
@@ -166,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge_parser = commands.add_parser("purge-audit-events", help="delete audit events past AUDIT_RETENTION_DAYS")
     purge_parser.set_defaults(handler=purge_audit_events)
+
+    credentials_parser = commands.add_parser(
+        "purge-expired-credentials", help="delete login sessions, refresh and account tokens past their expiry"
+    )
+    credentials_parser.set_defaults(handler=purge_credentials)
 
     openapi_parser = commands.add_parser("openapi", help="export the OpenAPI document for the repository")
     openapi_parser.add_argument("--output", type=Path, default=DOCUMENT_PATH, help=f"default: {DOCUMENT_PATH}")

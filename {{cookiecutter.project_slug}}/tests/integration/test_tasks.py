@@ -33,7 +33,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.tasks.app import (
     EXPORT_ITEMS,
     PURGE_EXPIRED_AUDIT_EVENTS,
-    PURGE_EXPIRED_REFRESH_TOKENS,
+    PURGE_EXPIRED_CREDENTIALS,
     SEND_EMAIL,
     create_celery,
 )
@@ -204,7 +204,7 @@ async def test_the_export_job_runs_on_a_redis_broker(
     assert (status["state"], status["result"]["count"]) == ("SUCCESS", 3)
 
 
-async def test_expired_refresh_tokens_are_purged(
+async def test_expired_sessions_and_tokens_are_purged(
     settings: Settings, app: FastAPI, client: AsyncClient, account: Account
 ) -> None:
     user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
@@ -216,11 +216,13 @@ async def test_expired_refresh_tokens_are_purged(
         await session.commit()
     celery: Celery = create_celery(settings)
     celery.loader.import_default_modules()
-    purged = await asyncio.to_thread(lambda: celery.tasks[PURGE_EXPIRED_REFRESH_TOKENS].apply().get())
-    assert purged == 1
+    assert celery.conf.beat_schedule["purge-expired-credentials"]["task"] == PURGE_EXPIRED_CREDENTIALS
+    purged = await asyncio.to_thread(lambda: celery.tasks[PURGE_EXPIRED_CREDENTIALS].apply().get())
+    # The verification link mailed at registration is still open: it stays.
+    assert purged == {"refresh_tokens": 1, "login_sessions": 1, "account_tokens": 0}
     async with database.sessions() as session:
-        remaining = await session.get(RefreshToken, "expired")
-    assert remaining is None
+        assert await session.get(LoginSession, "expired-login") is None
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
 
 
 async def test_audit_events_past_their_retention_are_purged(settings: Settings, app: FastAPI) -> None:

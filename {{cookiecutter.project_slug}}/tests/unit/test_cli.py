@@ -1,4 +1,4 @@
-"""The command line: serve, migrate, create-user, purge-audit-events, and a clear message for bad settings."""
+"""The command line: serve, migrate, create-user, the purges, and a clear message for bad settings."""
 
 from __future__ import annotations
 
@@ -62,8 +62,9 @@ def test_migrate_needs_its_configuration(database_file: Path, capsys: pytest.Cap
         ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")],
         ["create-user", "--email", "ops@example.com", "--password-stdin"],
         ["purge-audit-events"],
+        ["purge-expired-credentials"],
     ],
-    ids=["migrate", "create-user", "purge-audit-events"],
+    ids=["migrate", "create-user", "purge-audit-events", "purge-expired-credentials"],
 )
 def test_a_database_that_cannot_be_reached_is_one_line_without_the_password(
     database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
@@ -158,6 +159,42 @@ def test_purge_audit_events_keeps_the_retention_period(
     assert main(["purge-audit-events"]) == 0
     assert "purged 1 audit events older than 30 days" in capsys.readouterr().out
     assert rows(database_file, "SELECT occurred_at FROM audit_events") == [("2999-01-01 00:00:00",)]
+
+
+def test_purge_expired_credentials_keeps_what_can_still_be_used(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate(database_file)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["create-user", "--email", "ada@example.com", "--password-stdin"]) == 0
+    past, future = "2000-01-01 00:00:00", "2999-01-01 00:00:00"
+    with closing(sqlite3.connect(database_file)) as connection, connection:  # closed after the commit
+        connection.executemany(
+            "INSERT INTO login_sessions (id, user_id, created_at, expires_at) VALUES (?, 1, ?, ?)",
+            [("over", past, past), ("live", past, future)],
+        )
+        connection.executemany(
+            "INSERT INTO refresh_tokens (jti, session_id, user_id, created_at, expires_at) VALUES (?, ?, 1, ?, ?)",
+            [
+                ("of-the-over-session", "over", past, future),
+                ("rotated", "live", past, past),
+                ("current", "live", past, future),
+            ],
+        )
+        connection.executemany(
+            "INSERT INTO account_tokens (token_hash, user_id, purpose, created_at, expires_at)"
+            " VALUES (?, 1, 'password_reset', ?, ?)",
+            [("spent-link", past, past), ("open-link", past, future)],
+        )
+    capsys.readouterr()
+
+    assert main(["purge-expired-credentials"]) == 0
+
+    # The session that is over takes its refresh token with it; only the expired one is counted.
+    assert "purged expired refresh_tokens: 1, login_sessions: 1, account_tokens: 1\n" in capsys.readouterr().out
+    assert rows(database_file, "SELECT id FROM login_sessions") == [("live",)]
+    assert rows(database_file, "SELECT jti FROM refresh_tokens") == [("current",)]
+    assert rows(database_file, "SELECT token_hash FROM account_tokens") == [("open-link",)]
 
 
 def test_create_user_prompts_twice(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -199,6 +199,16 @@ class LoginSessionRepository:
         return result.rowcount
 
 
+async def delete_expired(session: AsyncSession, now: datetime) -> dict[str, int]:
+    """Delete the login sessions, refresh tokens and account tokens past their expiry: none of them
+    can be used any more. Returns how many of each, by table."""
+    deleted: dict[str, int] = {}
+    for model in (RefreshToken, LoginSession, AccountToken):  # a session's refresh tokens first, so they count
+        result = cast(CursorResult[Any], await session.execute(delete(model).where(model.expires_at < now)))
+        deleted[model.__tablename__] = result.rowcount
+    return deleted
+
+
 class RefreshTokenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

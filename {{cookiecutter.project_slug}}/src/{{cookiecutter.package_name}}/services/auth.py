@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredentialsError
@@ -20,10 +21,18 @@ from ..core.ratelimit import LoginGuard
 from ..core.security import PasswordHasher, TokenService, new_account_token
 from ..core.security import RefreshToken as IssuedRefreshToken
 from ..db.models import Role, TokenPurpose, User, utc_now
-from ..db.repositories import AccountTokenRepository, LoginSessionRepository, RefreshTokenRepository, UserRepository
+from ..db.repositories import (
+    AccountTokenRepository,
+    LoginSessionRepository,
+    RefreshTokenRepository,
+    UserRepository,
+    delete_expired,
+)
 from ..mail import Outbox
 from .audit import Action, AuditTrail, Origin, Outcome
 from .two_factor import Enrolment, TwoFactorService
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,14 @@ async def authenticate(session: AsyncSession, tokens: TokenService, access_token
     if role is None:
         raise AuthenticationError
     return Principal(user_id=claims.user_id, role=role, session_id=claims.session_id)
+
+
+async def purge_expired_credentials(session: AsyncSession) -> dict[str, int]:
+    """Delete expired login sessions, refresh tokens and account tokens and commit; how many, by table."""
+    purged = await delete_expired(session, utc_now())
+    await session.commit()
+    log.info("expired_credentials_purged", **purged)
+    return purged
 
 
 async def register_user(

@@ -14,7 +14,7 @@ from ..settings import Settings
 
 PACKAGE = __name__.split(".")[0]
 EXPORT_ITEMS = "items.export"
-PURGE_EXPIRED_REFRESH_TOKENS = "auth.purge_expired_refresh_tokens"
+PURGE_EXPIRED_CREDENTIALS = "auth.purge_expired_credentials"
 PURGE_EXPIRED_AUDIT_EVENTS = "audit.purge_expired_events"
 SEND_EMAIL = "mail.send_email"
 
@@ -43,7 +43,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_redirect_stdouts=False,  # the structured log already writes to standard output
         timezone="UTC",
         beat_schedule={
-            "purge-expired-refresh-tokens": {"task": PURGE_EXPIRED_REFRESH_TOKENS, "schedule": timedelta(hours=1)},
+            "purge-expired-credentials": {"task": PURGE_EXPIRED_CREDENTIALS, "schedule": timedelta(hours=1)},
             "purge-expired-audit-events": {"task": PURGE_EXPIRED_AUDIT_EVENTS, "schedule": timedelta(days=1)},
         },
         service_settings=settings,

@@ -11,18 +11,17 @@ from typing import Any, TypeVar
 
 import structlog
 from celery import Task, shared_task, states
-from sqlalchemy import delete
 
 from ..api.v1.schemas import ItemRead
 from ..core.availability import is_unavailable
 from ..core.exceptions import DependencyUnavailableError
 from ..db.engine import Database
-from ..db.models import RefreshToken, utc_now
 from ..mail import smtp
+from ..services import auth
 from ..services.audit import purge_expired_events
 from ..services.items import ItemService
 from ..settings import Settings
-from .app import EXPORT_ITEMS, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_REFRESH_TOKENS, SEND_EMAIL
+from .app import EXPORT_ITEMS, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_CREDENTIALS, SEND_EMAIL
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -86,19 +85,16 @@ def export_items(self: Task[Any, Any], user_id: int) -> dict[str, Any]:
     return {"user_id": user_id, "count": len(items), "items": items}
 
 
-@shared_task(bind=True, base=IdempotentTask, name=PURGE_EXPIRED_REFRESH_TOKENS, autoretry_for=TRANSIENT_ERRORS,
+@shared_task(bind=True, base=IdempotentTask, name=PURGE_EXPIRED_CREDENTIALS, autoretry_for=TRANSIENT_ERRORS,
              retry_backoff=1, retry_jitter=True, max_retries=5)  # fmt: skip
-def purge_expired_refresh_tokens(self: Task[Any, Any]) -> int:
-    """Delete refresh tokens past their expiry (beat runs it hourly); returns how many."""
+def purge_expired_credentials(self: Task[Any, Any]) -> dict[str, int]:
+    """Delete login sessions, refresh tokens and account tokens past their expiry (beat runs it hourly)."""
 
-    async def purge(database: Database) -> int:
-        async with database.engine.begin() as connection:
-            result = await connection.execute(delete(RefreshToken).where(RefreshToken.expires_at < utc_now()))
-        return int(result.rowcount)
+    async def purge(database: Database) -> dict[str, int]:
+        async with database.sessions() as session:
+            return await auth.purge_expired_credentials(session)
 
-    purged = run_with_database(self, purge)
-    log.info("refresh_tokens_purged", count=purged)
-    return purged
+    return run_with_database(self, purge)
 
 
 @shared_task(bind=True, base=IdempotentTask, name=PURGE_EXPIRED_AUDIT_EVENTS, autoretry_for=TRANSIENT_ERRORS,
