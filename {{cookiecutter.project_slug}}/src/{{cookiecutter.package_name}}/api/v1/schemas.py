@@ -83,7 +83,7 @@ class SessionRead(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "id": "9f1c2d3e4b5a69788796a5b4c3d2e1f0",
+                    "id": "9f1c2d3e4b5a69788796a5b4c3d2e1f0",  # pragma: allowlist secret
                     "created_at": "2025-01-01T12:00:00Z",
                     "client_ip": "203.0.113.7",
                     "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
