@@ -165,16 +165,20 @@ class TwoFactorConfirmation(PasswordConfirmation):
     code: Code
 
 
-class AccountDeletion(PasswordConfirmation):
+class OwnerConfirmation(PasswordConfirmation):
     """The password, and a current code (or a recovery code) when two-factor login is on."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]})
 
     code: Code | None = None
 
 
-class EmailChange(AccountDeletion):
-    """The new address, confirmed as a deletion is: the password, and a code when two-factor login is on."""
+class AccountDeletion(OwnerConfirmation):
+    """The password, and a current code (or a recovery code) when two-factor login is on."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"password": EXAMPLE_PASSWORD}]})
+
+
+class EmailChange(OwnerConfirmation):
+    """The new address, with the password, and a code when two-factor login is on."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"new_email": "ada@example.org", "password": EXAMPLE_PASSWORD}]}
