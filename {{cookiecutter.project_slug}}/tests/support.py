@@ -115,10 +115,11 @@ class Mailbox:
         with self.lock:
             return [message for message in self.messages if address.lower() in str(message["To"]).lower()]
 
-    def last_to(self, address: str, timeout_seconds: float = 10) -> EmailMessage:
-        """The latest message to `address`, waiting for it: messages go out after the response."""
+    def last_to(self, address: str, subject: str = "", timeout_seconds: float = 10) -> EmailMessage:
+        """The latest message to `address` whose subject starts with `subject`, waiting for it: messages
+        go out after the response, so an earlier message to the address may be all there is yet."""
         deadline = time.monotonic() + timeout_seconds
-        while not (received := self.to(address)):
+        while not (received := [message for message in self.to(address) if message["Subject"].startswith(subject)]):
             if time.monotonic() > deadline:
                 pytest.fail(f"no message to {address} within {timeout_seconds} s; received: {self.summary()}")
             time.sleep(0.02)

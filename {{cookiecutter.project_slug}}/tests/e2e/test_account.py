@@ -114,7 +114,7 @@ def test_a_member_moves_their_account_to_a_new_address(page: Page, mailbox: Mail
     )
     page.get_by_role("link", name="Security").click()
     expect(page.get_by_text(f"Your account uses {address}.")).to_be_visible()
-    assert mailbox.last_to(email)["Subject"].startswith("Your e-mail address was changed")
+    mailbox.last_to(email, subject="Your e-mail address was changed")
 
 
 def test_a_member_deletes_their_account_from_the_security_page(page: Page, mailbox: Mailbox) -> None:
@@ -123,7 +123,7 @@ def test_a_member_deletes_their_account_from_the_security_page(page: Page, mailb
     page.get_by_label("Your password, to confirm").fill(PASSWORD)
     page.get_by_role("button", name="Delete my account").click()
     expect(page.get_by_role("status")).to_have_text("Your account and everything in it are deleted.")
-    assert mailbox.last_to(email)["Subject"].startswith("Your account is deleted")
+    mailbox.last_to(email, subject="Your account is deleted")
 
     log_in(page, email)
     expect(page.get_by_role("alert")).to_have_text("Incorrect email or password")

@@ -146,7 +146,7 @@ async def test_a_send_email_job_reaches_the_smtp_server_after_a_refusal(
     mailer = Mailer(settings_factory(email_via_celery=True), jobs=app_context.jobs, on_outcome=outcomes.append)
     await mailer.deliver(mailer.compose("two_factor_enabled", "ada@example.com"))
     assert outcomes == ["queued"]
-    received = await asyncio.to_thread(mailbox.last_to, "ada@example.com", 30)
+    received = await asyncio.to_thread(mailbox.last_to, "ada@example.com", timeout_seconds=30)
     assert received["Subject"].startswith("Two-factor authentication is on")
     assert await asyncio.to_thread(wait_until, lambda: job_runs("retried", SEND_EMAIL) >= 1, 10)
 
