@@ -1,4 +1,4 @@
-"""Shared fixtures: a migrated test database, apps built by the factory from test settings, clients.
+"""Shared fixtures: a migrated test database, started apps for test settings, clients.
 
 The database is TEST_DATABASE_URL, else DATABASE_URL when it points at PostgreSQL, else a
 temporary SQLite file. A configured database that cannot be reached stops the run: the suite
@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlalchemy.pool import NullPool
 from xdist import is_xdist_controller, is_xdist_worker
 
 from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.core.logging import configure_logging
 from {{ cookiecutter.package_name }}.db.models import Base, Role, User, utc_now
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.services import two_factor
@@ -223,13 +225,52 @@ async def _empty_tables(context: AppContext) -> None:
             await connection.execute(table.delete())
 
 
+@pytest.fixture(scope="session")
+async def started_app() -> AsyncIterator[Callable[[Settings], Awaitable[FastAPI]]]:
+    """This worker's started app for some settings, started on first use and stopped at the end of the run.
+
+    FastAPI builds an app's routes on its first request, which costs more than most tests, so tests
+    with equal settings share one app.
+    """
+    started: list[tuple[Settings, FastAPI]] = []
+    async with AsyncExitStack() as lifespans:
+
+        async def app_for(settings: Settings) -> FastAPI:
+            for started_settings, application in started:
+                if started_settings == settings:
+                    return application
+            application = create_app(settings)
+            await lifespans.enter_async_context(application.router.lifespan_context(application))
+            started.append((settings, application))
+            return application
+
+        yield app_for
+
+
 @pytest.fixture
-async def app(settings: Settings, mailbox: Mailbox) -> AsyncIterator[FastAPI]:
-    """A started app of the test's own (fresh login counters and metrics) on empty tables and mailbox."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        await _empty_tables(application.state.context)
-        yield application
+async def app(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    mailbox: Mailbox,
+    started_app: Callable[[Settings], Awaitable[FastAPI]],
+) -> AsyncIterator[FastAPI]:
+    """A started app for the test's settings on empty tables and mailbox, with no login counted.
+
+    Tests with equal settings share it. A test marked `own_app`, because it adds routes or checks
+    or counts metrics from zero, gets a new one.
+    """
+    if request.node.get_closest_marker("own_app"):
+        application = create_app(settings)
+        async with application.router.lifespan_context(application):
+            await _empty_tables(application.state.context)
+            yield application
+        return
+    application = await started_app(settings)
+    context: AppContext = application.state.context
+    configure_logging(settings)  # into this test's captured output, and at its settings' level
+    await context.login_guard.reset()
+    await _empty_tables(context)
+    yield application
 
 
 @pytest.fixture

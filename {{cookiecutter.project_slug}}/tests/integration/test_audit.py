@@ -216,6 +216,7 @@ async def test_the_client_address_is_the_one_a_trusted_proxy_forwards(
         assert newest["client_ip"] == expected
 
 
+@pytest.mark.own_app  # counts from zero
 async def test_committed_events_are_counted_in_the_metrics(client: AsyncClient, account: Account) -> None:
     await client.post("/api/v1/auth/token", data={"username": account.email, "password": WRONG_PASSWORD})
     metrics = (await client.get("/metrics")).text

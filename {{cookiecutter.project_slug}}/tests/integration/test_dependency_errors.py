@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import CLIENT_ADDRESS, PASSWORD, log_in
 
+pytestmark = pytest.mark.own_app  # the tests add routes that raise
 UNREACHABLE = "postgresql+asyncpg://app@127.0.0.1:1/app"  # nothing listens on port 1
 BROKEN_STATEMENTS = {
     "missing table": "SELECT * FROM no_such_table",

@@ -114,6 +114,7 @@ async def test_start_up_fails_when_the_database_stays_unreachable(settings_facto
             pass  # pragma: no cover - start-up must not get here
 
 
+@pytest.mark.own_app  # counts from zero
 async def test_metrics_use_route_templates_and_status_classes(client: AsyncClient) -> None:
     await client.get("/api/v1/items/12345")
     await client.get("/api/v1/items/67890")

@@ -55,6 +55,7 @@ async def test_invalid_json_gets_the_envelope(client: AsyncClient, account: Acco
     assert response.json()["error"]["details"][0]["type"] == "json_invalid"
 
 
+@pytest.mark.own_app  # adds a route
 async def test_crashes_get_the_envelope_with_security_headers(app: FastAPI, client: AsyncClient) -> None:
     async def crash() -> None:
         raise RuntimeError("secret internals")

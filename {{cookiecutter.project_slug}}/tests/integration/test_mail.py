@@ -109,6 +109,7 @@ async def test_the_console_backend_writes_the_message_to_the_log(
     assert mailbox.messages == []
 
 
+@pytest.mark.own_app  # adds a route
 async def test_the_outbox_delivers_after_the_response(app: FastAPI, client: AsyncClient, mailbox: Mailbox) -> None:
     sent_before_the_response: list[int] = []
 

@@ -52,6 +52,15 @@ async def test_repeated_failures_lock_the_account_until_the_window_passes() -> N
     assert refusals == ["account_locked"]
 
 
+async def test_a_reset_ends_every_lockout_and_limit() -> None:
+    login_guard = guard(login_rate_limit="1/minute", login_lockout_threshold=1)
+    await login_guard.check("ada@example.com", "10.0.0.1")
+    await login_guard.record_failure("bob@example.com")
+    await login_guard.reset()
+    await login_guard.check("ada@example.com", "10.0.0.1")
+    await login_guard.check("bob@example.com", "10.0.0.1")
+
+
 async def test_a_successful_login_forgets_earlier_failures() -> None:
     login_guard = guard(login_lockout_threshold=2)
     await login_guard.record_failure("ada@example.com")

@@ -89,6 +89,10 @@ class LoginGuard:
     async def record_success(self, account: str) -> None:
         await self._fail_open(self._limiter.clear(self._failures, "login-failures", account), None)
 
+    async def reset(self) -> None:
+        """Forget every attempt and failure counted so far: all lockouts and limits end."""
+        await self._storage.reset()
+
     async def ping(self) -> None:
         """Readiness check for the storage (Redis)."""
         if not await self._storage.check():
