@@ -8,7 +8,7 @@ from __future__ import annotations
 {% if cookiecutter.use_grafana_alerts %}
 import json
 {%- endif %}
-{%- if cookiecutter.use_celery %}
+{%- if cookiecutter.use_celery or cookiecutter.database == "postgresql" %}
 import shlex
 {%- endif %}
 import shutil
@@ -23,6 +23,9 @@ import yaml
 from opentelemetry.sdk import environment_variables as otel_variables
 {%- endif %}
 
+{% if not cookiecutter.use_celery and cookiecutter.database == "postgresql" -%}
+from {{ cookiecutter.package_name }}.__main__ import build_parser, purge_audit_events, purge_credentials
+{% endif -%}
 from {{ cookiecutter.package_name }}.main import create_app
 {%- if cookiecutter.use_vault %}
 from {{ cookiecutter.package_name }}.secrets.vault import VaultConfig
@@ -202,6 +205,19 @@ def test_beat_never_runs_twice(environment: str) -> None:
     command, expected = beat["template"]["spec"]["containers"][0]["command"], make_recipe("beat")
     # The same command, with the schedule file on the pod's writable volume.
     assert command[: command.index("--schedule")] == expected[: expected.index("--schedule")]
+{%- elif cookiecutter.database == "postgresql" %}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_an_hourly_job_runs_both_purge_commands(environment: str) -> None:
+    cron_job = find(environment, "CronJob", f"{SLUG}-purge")["spec"]
+    assert (cron_job["schedule"].split()[1:], cron_job["concurrencyPolicy"]) == (["*", "*", "*", "*"], "Forbid")
+    shell, flag, script = cron_job["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert (shell, flag) == ("sh", "-c")
+    commands = [shlex.split(command) for command in script.split(" && ")]
+    assert [command[:3] for command in commands] == [["python", "-m", PACKAGE]] * 2
+    chosen = [build_parser().parse_args(command[3:]).handler for command in commands]
+    assert chosen == [purge_credentials, purge_audit_events]
 {%- endif %}
 {%- if cookiecutter.use_grafana_alerts %}
 
