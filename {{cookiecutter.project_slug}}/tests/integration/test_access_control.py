@@ -35,6 +35,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("post", "/api/v1/users/me/2fa/setup"): "verified",
     ("post", "/api/v1/users/me/2fa/enable"): "verified",
     ("post", "/api/v1/users/me/2fa/disable"): "member",
+    ("get", "/api/v1/users/me/2fa"): "member",
     ("post", "/api/v1/users/me/2fa/recovery-codes"): "member",
     ("post", "/api/v1/users/me/delete"): "member",
     ("post", "/api/v1/items"): "member",

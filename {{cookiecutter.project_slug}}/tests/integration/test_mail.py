@@ -57,7 +57,7 @@ async def test_every_template_renders_both_parts_with_the_service_name(
     settings_factory: Callable[..., Settings], template: str
 ) -> None:
     mailer = Mailer(settings_factory())
-    message = mailer.compose(template, "ada@example.com", link=LINK, expires_in="1 hour")
+    message = mailer.compose(template, "ada@example.com", link=LINK, expires_in="1 hour", codes_left=3)
     html = message.get_body(preferencelist=("html",))
     assert html is not None
     assert TITLE in text_part(message)

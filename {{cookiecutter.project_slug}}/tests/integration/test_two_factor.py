@@ -15,8 +15,9 @@ from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, User
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, token_from
+from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
 
+STATUS = "/api/v1/users/me/2fa"
 SETUP = "/api/v1/users/me/2fa/setup"
 ENABLE = "/api/v1/users/me/2fa/enable"
 DISABLE = "/api/v1/users/me/2fa/disable"
@@ -185,6 +186,52 @@ async def test_a_recovery_code_logs_in_once(client: AsyncClient, enrolled: Enrol
     assert again.status_code == 401
     other = enrolled.recovery_codes[1].lower().replace("-", " ")  # typed loosely
     assert (await second_step(client, enrolled, other)).status_code == 200
+
+
+async def test_the_status_counts_the_unused_recovery_codes(
+    client: AsyncClient, verified_account: Account, clock: Clock
+) -> None:
+    async def status() -> dict[str, object]:
+        response = await client.get(STATUS, headers=verified_account.headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    assert await status() == {"enabled": False, "recovery_codes_left": 0}
+    enrolled = await enrol(client, verified_account, clock)
+    assert await status() == {"enabled": True, "recovery_codes_left": 10}
+    assert (await second_step(client, enrolled, enrolled.recovery_codes[0])).status_code == 200
+    assert await status() == {"enabled": True, "recovery_codes_left": 9}
+    confirmation = {"password": PASSWORD, "code": enrolled.code()}
+    assert (await client.post(REGENERATE, headers=verified_account.headers, json=confirmation)).status_code == 200
+    assert await status() == {"enabled": True, "recovery_codes_left": 10}
+    confirmation = {"password": PASSWORD, "code": enrolled.code()}
+    assert (await client.post(DISABLE, headers=verified_account.headers, json=confirmation)).status_code == 204
+    assert await status() == {"enabled": False, "recovery_codes_left": 0}
+
+
+class TestManyLogins:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(login_rate_limit="100/minute")
+
+    async def test_spending_a_recovery_code_mails_the_owner_how_many_are_left(
+        self, client: AsyncClient, enrolled: Enrolled, mailbox: Mailbox
+    ) -> None:
+        subject = "A recovery code was used"
+        assert (await second_step(client, enrolled, enrolled.recovery_codes[0])).status_code == 200
+        notice = text_part(mailbox.last_to(enrolled.account.email, subject=subject))
+        assert "9 unused codes are left" in notice
+        assert "Replace your recovery codes soon" not in notice
+
+        for code in enrolled.recovery_codes[1:7]:
+            assert (await second_step(client, enrolled, code)).status_code == 200
+        assert len([message for message in mailbox.to(enrolled.account.email) if subject in message["Subject"]]) == 7
+        notice = text_part(mailbox.last_to(enrolled.account.email, subject=subject))
+        assert "3 unused codes are left" in notice
+        assert "Replace your recovery codes soon" in notice
+        assert not any(code in notice for code in enrolled.recovery_codes)
+        assert (await second_step(client, enrolled, enrolled.code())).status_code == 200  # an authenticator code
+        assert len([message for message in mailbox.to(enrolled.account.email) if subject in message["Subject"]]) == 7
 
 
 async def test_a_login_step_token_works_once(client: AsyncClient, enrolled: Enrolled) -> None:

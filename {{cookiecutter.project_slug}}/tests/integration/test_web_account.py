@@ -277,7 +277,9 @@ async def test_enrolment_shows_the_qr_code_and_confirms_with_a_code(
     assert enabled.status_code == 200
     codes = re.findall(r"<li><code>([A-Z2-7-]+)</code></li>", enabled.text)
     assert len(codes) == 10
-    assert "Two-factor login is <strong>on</strong>" in (await client.get("/ui/account/two-factor")).text
+    security = (await client.get("/ui/account/two-factor")).text
+    assert "Two-factor login is <strong>on</strong>" in security
+    assert "You have <strong>10</strong> unused recovery codes.</p>" in security
     assert mailbox.last_to(EMAIL)["Subject"].startswith("Two-factor authentication is on")
 
     for path in ("/ui/account/two-factor/setup", "/ui/account/two-factor/enable"):
@@ -316,6 +318,25 @@ async def test_a_two_factor_login_asks_for_a_code_after_the_password(
     await at_the_code_step(client)
     recovered = await post_form(client, "/ui/login/code", code=recovery_codes[0].lower())
     assert recovered.headers["location"] == "/ui/items"
+
+
+class TestManyLogins:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(login_rate_limit="100/minute")
+
+    async def test_the_security_page_warns_when_few_recovery_codes_are_left(
+        self, client: AsyncClient, mailbox: Mailbox, clock: Clock
+    ) -> None:
+        _, recovery_codes = await with_two_factor(client, mailbox, clock)
+        for code in recovery_codes[:7]:
+            await at_the_code_step(client)
+            assert (await post_form(client, "/ui/login/code", code=code)).headers["location"] == "/ui/items"
+
+        page = (await client.get("/ui/account/two-factor")).text
+
+        warning = 'class="notice" role="status">You have <strong>3</strong> unused recovery codes. Replace them soon'
+        assert warning in page
 
 
 async def test_an_expired_login_step_starts_again_from_the_password(

@@ -23,6 +23,7 @@ OPERATION_IDS = {
     ("get", "/api/v1/users/me/sessions"): "users-list_sessions",
     ("delete", "/api/v1/users/me/sessions/{session_id}"): "users-end_session",
     ("post", "/api/v1/users/me/sessions/end-others"): "users-end_other_sessions",
+    ("get", "/api/v1/users/me/2fa"): "users-read_two_factor",
     ("post", "/api/v1/users/me/2fa/setup"): "users-start_two_factor",
     ("post", "/api/v1/users/me/2fa/enable"): "users-enable_two_factor",
     ("post", "/api/v1/users/me/2fa/disable"): "users-disable_two_factor",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, bindparam, delete, select, update
+from sqlalchemy import CursorResult, Row, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -305,6 +305,10 @@ class RecoveryCodeRepository:
         )
         result = cast(CursorResult[Any], await self.session.execute(statement.values(used_at=utc_now())))
         return result.rowcount == 1
+
+    async def count_unused(self, user_id: int) -> int:
+        statement = select(func.count()).where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        return await self.session.scalar(statement) or 0
 
     async def delete_all(self, user_id: int) -> None:
         await self.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))

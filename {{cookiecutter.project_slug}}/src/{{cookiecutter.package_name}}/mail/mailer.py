@@ -30,6 +30,7 @@ SUBJECTS = {
     "email_verification": "Confirm your e-mail address",
     "two_factor_enabled": "Two-factor authentication is on",
     "two_factor_disabled": "Two-factor authentication is off",
+    "recovery_code_used": "A recovery code was used",
     "account_deleted": "Your account is deleted",
     "email_change": "Confirm your new e-mail address",
     "email_changed": "Your e-mail address was changed",

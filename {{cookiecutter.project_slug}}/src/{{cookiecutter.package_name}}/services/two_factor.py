@@ -2,8 +2,8 @@
 
 Checking the password before enrolling, disabling or regenerating is AuthService's (it owns
 password checks and their lockout), and an admin's reset is AdminService's; this service trusts
-its caller for that. Turning two-factor login on or off mails the user a notice, so a change they
-did not make does not go unseen.
+its caller for that. Turning two-factor login on or off, and spending a recovery code, mails the
+user a notice, so a change they did not make does not go unseen.
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ class Enrolment:
     qr_code_svg: str
 
 
+@dataclass(frozen=True, slots=True)
+class TwoFactorStatus:
+    enabled: bool
+    recovery_codes_left: int
+
+
 class TwoFactorService:
     def __init__(self, session: AsyncSession, totp_secrets: SecretBox, audit: AuditTrail, outbox: Outbox) -> None:
         self.session = session
@@ -48,6 +54,11 @@ class TwoFactorService:
         self.outbox = outbox
         self.users = UserRepository(session)
         self.recovery_codes = RecoveryCodeRepository(session)
+
+    async def status(self, user_id: int) -> TwoFactorStatus:
+        user = await self.users.get(user_id)
+        codes_left = await self.recovery_codes.count_unused(user.id) if user.two_factor_enabled else 0
+        return TwoFactorStatus(enabled=user.two_factor_enabled, recovery_codes_left=codes_left)
 
     async def start_enrolment(self, user: User) -> Enrolment:
         """A new secret for the user's authenticator; two-factor login starts once a code confirms it."""
@@ -84,6 +95,8 @@ class TwoFactorService:
             return await self._accept_totp(user, code)
         if await self.recovery_codes.consume(user.id, hash_recovery_code(code)):
             self.audit.record(Action.RECOVERY_CODE_USE, actor_id=user.id, target_user_id=user.id)
+            codes_left = await self.recovery_codes.count_unused(user.id)
+            self.outbox.send("recovery_code_used", user.email, codes_left=codes_left)
             return True
         return False
 

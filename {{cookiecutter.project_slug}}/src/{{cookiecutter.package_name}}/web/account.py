@@ -53,12 +53,14 @@ def security_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
     new_email: str = "",
+    recovery_codes_left: int | None = None,
 ) -> Response:
     values = {
         "email": account.email,
         "new_email": new_email,
         "email_verified": account.email_verified_at is not None,
         "enabled": account.two_factor_enabled,
+        "recovery_codes_left": recovery_codes_left,
         "is_admin": account.role == Role.ADMIN,
         "error": error,
         "errors": errors or {},
@@ -67,8 +69,9 @@ def security_page(
 
 
 @router.get("/two-factor")
-async def two_factor_page(request: Request, account: SignedInAccount) -> Response:
-    return security_page(request, account)
+async def two_factor_page(request: Request, account: SignedInAccount, two_factor: TwoFactor) -> Response:
+    status = await two_factor.status(account.id)
+    return security_page(request, account, recovery_codes_left=status.recovery_codes_left)
 
 
 @router.post("/two-factor/setup")

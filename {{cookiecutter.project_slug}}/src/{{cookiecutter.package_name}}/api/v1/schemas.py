@@ -193,6 +193,13 @@ class EmailChangeConfirmation(BaseModel):
     token: AccountToken
 
 
+class TwoFactorStatusRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"enabled": True, "recovery_codes_left": 8}]})
+
+    enabled: bool
+    recovery_codes_left: int = Field(description="Unused recovery codes (0 when two-factor login is off)")
+
+
 class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(description="Single-use codes for when the authenticator is lost; shown once")
 

@@ -8,7 +8,7 @@ from ...core.errors import documented_errors
 from ...db.models import User
 from ...db.repositories import UserRepository
 from ...services.sessions import LiveSession
-from ...services.two_factor import Enrolment
+from ...services.two_factor import Enrolment, TwoFactorStatus
 from ..deps import Auth, CurrentUser, EmailChanges, Session, SessionId, Sessions, TwoFactor, VerifiedUser, client_ip
 from . import PREFIX
 from .schemas import (
@@ -21,6 +21,7 @@ from .schemas import (
     TwoFactorCode,
     TwoFactorConfirmation,
     TwoFactorEnrolment,
+    TwoFactorStatusRead,
     UserRead,
 )
 
@@ -87,6 +88,16 @@ async def change_email(body: EmailChange, user: CurrentUser, email_changes: Emai
     The address changes when the link is followed (`/auth/email-change/confirm`); 409 when the new
     address is already yours or another account's."""
     await email_changes.request(user, body.new_email, body.password, body.code, client_ip(request))
+
+
+@router.get(
+    "/me/2fa",
+    response_model=TwoFactorStatusRead,
+    responses=documented_errors(401),
+    summary="Whether two-factor login is on, and how many recovery codes are left",
+)
+async def read_two_factor(user: CurrentUser, two_factor: TwoFactor) -> TwoFactorStatus:
+    return await two_factor.status(user.user_id)
 
 
 @router.post(
