@@ -317,13 +317,22 @@ async def admin(client: AsyncClient, app_context: AppContext) -> Account:
     return Account(email, PASSWORD, tokens["access_token"], tokens["refresh_token"])
 
 
-@pytest.fixture
-async def verified_account(account: Account, app_context: AppContext) -> Account:
-    """`account` with its e-mail address verified (as following the link would)."""
-    async with app_context.database.sessions() as session:
+async def _verify_address(context: AppContext, account: Account) -> Account:
+    """The account with its e-mail address verified (as following the link would)."""
+    async with context.database.sessions() as session:
         await session.execute(update(User).where(User.email == account.email).values(email_verified_at=utc_now()))
         await session.commit()
     return account
+
+
+@pytest.fixture
+async def verified_account(account: Account, app_context: AppContext) -> Account:
+    return await _verify_address(app_context, account)
+
+
+@pytest.fixture
+async def verified_admin(admin: Account, app_context: AppContext) -> Account:
+    return await _verify_address(app_context, admin)
 
 
 @pytest.fixture

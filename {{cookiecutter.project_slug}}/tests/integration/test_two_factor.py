@@ -345,3 +345,16 @@ async def test_an_admin_resets_two_factor_login_for_an_owner_who_lost_every_code
     assert [(event["actor_id"], event["target_id"]) for event in events.json()] == [(admin_id, str(user_id))]
     again = await client.post(reset, headers=admin.headers)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "conflict")
+
+
+async def test_an_admin_turns_off_their_own_two_factor_login_as_every_user_does(
+    client: AsyncClient, verified_admin: Account, clock: Clock
+) -> None:
+    await enrol(client, verified_admin, clock)
+    admin_id = (await client.get("/api/v1/users/me", headers=verified_admin.headers)).json()["id"]
+
+    response = await client.post(f"/api/v1/admin/users/{admin_id}/reset-2fa", headers=verified_admin.headers)
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "conflict")
+    assert "with your password and a code" in response.json()["error"]["message"]
+    assert (await client.get(STATUS, headers=verified_admin.headers)).json()["enabled"] is True

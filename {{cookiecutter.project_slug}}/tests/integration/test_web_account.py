@@ -25,6 +25,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web import MOUNT_PATH
 
 from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
+from .test_two_factor import enrol
 from .test_web import EMAIL, TOO_SHORT, post_form, sign_up_and_log_in, user_id_of
 
 INVALID_LINK = "This link is invalid, expired or already used."
@@ -438,6 +439,21 @@ async def test_an_admin_resets_the_two_factor_login_of_a_member_who_lost_every_c
     assert (await client.get("/ui/items")).headers["location"] == "/ui/login"  # the member's session ended
     client.cookies.delete("session")
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"
+
+
+async def test_an_admin_is_not_offered_to_reset_their_own_two_factor_login(
+    client: AsyncClient, verified_admin: Account, clock: Clock
+) -> None:
+    enrolled = await enrol(client, verified_admin, clock)
+    step = await post_form(client, "/ui/login", email=verified_admin.email, password=PASSWORD)
+    assert step.headers["location"] == "/ui/login/code"
+    assert (await post_form(client, "/ui/login/code", code=enrolled.code())).headers["location"] == "/ui/items"
+
+    page = (await client.get("/ui/admin/users")).text
+
+    row = f'<th scope="row">{verified_admin.email}</th>\n      <td>admin</td>\n      <td>Active</td>\n      <td>On</td>'
+    assert row in page
+    assert f'aria-label="Reset two-factor login of {verified_admin.email}"' not in page
 
 
 async def test_a_member_changes_their_address_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:

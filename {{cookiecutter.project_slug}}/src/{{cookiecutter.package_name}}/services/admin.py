@@ -16,6 +16,7 @@ from .auth import Principal
 from .two_factor import TwoFactorService
 
 LAST_ADMIN = "The last active admin cannot be demoted, deactivated or deleted"
+OWN_TWO_FACTOR = "Turn off your own two-factor login with your password and a code, as every user does"
 
 
 class AdminService:
@@ -76,8 +77,11 @@ class AdminService:
     async def reset_two_factor(self, admin: Principal, user_id: int) -> None:
         """Two-factor login off for a user who lost the authenticator and the recovery codes.
 
-        Their sessions end too, in case it was not the owner who turned it on. ConflictError when it is off.
+        Their sessions end too, in case it was not the owner who turned it on. ConflictError when it is
+        off, and for the admin's own account: that takes the password and a code, as for anyone.
         """
+        if user_id == admin.user_id:
+            raise ConflictError(OWN_TWO_FACTOR)
         user = await self.users.get(user_id)
         if not user.two_factor_enabled:
             raise ConflictError("Two-factor login is not enabled")

@@ -47,6 +47,7 @@ async def render_users(
     rows = await actions.list_users(admin, filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     values = {
         "users": rows[:PAGE_SIZE],
+        "admin_id": admin.user_id,
         "email": email,
         "page": page,
         "has_next": len(rows) > PAGE_SIZE,

@@ -100,7 +100,8 @@ async def revoke_sessions(user_id: UserId, admin: Admin, actions: AdminActions) 
 )
 async def reset_two_factor(user_id: UserId, admin: Admin, actions: AdminActions) -> None:
     """For an owner who lost both the authenticator and the recovery codes: check who asks first.
-    Ends the account's sessions and mails its owner a notice; 409 when two-factor login is off."""
+    Ends the account's sessions and mails its owner a notice; 409 when two-factor login is off, and
+    for your own account (turn yours off with your password and a code, as every user does)."""
     await actions.reset_two_factor(admin, user_id)
 
 
