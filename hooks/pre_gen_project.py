@@ -48,7 +48,7 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "mypy_extensions", "mypyc", "nodeenv", "opentelemetry", "orjson", "packageurl",
         "packaging", "packaging_legacy_version", "pathspec", "pip", "pip_api", "pip_audit",
         "pip_requirements_parser", "platformdirs", "playwright", "pluggy", "pre_commit", "public",
-        "pre_commit_hooks", "prometheus_client", "prometheus_fastapi_instrumentator", "prompt_toolkit", "pwdlib", "py",
+        "pre_commit_hooks", "prometheus_client", "prompt_toolkit", "pwdlib", "py",
         "py_serializable", "pycparser", "pydantic", "pydantic_core", "pydantic_settings",
         "pygments", "pyotp", "pyparsing", "pyrate_limiter", "pytest", "pytest_asyncio", "pytest_cov",
         "pytest_playwright", "python_discovery", "python_multipart", "redis", "requests",

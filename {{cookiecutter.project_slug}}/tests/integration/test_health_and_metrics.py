@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from httpx import ASGITransport, AsyncClient, Response
 
 from {{ cookiecutter.package_name }}.context import AppContext, ReadinessCheck
@@ -119,12 +121,14 @@ async def test_metrics_use_route_templates_and_status_classes(client: AsyncClien
     await client.get("/api/v1/items/12345")
     await client.get("/api/v1/items/67890")
     await client.get("/no/such/page")
+    await client.put("/api/v1/items/12345")  # the path matches, the method does not
     response = await client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     # The template as the route declares it, convertor included.
     item = 'handler="/api/v1/items/{item_id:int}"'
     assert "http_requests_total{" + item + ',method="GET",status="4xx"} 2.0' in text
+    assert "http_requests_total{" + item + ',method="PUT",status="4xx"} 1.0' in text
     assert 'http_requests_total{handler="none",method="GET",status="4xx"} 1.0' in text  # unmatched, grouped
     assert "/api/v1/items/12345" not in text
     assert "/no/such/page" not in text
@@ -133,6 +137,24 @@ async def test_metrics_use_route_templates_and_status_classes(client: AsyncClien
     assert 'app_info{environment="test",version=' in text
     assert 'db_pool_connections{state="in_use"}' in text
     assert 'db_pool_connections{state="limit"}' in text
+
+
+@pytest.mark.own_app  # adds a route, counts from zero
+async def test_a_crash_is_counted_as_a_5xx_of_its_route(app: FastAPI, client: AsyncClient) -> None:
+    async def crash() -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/crash", crash)
+    assert (await client.get("/crash")).status_code == 500
+    text = (await client.get("/metrics")).text
+    assert 'http_requests_total{handler="/crash",method="GET",status="5xx"} 1.0' in text
+
+
+def test_every_route_declares_its_full_path(app: FastAPI) -> None:
+    """Metrics and the access log name a request by its route's declared path, which leaves out a
+    prefix given to include_router: routers declare their whole prefix, and this keeps it so."""
+    for route in iter_route_contexts(app.routes):
+        assert route.path == getattr(route.original_route, "path", None), route.original_route
 
 
 async def test_the_lifespan_starts_and_stops_module_connections(settings_factory: Callable[..., Settings]) -> None:

@@ -1,32 +1,32 @@
 """Prometheus metrics: RED metrics per route template, requests in progress, app info, DB pool.
 
-prometheus-fastapi-instrumentator counts and times the requests. Each application gets its own
-registry, so tests can build many apps in one process. With several workers `serve` switches on
-Prometheus multiprocess mode: every worker writes its counters to files in one directory and a
-scrape of any worker sums them all.
+`RequestMetricsMiddleware` counts and times the requests with prometheus_client. Each application
+gets its own registry, so tests can build many apps in one process. With several workers `serve`
+switches on Prometheus multiprocess mode: every worker writes its counters to files in one
+directory and a scrape of any worker sums them all.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import product
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Info, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator import metrics as http_metrics
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..services.audit import Action, Outcome
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client in every process
 EMAIL_OUTCOMES = ("sent", "failed", {% if cookiecutter.use_celery %}"queued", {% endif %}"logged")
+HTTP_LABELS = ("handler", "method", "status")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -40,11 +40,13 @@ class Metrics:
             MultiProcessCollector(self.scraped)  # type: ignore[no-untyped-call]  # untyped in prometheus_client
         # Labels: handler (the route template; "none" for paths no route matched), method and
         # status class ("2xx"), so raw paths never become label values.
-        self.instrumentator = Instrumentator(
-            should_group_status_codes=True, should_group_untemplated=True, registry=self.registry
-        ).add(
-            http_metrics.requests(registry=self.registry),
-            http_metrics.latency(buckets=LATENCY_BUCKETS, registry=self.registry),
+        self.requests = Counter("http_requests_total", "Requests answered", HTTP_LABELS, registry=self.registry)
+        self.request_duration = Histogram(
+            "http_request_duration_seconds",
+            "Time from a request's arrival to the end of its response",
+            HTTP_LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.in_progress = Gauge(
             "http_requests_in_progress",
@@ -93,8 +95,12 @@ class Metrics:
 
     def instrument(self, app: FastAPI) -> None:
         """Count and time every request; the outermost middleware, so the figures include all the others."""
-        self.instrumentator.instrument(app)
-        app.add_middleware(InProgressMiddleware, gauge=self.in_progress)
+        app.add_middleware(RequestMetricsMiddleware, metrics=self)
+
+    def observe_request(self, handler: str, method: str, status: int, seconds: float) -> None:
+        labels = (handler, method, f"{status // 100}xx")
+        self.requests.labels(*labels).inc()
+        self.request_duration.labels(*labels).observe(seconds)
 
     def watch_pool(self, pool_stats: Callable[[], dict[str, int]]) -> None:
         """Expose `db_pool_connections{state=...}` read from `pool_stats` at every scrape."""
@@ -122,20 +128,51 @@ class _PoolCollector(Collector):
         yield family
 
 
-class InProgressMiddleware:
-    """The in-progress gauge: the instrumentator's own ignores a custom registry
-    (prometheus-fastapi-instrumentator issue 317), which the per-app registries need."""
+class RequestMetricsMiddleware:
+    """Counts and times each request under the template of the route that answered it.
 
-    def __init__(self, app: ASGIApp, *, gauge: Gauge) -> None:
+    The router records its choice in the scope, so the label costs no second route lookup (the
+    reason this is not prometheus-fastapi-instrumentator: see docs/architecture.md).
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
-        self.gauge = gauge
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with self.gauge.track_inprogress():
-            await self.app(scope, receive, send)
+        status = 500  # what the client gets when the application fails before answering
+        root_path = scope.get("root_path", "")
+        started = time.perf_counter()
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            with self.metrics.in_progress.track_inprogress():
+                await self.app(scope, receive, send_noting_status)
+        finally:
+            self.metrics.observe_request(
+                route_template(scope, root_path), scope["method"], status, time.perf_counter() - started
+            )
+
+
+def route_template(scope: Scope, root_path: str) -> str:
+    """The declared path of the route that answered, e.g. /api/v1/items/{item_id:int}; "none" if none did.
+
+    A mounted application's routes are relative to where it is mounted, which the router adds to
+    the scope's root_path (the UI's /login is /ui/login). Routers declare their full prefix.
+    """
+    path: str | None = getattr(scope.get("route"), "path", None)
+    if path is None:
+        return "none"
+    mount_path: str = scope.get("root_path", "").removeprefix(root_path)
+    return mount_path + path
 
 
 @contextmanager
