@@ -77,15 +77,16 @@ def free_port() -> int:
 def wait_until_answering(url: str, server: subprocess.Popen[bytes], log: Path, timeout_seconds: float) -> None:
     """Poll `url` until it answers 200; fail with the server's log when it exits or takes too long."""
     deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    with httpx.Client(timeout=1) as client:  # one client: each new one loads the CA certificates again
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                pytest.fail(f"the server exited with {server.returncode}:\n{log.read_text()}")
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
     pytest.fail(f"the server did not answer within {timeout_seconds} s:\n{log.read_text()}")
 
 

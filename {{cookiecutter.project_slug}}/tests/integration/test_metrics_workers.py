@@ -99,8 +99,8 @@ def counted_requests(metrics_dir: Path, sent: int) -> dict[str, float]:
     return counts
 
 
-def scraped_total(url: str) -> float:
-    exposition = httpx.get(url + "/metrics", headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS).text
+def scraped_total(client: httpx.Client, url: str) -> float:
+    exposition = client.get(url + "/metrics").text
     (requests,) = [family for family in text_string_to_metric_families(exposition) if family.name == "http_requests"]
     return sum(sample.value for sample in requests.samples if sample.labels.get("handler") == LIVE)
 
@@ -109,15 +109,15 @@ def test_every_scrape_counts_the_requests_of_both_workers(two_workers: Server) -
     (metrics_dir,) = two_workers.temp_dir.glob("prometheus-*")
     sent = 0
     # A new connection for each request, so the kernel hands them to both workers.
-    while sent < MAX_REQUESTS and len(serving_workers(metrics_dir)) < 2:
-        response = httpx.get(two_workers.url + LIVE, headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS)
-        response.raise_for_status()
-        sent += 1
-    per_worker = counted_requests(metrics_dir, sent)
-    assert len(per_worker) == 2, f"one worker served all {sent} requests"
-    assert sum(per_worker.values()) == sent
-    # Each scrape lands on either worker; every one reports the total.
-    assert [scraped_total(two_workers.url) for _ in range(6)] == [sent] * 6
+    with httpx.Client(headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+        while sent < MAX_REQUESTS and len(serving_workers(metrics_dir)) < 2:
+            client.get(two_workers.url + LIVE).raise_for_status()
+            sent += 1
+        per_worker = counted_requests(metrics_dir, sent)
+        assert len(per_worker) == 2, f"one worker served all {sent} requests"
+        assert sum(per_worker.values()) == sent
+        # Each scrape lands on either worker; every one reports the total.
+        assert [scraped_total(client, two_workers.url) for _ in range(6)] == [sent] * 6
 
 
 def test_one_worker_keeps_its_metrics_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
