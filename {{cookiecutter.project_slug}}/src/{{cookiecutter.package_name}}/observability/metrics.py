@@ -38,9 +38,10 @@ class Metrics:
         if MULTIPROCESS_DIR in os.environ:
             self.scraped = CollectorRegistry()
             MultiProcessCollector(self.scraped)  # type: ignore[no-untyped-call]  # untyped in prometheus_client
-        # Labels: handler (the route template; "none" for paths no route matched), method and
-        # status class ("2xx"), so raw paths never become label values.
-        self.requests = Counter("http_requests_total", "Requests answered", HTTP_LABELS, registry=self.registry)
+        # Labels: handler (the API or UI route's template; "none" for anything else: unmatched
+        # paths, the docs page, static files), method and status class ("2xx"), so raw paths
+        # never become label values.
+        self.requests = Counter("http_requests_total", "HTTP requests answered", HTTP_LABELS, registry=self.registry)
         self.request_duration = Histogram(
             "http_request_duration_seconds",
             "Time from a request's arrival to the end of its response",
