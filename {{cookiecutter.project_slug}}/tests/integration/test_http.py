@@ -106,7 +106,7 @@ async def test_request_ids_reach_the_access_log(client: AsyncClient, capsys: pyt
     output = capsys.readouterr().out
     access = next(line for line in output.splitlines() if '"event":"request"' in line)
     assert '"request_id":"trace-44"' in access
-    assert '"route":"/api/v1/items/{item_id}"' in access
+    assert '"route":"/api/v1/items/{item_id:int}"' in access
     assert '"status":401' in access
     assert "secret-token" not in output
 

@@ -81,6 +81,17 @@ async def test_the_stylesheet_is_served(client: AsyncClient) -> None:
     assert response.headers["content-type"].startswith("text/css")
 
 
+async def test_pages_are_logged_and_counted_under_their_mounted_path(
+    client: AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    await client.get("/ui/login")
+    access = next(line for line in capsys.readouterr().out.splitlines() if '"event":"request"' in line)
+    assert '"route":"/ui/login"' in access
+    metrics = (await client.get("/metrics")).text
+    assert 'http_requests_total{handler="/ui/login",method="GET",status="2xx"}' in metrics
+
+
 async def test_the_start_page_sends_visitors_to_log_in_and_users_to_their_items(client: AsyncClient) -> None:
     assert (await client.get("/ui/")).headers["location"] == "/ui/login"
     await sign_up_and_log_in(client)

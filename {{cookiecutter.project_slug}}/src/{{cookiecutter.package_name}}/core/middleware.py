@@ -35,6 +35,7 @@ class RequestContextMiddleware:
             return
         status = 500
         response_started = False
+        root_path = scope.get("root_path", "")
         started = time.perf_counter()
 
         async def send_noting_status(message: Message) -> None:
@@ -53,17 +54,30 @@ class RequestContextMiddleware:
                 raise  # too late for an error response: let the server drop the connection
             await error_response(500, "internal_error", "Internal server error")(scope, receive, send_noting_status)
         finally:
-            # path_format: the route's template, e.g. /api/v1/items/{item_id} (routers carry their full prefix).
-            route = scope.get("route")
             self.access_log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
-                route=getattr(route, "path_format", None),
+                route=route_template(scope, root_path),
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 client=scope["client"][0] if scope.get("client") else None,
             )
+
+
+def route_template(scope: Scope, root_path: str) -> str | None:
+    """The declared path of the route that answered, e.g. /api/v1/items/{item_id:int}; None if none did.
+
+    `root_path` is the scope's as the request arrived. A mounted application's routes are relative
+    to where it is mounted, which the router adds to the scope's root_path (the UI's /login is
+    /ui/login). FastAPI's router records API routes only, and without a prefix given to
+    include_router: routers declare their whole prefix.
+    """
+    path: str | None = getattr(scope.get("route"), "path", None)
+    if path is None:
+        return None
+    mount_path: str = scope.get("root_path", "").removeprefix(root_path)
+    return mount_path + path
 
 
 # The API serves JSON only, so it may forbid everything. The docs page loads Swagger UI from a

@@ -22,6 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core.middleware import route_template
 from ..services.audit import Action, Outcome
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client in every process
@@ -159,21 +160,8 @@ class RequestMetricsMiddleware:
                 await self.app(scope, receive, send_noting_status)
         finally:
             self.metrics.observe_request(
-                route_template(scope, root_path), scope["method"], status, time.perf_counter() - started
+                route_template(scope, root_path) or "none", scope["method"], status, time.perf_counter() - started
             )
-
-
-def route_template(scope: Scope, root_path: str) -> str:
-    """The declared path of the route that answered, e.g. /api/v1/items/{item_id:int}; "none" if none did.
-
-    A mounted application's routes are relative to where it is mounted, which the router adds to
-    the scope's root_path (the UI's /login is /ui/login). Routers declare their full prefix.
-    """
-    path: str | None = getattr(scope.get("route"), "path", None)
-    if path is None:
-        return "none"
-    mount_path: str = scope.get("root_path", "").removeprefix(root_path)
-    return mount_path + path
 
 
 @contextmanager
