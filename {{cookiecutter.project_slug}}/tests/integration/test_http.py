@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from fastapi import FastAPI
+from fastapi import BackgroundTasks, FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from {{ cookiecutter.package_name }}.main import create_app
@@ -109,6 +110,29 @@ async def test_request_ids_reach_the_access_log(client: AsyncClient, capsys: pyt
     assert '"route":"/api/v1/items/{item_id:int}"' in access
     assert '"status":401' in access
     assert "secret-token" not in output
+
+
+@pytest.mark.own_app  # adds a route, counts from zero
+async def test_a_response_is_logged_and_counted_before_its_background_tasks_run(
+    app: FastAPI, client: AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mail goes out after the response: its time is not the request's, for the log or the latency alerts."""
+    seen_by_the_task: dict[str, str] = {}
+
+    async def send_mail_later() -> None:
+        seen_by_the_task["log"] = capsys.readouterr().out
+        seen_by_the_task["metrics"] = app.state.context.metrics.exposition().decode()
+
+    async def answer(background_tasks: BackgroundTasks) -> dict[str, str]:
+        background_tasks.add_task(send_mail_later)
+        return {"status": "accepted"}
+
+    app.add_api_route("/answer-first", answer)
+    capsys.readouterr()
+    assert (await client.get("/answer-first")).status_code == 200
+    (access,) = [json.loads(line) for line in seen_by_the_task["log"].splitlines() if '"event":"request"' in line]
+    assert (access["route"], access["status"]) == ("/answer-first", 200)
+    assert 'http_requests_total{handler="/answer-first",method="GET",status="2xx"} 1.0' in seen_by_the_task["metrics"]
 
 
 async def test_api_responses_carry_strict_security_headers(client: AsyncClient) -> None:

@@ -18,7 +18,7 @@ from .errors import error_response
 
 
 class RequestContextMiddleware:
-    """Logs one access line per request and turns crashes into the 500 envelope.
+    """Logs one access line per request as its response completes, and turns crashes into the 500 envelope.
 
     Added inside asgi-correlation-id's middleware, so both carry the request's id.
     """
@@ -34,15 +34,30 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         status = 500
-        response_started = False
+        response_started = logged = False
         root_path = scope.get("root_path", "")
         started = time.perf_counter()
+
+        def log_access() -> None:
+            nonlocal logged
+            logged = True
+            self.access_log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                route=route_template(scope, root_path),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                client=scope["client"][0] if scope.get("client") else None,
+            )
 
         async def send_noting_status(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
             await send(message)
+            if is_last_message(message):
+                log_access()
 
         try:
             await self.app(scope, receive, send_noting_status)
@@ -54,15 +69,14 @@ class RequestContextMiddleware:
                 raise  # too late for an error response: let the server drop the connection
             await error_response(500, "internal_error", "Internal server error")(scope, receive, send_noting_status)
         finally:
-            self.access_log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                route=route_template(scope, root_path),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                client=scope["client"][0] if scope.get("client") else None,
-            )
+            if not logged:  # the response never completed: the client went away, or the server dropped it
+                log_access()
+
+
+def is_last_message(message: Message) -> bool:
+    """Whether `message` completes the response. The client has it all then, and what the
+    application does after it (background tasks, such as sending mail) is not the request's time."""
+    return message["type"] == "http.response.body" and not message.get("more_body", False)
 
 
 def route_template(scope: Scope, root_path: str) -> str | None:

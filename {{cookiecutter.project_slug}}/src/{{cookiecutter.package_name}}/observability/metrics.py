@@ -22,7 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..core.middleware import route_template
+from ..core.middleware import is_last_message, route_template
 from ..services.audit import Action, Outcome
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client in every process
@@ -133,8 +133,9 @@ class _PoolCollector(Collector):
 class RequestMetricsMiddleware:
     """Counts and times each request under the template of the route that answered it.
 
-    The router records its choice in the scope, so the label costs no second route lookup (the
-    reason this is not prometheus-fastapi-instrumentator: see docs/architecture.md).
+    The time ends as the response completes, as the access log's does. The router records its
+    choice in the scope, so the label costs no second route lookup (the reason this is not
+    prometheus-fastapi-instrumentator: see docs/architecture.md).
     """
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
@@ -146,22 +147,30 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         status = 500  # what the client gets when the application fails before answering
+        observed = False
         root_path = scope.get("root_path", "")
         started = time.perf_counter()
+
+        def observe() -> None:
+            nonlocal observed
+            observed = True
+            handler = route_template(scope, root_path) or "none"
+            self.metrics.observe_request(handler, scope["method"], status, time.perf_counter() - started)
 
         async def send_noting_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
+            if is_last_message(message):
+                observe()
 
         try:
             with self.metrics.in_progress.track_inprogress():
                 await self.app(scope, receive, send_noting_status)
         finally:
-            self.metrics.observe_request(
-                route_template(scope, root_path) or "none", scope["method"], status, time.perf_counter() - started
-            )
+            if not observed:
+                observe()
 
 
 @contextmanager
