@@ -9,17 +9,24 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from jinja2 import UndefinedError
+from tenacity import wait_none
 
 from {{ cookiecutter.package_name }}.about import TITLE
 from {{ cookiecutter.package_name }}.api.deps import Mail
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
-from {{ cookiecutter.package_name }}.mail import Mailer
+from {{ cookiecutter.package_name }}.mail import Mailer, smtp
 from {{ cookiecutter.package_name }}.mail.mailer import SUBJECTS
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import Mailbox, free_port, text_part, token_from
 
 LINK = "https://orders.example/reset-password?token=s3cret-T0ken&lang=en"
+
+
+@pytest.fixture
+def retries_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attempts as configured, without the waits between them (which only slow the suite)."""
+    monkeypatch.setattr(smtp, "send_with_retries", smtp.send_with_retries.retry_with(wait=wait_none()))
 
 
 def mailer_with_outcomes(settings: Settings) -> tuple[Mailer, list[str]]:
@@ -69,6 +76,7 @@ def test_a_value_the_template_needs_cannot_be_forgotten(settings_factory: Callab
         Mailer(settings_factory()).compose("email_verification", "ada@example.com", expires_in="1 hour")
 
 
+@pytest.mark.usefixtures("retries_at_once")
 async def test_a_temporary_refusal_is_retried(settings_factory: Callable[..., Settings], mailbox: Mailbox) -> None:
     mailbox.refusals = 1
     mailer, outcomes = mailer_with_outcomes(settings_factory())
@@ -78,6 +86,7 @@ async def test_a_temporary_refusal_is_retried(settings_factory: Callable[..., Se
     assert outcomes == ["sent"]
 
 
+@pytest.mark.usefixtures("retries_at_once")
 async def test_an_unreachable_server_is_logged_and_counted_without_raising(
     settings_factory: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
 ) -> None:
