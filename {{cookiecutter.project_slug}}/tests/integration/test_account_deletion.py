@@ -50,6 +50,7 @@ async def test_a_member_deletes_their_account_with_the_password(
     assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 401
     refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert refreshed.status_code == 401
+    assert await recorded(app_context, "auth.refresh_token_reuse") == []  # a gone token, not a stolen one
     login = await client.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
     assert login.status_code == 401
     assert await owned_rows(app_context, user_id) == (0, 0)
@@ -64,9 +65,10 @@ async def test_a_member_deletes_their_account_with_the_password(
 
 
 async def test_with_two_factor_login_on_deleting_also_needs_a_code(
-    client: AsyncClient, verified_account: Account, clock: Clock
+    client: AsyncClient, verified_account: Account, clock: Clock, app_context: AppContext
 ) -> None:
     enrolled = await enrol(client, verified_account, clock)
+    user_id = await user_id_of(client, verified_account)
     headers = verified_account.headers
     without_code = await client.post(DELETE, json={"password": PASSWORD}, headers=headers)
     assert without_code.status_code == 401
@@ -74,6 +76,12 @@ async def test_with_two_factor_login_on_deleting_also_needs_a_code(
     response = await client.post(DELETE, json={"password": PASSWORD, "code": enrolled.code()}, headers=headers)
 
     assert response.status_code == 204, response.text
+    # The missing code is a failed deletion, not a failed login step.
+    assert await recorded(app_context, "user.delete") == [
+        (None, str(user_id), "failure"),
+        (user_id, str(user_id), "success"),
+    ]
+    assert await recorded(app_context, "auth.second_factor") == []
 
 
 async def test_an_admin_account_is_deleted_by_another_admin(client: AsyncClient, admin: Account) -> None:

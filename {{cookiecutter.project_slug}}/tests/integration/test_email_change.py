@@ -3,6 +3,7 @@ done when the link sent to the new address is followed, told to the old address.
 
 from __future__ import annotations
 
+import pytest
 from httpx import AsyncClient
 
 from {{ cookiecutter.package_name }}.context import AppContext
@@ -10,6 +11,8 @@ from {{ cookiecutter.package_name }}.context import AppContext
 from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
 from .test_account_deletion import recorded
 from .test_admin import user_id_of
+from .test_password_reset import CONFIRM as RESET_CONFIRM
+from .test_password_reset import OTHER_PASSWORD, reset_link_token
 from .test_two_factor import enrol
 
 CHANGE = "/api/v1/users/me/email"
@@ -23,8 +26,8 @@ async def email_of(client: AsyncClient, account: Account) -> tuple[str, bool]:
     return me["email"], me["email_verified"]
 
 
-async def can_log_in(client: AsyncClient, email: str) -> bool:
-    response = await client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+async def can_log_in(client: AsyncClient, email: str, password: str = PASSWORD) -> bool:
+    response = await client.post("/api/v1/auth/token", data={"username": email, "password": password})
     return response.status_code == 200
 
 
@@ -56,6 +59,41 @@ async def test_the_address_changes_when_the_link_sent_to_it_is_followed(
     assert await recorded(app_context, "user.email_change") == [(user_id, str(user_id), "success")]
     again = await client.post(CONFIRM, json={"token": token_from(message)})
     assert (again.status_code, again.json()["error"]["code"]) == (400, "invalid_token")
+
+
+@pytest.mark.parametrize("how", ["changed", "reset"])
+async def test_a_new_password_spends_a_pending_address_change(
+    client: AsyncClient, account: Account, mailbox: Mailbox, how: str
+) -> None:
+    """Whoever knew the old password cannot move the account after its owner took it back."""
+    assert await ask(client, account) == 202
+    change_link = token_from(mailbox.last_to(NEW_EMAIL))
+    if how == "changed":
+        body = {"current_password": PASSWORD, "new_password": OTHER_PASSWORD}
+        changed = await client.post("/api/v1/users/me/password", json=body, headers=account.headers)
+        assert changed.status_code == 204, changed.text
+    else:
+        reset_link = await reset_link_token(client, mailbox, account.email)
+        reset = await client.post(RESET_CONFIRM, json={"token": reset_link, "new_password": OTHER_PASSWORD})
+        assert reset.status_code == 204, reset.text
+
+    response = await client.post(CONFIRM, json={"token": change_link})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_token")
+    assert not await can_log_in(client, NEW_EMAIL, OTHER_PASSWORD)
+
+
+async def test_a_new_address_spends_the_reset_links_mailed_to_the_old_one(
+    client: AsyncClient, account: Account, mailbox: Mailbox
+) -> None:
+    reset_link = await reset_link_token(client, mailbox, account.email)
+    assert await ask(client, account) == 202
+    assert (await client.post(CONFIRM, json={"token": token_from(mailbox.last_to(NEW_EMAIL))})).status_code == 204
+
+    response = await client.post(RESET_CONFIRM, json={"token": reset_link, "new_password": OTHER_PASSWORD})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_token")
+    assert await can_log_in(client, NEW_EMAIL)
 
 
 async def test_a_wrong_password_is_refused_and_counted(

@@ -60,6 +60,17 @@ async def test_nul_characters_are_refused_before_they_reach_the_database(
             assert response.status_code == 422, (name, response.text)
 
 
+async def test_a_client_address_that_is_no_ip_address_is_recorded_as_unknown(app: FastAPI, account: Account) -> None:
+    """Behind a proxy that appends to X-Forwarded-For, uvicorn passes on what the client put first."""
+    transport = ASGITransport(app=app, client=("x" * 70, 50000))
+    async with AsyncClient(transport=transport, base_url="http://testserver") as forged:
+        login = await forged.post("/api/v1/auth/token", data={"username": account.email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        sessions = (await forged.get("/api/v1/users/me/sessions", headers=headers)).json()
+    assert {session["client_ip"] for session in sessions} == {"unknown", CLIENT_ADDRESS[0]}
+
+
 async def test_control_characters_cannot_forge_console_log_lines(
     settings_factory: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
 import pytest
-from httpx import AsyncClient, Response
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import select
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, User
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
+from ..support import CLIENT_ADDRESS, PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
 
 STATUS = "/api/v1/users/me/2fa"
 SETUP = "/api/v1/users/me/2fa/setup"
@@ -320,6 +321,23 @@ async def test_the_secret_is_encrypted_at_rest_and_codes_stay_out_of_the_audit_l
     assert expected <= actions
     for event in events:
         assert not any(secret in repr(vars(event)) for secret in (code, enrolled.secret, *enrolled.recovery_codes))
+
+
+async def test_after_the_encryption_key_changed_codes_fail_and_recovery_codes_still_log_in(
+    enrolled: Enrolled,
+    settings_factory: Callable[..., Settings],
+    started_app: Callable[[Settings], Awaitable[FastAPI]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The procedure docs/operations.md gives for a new TOTP_ENCRYPTION_KEY, with no 500 on the way."""
+    rekeyed = await started_app(settings_factory(totp_encryption_key="another-key-for-the-totp-secrets-0123456789"))
+    transport = ASGITransport(app=rekeyed, client=CLIENT_ADDRESS)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        code = await second_step(client, enrolled, enrolled.code())
+        assert (code.status_code, code.json()["error"]["code"]) == (401, "invalid_credentials")
+        recovery = await second_step(client, enrolled, enrolled.recovery_codes[0])
+        assert recovery.status_code == 200, recovery.text
+    assert '"event":"totp_secret_undecryptable"' in capsys.readouterr().out
 
 
 async def test_an_admin_resets_two_factor_login_for_an_owner_who_lost_every_code(

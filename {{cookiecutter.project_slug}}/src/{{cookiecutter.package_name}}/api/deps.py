@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from ipaddress import ip_address
 from typing import Annotated
 from uuid import UUID
 
@@ -93,8 +94,17 @@ VerifiedUser = Annotated[User, Depends(verified_user)]
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies, see FORWARDED_ALLOW_IPS)."""
-    return request.client.host if request.client else "unknown"
+    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies, see FORWARDED_ALLOW_IPS).
+
+    "unknown" when it is no IP address: uvicorn takes a forwarded address as it comes, and behind
+    a proxy that appends to X-Forwarded-For its first entry is whatever the client sent.
+    """
+    host = request.client.host if request.client else ""
+    try:
+        ip_address(host)
+    except ValueError:
+        return "unknown"
+    return host
 
 
 async def request_origin(request: Request) -> Origin:

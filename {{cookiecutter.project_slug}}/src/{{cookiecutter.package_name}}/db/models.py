@@ -140,6 +140,11 @@ class TokenPurpose(StrEnum):
     EMAIL_CHANGE = "email_change"
 
 
+# A new password spends what the old one could still use: reset links, a login waiting for its
+# second step, and an address change that whoever knew the old password may have asked for.
+SPENT_BY_A_NEW_PASSWORD = (TokenPurpose.PASSWORD_RESET, TokenPurpose.MFA_LOGIN, TokenPurpose.EMAIL_CHANGE)
+
+
 class AccountToken(Base):
     """A single-use token sent to a user (reset, verification or address-change link, second login step).
 

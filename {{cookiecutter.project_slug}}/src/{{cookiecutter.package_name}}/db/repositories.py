@@ -220,10 +220,13 @@ class RefreshTokenRepository:
         await self.session.flush()
 
     async def mark_used(self, jti: str) -> bool:
-        """Atomically claim an unused token; False when it was used before or never issued."""
+        """Atomically claim an unused token; False when it was used before or is gone."""
         statement = update(RefreshToken).where(RefreshToken.jti == jti, RefreshToken.used_at.is_(None))
         result = cast(CursorResult[Any], await self.session.execute(statement.values(used_at=utc_now())))
         return result.rowcount == 1
+
+    async def exists(self, jti: str) -> bool:
+        return await self.session.scalar(select(RefreshToken.jti).where(RefreshToken.jti == jti)) is not None
 
 
 class AccountTokenRepository:
@@ -271,10 +274,10 @@ class AccountTokenRepository:
         )
         return (await self.session.execute(statement)).one_or_none()
 
-    async def spend_all(self, user_id: int, purpose: TokenPurpose) -> None:
-        """Spend every outstanding token of this purpose (an earlier reset link dies with a reset)."""
+    async def spend_all(self, user_id: int, *purposes: TokenPurpose) -> None:
+        """Spend every outstanding token of these purposes (an earlier reset link dies with a reset)."""
         statement = update(AccountToken).where(
-            AccountToken.user_id == user_id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None)
+            AccountToken.user_id == user_id, AccountToken.purpose.in_(purposes), AccountToken.used_at.is_(None)
         )
         await self.session.execute(statement.values(used_at=utc_now()))
 

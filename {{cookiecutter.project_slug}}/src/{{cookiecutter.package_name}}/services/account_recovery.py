@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..core.exceptions import InvalidTokenError
 from ..core.ratelimit import LoginGuard
 from ..core.security import PasswordHasher, new_account_token
-from ..db.models import TokenPurpose, utc_now
+from ..db.models import SPENT_BY_A_NEW_PASSWORD, TokenPurpose, utc_now
 from ..db.repositories import AccountTokenRepository, LoginSessionRepository, UserRepository
 from ..mail import Mailer
 from ..settings import Settings
@@ -60,7 +60,7 @@ class AccountRecovery:
         await self._send("password_reset", user.email, link, ttl)
 
     async def reset_password(self, token: str, new_password: str) -> None:
-        """Set the new password, end every session of the user and spend every outstanding reset link.
+        """Set the new password, end every session of the user and spend its outstanding links.
 
         The link proves the address is the user's, so it also counts as verifying it, and it
         lifts a lockout: the owner got back in the way the lockout cannot stop.
@@ -71,7 +71,7 @@ class AccountRecovery:
             raise InvalidTokenError("The reset link is invalid, expired or already used: ask for a new one")
         user.password_hash = await self.passwords.hash(new_password)
         user.email_verified_at = user.email_verified_at or utc_now()
-        await self.tokens.spend_all(user.id, TokenPurpose.PASSWORD_RESET)
+        await self.tokens.spend_all(user.id, *SPENT_BY_A_NEW_PASSWORD)
         await self.login_sessions.revoke_all(user.id)
         self.audit.record(Action.PASSWORD_RESET, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()

@@ -20,7 +20,7 @@ from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredent
 from ..core.ratelimit import LoginGuard
 from ..core.security import PasswordHasher, TokenService, new_account_token
 from ..core.security import RefreshToken as IssuedRefreshToken
-from ..db.models import Role, TokenPurpose, User, utc_now
+from ..db.models import SPENT_BY_A_NEW_PASSWORD, Role, TokenPurpose, User, utc_now
 from ..db.repositories import (
     AccountTokenRepository,
     LoginSessionRepository,
@@ -169,6 +169,8 @@ class AuthService:
         """
         claims = self.tokens.verify(refresh_token, "refresh")
         if not await self.refresh_tokens.mark_used(claims.jti):
+            if not await self.refresh_tokens.exists(claims.jti):  # deleted with its account: no reuse
+                raise AuthenticationError
             await self.login_sessions.revoke(claims.session_id)
             self.audit.record(
                 Action.REFRESH_TOKEN_REUSE, Outcome.FAILURE, actor_id=claims.user_id, target_user_id=claims.user_id
@@ -190,7 +192,8 @@ class AuthService:
     async def change_password(
         self, principal: Principal, current_password: str, new_password: str, client_ip: str
     ) -> None:
-        """Replace the password and end every session of the user, this one included.
+        """Replace the password, end every session of the user (this one included) and spend the
+        links the old password could still use.
 
         The current password is checked like a login (rate limit and lockout included), so a
         stolen access token alone cannot take the account over.
@@ -198,6 +201,7 @@ class AuthService:
         user = await self.users.get(principal.user_id)
         await self._check_current_password(user, current_password, client_ip, Action.PASSWORD_CHANGE)
         user.password_hash = await self.passwords.hash(new_password)
+        await self.account_tokens.spend_all(user.id, *SPENT_BY_A_NEW_PASSWORD)
         await self.login_sessions.revoke_all(user.id)
         self.audit.record(Action.PASSWORD_CHANGE, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()
@@ -241,19 +245,22 @@ class AuthService:
         for changes that a stolen access token alone must not make. Wrong ones count toward the lockout."""
         user = await self.users.get(principal.user_id)
         if user.two_factor_enabled:
-            return await self._confirm_identity(principal, password, code or "", client_ip)
+            return await self._confirm_identity(principal, password, code or "", client_ip, action)
         await self._check_current_password(user, password, client_ip, action)
         return user
 
-    async def _confirm_identity(self, principal: Principal, password: str, code: str, client_ip: str) -> User:
-        """The user, when both the password and a current code (or a recovery code) are right."""
+    async def _confirm_identity(
+        self, principal: Principal, password: str, code: str, client_ip: str, action: Action = Action.SECOND_FACTOR
+    ) -> User:
+        """The user, when both the password and a current code (or a recovery code) are right; wrong
+        ones are a failed `action`."""
         user = await self.users.get(principal.user_id)
         if not user.two_factor_enabled:
             raise ConflictError("Two-factor login is not enabled")
         await self.login_guard.check(user.email, client_ip)
         valid, _ = await self.passwords.verify(password, user.password_hash)
         if not valid or not await self.two_factor.accept_code(user, code):
-            await self._record_failed_check(Action.SECOND_FACTOR, user.email, user)
+            await self._record_failed_check(action, user.email, user)
             raise InvalidCredentialsError("Incorrect password or code")
         return user
 

@@ -76,6 +76,7 @@ class EmailChangeService:
         old_email = user.email
         await self.users.change_email(user, new_email)
         user.email_verified_at = utc_now()
+        await self.tokens.spend_all(user.id, TokenPurpose.PASSWORD_RESET)  # mailed to the old address
         self.audit.record(Action.EMAIL_CHANGE, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()
         self.outbox.send("email_changed", old_email)

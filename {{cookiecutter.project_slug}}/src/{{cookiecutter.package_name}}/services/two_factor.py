@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 import segno
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..about import TITLE
@@ -31,6 +32,8 @@ from ..mail import Outbox
 from .audit import Action, AuditTrail
 
 TOTP_CODE = re.compile(r"\d{6}")
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +125,12 @@ class TwoFactorService:
     async def _accept_totp(self, user: User, code: str) -> bool:
         if user.totp_secret is None:
             return False
-        step = matching_step(self.totp_secrets.decrypt(user.totp_secret), code, utc_now())
+        try:
+            secret = self.totp_secrets.decrypt(user.totp_secret)
+        except ValueError:  # TOTP_ENCRYPTION_KEY changed: the code fails like a wrong one (docs/operations.md)
+            log.error("totp_secret_undecryptable", user_id=user.id)
+            return False
+        step = matching_step(secret, code, utc_now())
         # Claimed atomically: the same code (or an older one) is refused even to a concurrent request.
         return step is not None and await self.users.claim_totp_step(user.id, step)
 
