@@ -238,6 +238,8 @@ class Settings(BaseSettings):
             problems.append("DATABASE_URL points at SQLite: use PostgreSQL or set ALLOW_SQLITE_IN_PRODUCTION=true")
         if self.email_backend == "console":
             problems.append("EMAIL_BACKEND=console writes links with tokens to the log: use smtp")
+        if self.smtp_password is not None and self.smtp_security == "none":
+            problems.append("SMTP_SECURITY=none would send SMTP_PASSWORD in clear text: use starttls or tls")
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self

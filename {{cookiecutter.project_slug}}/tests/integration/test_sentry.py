@@ -101,7 +101,7 @@ async def test_an_unhandled_error_is_reported_once_with_its_request_id_and_no_se
 ) -> None:
     async with _client(tracked_app) as client:
         response = await client.post(
-            "/crash",
+            "/crash?token=one-time-link-token&lang=en",
             json={"email": "ada@example.com", "password": PASSWORD},
             headers={"Authorization": f"Bearer {TOKEN}", "Cookie": COOKIE, "X-Request-ID": "req-sentry-1"},
         )
@@ -111,8 +111,9 @@ async def test_an_unhandled_error_is_reported_once_with_its_request_id_and_no_se
     assert len(event["exception"]["values"]) == 1
     assert event["tags"]["request_id"] == "req-sentry-1"
     assert (event["environment"], event["release"]) == ("test", __version__)
+    assert event["request"]["query_string"] == "token=[Filtered]&lang=[Filtered]"
     everything = b"".join(sink.raw).decode()
-    for secret in (TOKEN, PASSWORD, "cookie-value-0123456789", SECRET_KEY):
+    for secret in (TOKEN, PASSWORD, "cookie-value-0123456789", SECRET_KEY, "one-time-link-token"):
         assert secret not in everything
 
 

@@ -131,6 +131,13 @@ def test_production_refuses_the_console_mail_backend() -> None:
         IsolatedSettings(environment="production", secret_key=SECRET_KEY, database_url=POSTGRES_URL)
 
 
+def test_production_refuses_to_send_the_smtp_password_in_clear_text() -> None:
+    production: dict[str, Any] = {**PRODUCTION, "secret_key": SECRET_KEY, "database_url": POSTGRES_URL}
+    with pytest.raises(ValidationError, match="SMTP_SECURITY=none would send SMTP_PASSWORD in clear text"):
+        IsolatedSettings(**production, smtp_security="none", smtp_password="relay-password")  # pragma: allowlist secret
+    assert IsolatedSettings(**production, smtp_security="none").smtp_password is None  # a relay without a login
+
+
 @pytest.mark.parametrize("sender", ["not an address", "a@example.com, b@example.com", "x@", "", "Orders <orders>"])
 def test_email_from_must_be_one_address(sender: str) -> None:
     with pytest.raises(ValidationError, match="EMAIL_FROM must be one address"):

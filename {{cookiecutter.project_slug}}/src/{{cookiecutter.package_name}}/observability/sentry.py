@@ -3,14 +3,16 @@
 `send_default_pii=False` keeps user data, cookies and client IPs out, and stack frames go without
 their local variables. The SDK's own `EventScrubber` filters values under secret keys (its
 denylist plus the service's keys) anywhere in an event. What it cannot know is done here: secrets
-inside text, such as a setting's value in an error message or a bearer token in a breadcrumb, and
-the request id tag, so a Sentry issue leads straight to the request's log lines. Expected client
-errors (4xx) are answered by the service and never reported."""
+inside text (a setting's value in an error message, a bearer token in a breadcrumb) and the values
+of query parameters (a web page's one-time link token travels there). The request id becomes a
+tag, so a Sentry issue leads straight to the request's log lines. Expected client errors (4xx)
+are answered by the service and never reported."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import sentry_sdk
 from pydantic import SecretStr
@@ -74,6 +76,11 @@ def secret_values(settings: Settings) -> list[str]:
     return [value for value in values if value]
 
 
+def _names_only(query: str) -> str:
+    """The query string's parameter names, each value filtered."""
+    return urlencode([(name, FILTERED) for name, _ in parse_qsl(query, keep_blank_values=True)], safe="[]")
+
+
 class TextScrubber:
     """Filters secret values and tokens out of every string of an event; runs after the SDK's scrubber."""
 
@@ -82,6 +89,9 @@ class TextScrubber:
 
     def event(self, event: Event, _hint: Hint) -> Event:
         scrubbed: Event = self._clean(event)
+        request = scrubbed.get("request", {})
+        if isinstance(request.get("query_string"), str):
+            request["query_string"] = _names_only(request["query_string"])
         if (request_id := current_request_id()) is not None:
             scrubbed.setdefault("tags", {})["request_id"] = request_id
 {%- if cookiecutter.use_opentelemetry %}

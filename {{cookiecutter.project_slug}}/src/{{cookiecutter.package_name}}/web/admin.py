@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from ..api.deps import AdminActions, UserId
+from ..api.v1.schemas import WITHOUT_NUL
 from ..core.exceptions import ConflictError
 from ..db.repositories import UserFilters
 from ..services.admin import AdminService
@@ -32,7 +33,7 @@ async def users_page(
     request: Request,
     admin: SignedInAdmin,
     actions: AdminActions,
-    email: Annotated[str, Query(max_length=320)] = "",
+    email: Annotated[str, Query(max_length=320, pattern=WITHOUT_NUL)] = "",
     page: PageNumber = 1,
 ) -> Response:
     return await render_users(request, admin, actions, email.strip(), page)
