@@ -84,6 +84,15 @@ async def test_with_two_factor_login_on_deleting_also_needs_a_code(
     assert await recorded(app_context, "auth.second_factor") == []
 
 
+async def test_a_deleted_accounts_id_is_never_given_to_a_new_one(client: AsyncClient, account: Account) -> None:
+    """The audit log names users by id: a new account must not inherit a deleted one's history."""
+    deleted_id = await user_id_of(client, account)
+    assert (await client.post(DELETE, json={"password": PASSWORD}, headers=account.headers)).status_code == 204
+    again = await client.post("/api/v1/auth/register", json={"email": "new@example.com", "password": PASSWORD})
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] > deleted_id
+
+
 async def test_an_admin_account_is_deleted_by_another_admin(client: AsyncClient, admin: Account) -> None:
     response = await client.post(DELETE, json={"password": PASSWORD}, headers=admin.headers)
     assert (response.status_code, response.json()["error"]["code"]) == (409, "conflict")

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -57,5 +57,33 @@ async def test_sessions_from_before_0005_end_when_their_newest_refresh_token_doe
             assert ends == {"refreshed": now + timedelta(days=14), "never": now}
             await connection.run_sync(_migrate, "0004", down=True)
             await connection.run_sync(_migrate, "head")
+    finally:
+        await engine.dispose()
+
+
+async def test_0006_keeps_every_row_and_gives_no_account_the_id_of_a_deleted_one(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    tables = Base.metadata.tables
+    users, items, audit_events = tables["users"], tables["items"], tables["audit_events"]
+    account = {"password_hash": "x", "role": "member", "is_active": True}
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate, "0005")
+            for email in ("kept@example.com", "deleted@example.com"):
+                await connection.execute(insert(users).values(email=email, **account))
+            await connection.execute(insert(items).values(owner_id=1, title="kept"))
+            # User 3 was deleted before the upgrade too; only the audit log still names them.
+            deleted = {"action": "user.delete", "target_type": "user", "outcome": "success"}
+            await connection.execute(insert(audit_events).values(actor_id=3, target_id="3", **deleted))
+            await connection.execute(delete(users).where(users.c.id == 2))
+
+            await connection.run_sync(_migrate, "head")
+
+            assert (await connection.execute(select(items.c.owner_id, items.c.title))).all() == [(1, "kept")]
+            new = insert(users).values(email="new@example.com", **account).returning(users.c.id)
+            assert (await connection.execute(new)).scalar_one() == 4
+            await connection.run_sync(_migrate, "0005", down=True)
+            await connection.run_sync(_migrate, "head")
+            assert len((await connection.execute(select(users.c.id))).all()) == 2
     finally:
         await engine.dispose()

@@ -62,6 +62,8 @@ class Role(StrEnum):
 
 class User(Base):
     __tablename__ = "users"
+    # On SQLite too, a deleted user's id is never given to a new account: the audit log names users by id.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[IdPrimaryKey]
     email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-case
