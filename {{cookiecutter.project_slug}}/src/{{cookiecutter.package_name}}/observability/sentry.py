@@ -90,8 +90,8 @@ class TextScrubber:
     def event(self, event: Event, _hint: Hint) -> Event:
         scrubbed: Event = self._clean(event)
         request = scrubbed.get("request", {})
-        if isinstance(request.get("query_string"), str):
-            request["query_string"] = _names_only(request["query_string"])
+        if isinstance(query := request.get("query_string"), str):
+            request["query_string"] = _names_only(query)
         if (request_id := current_request_id()) is not None:
             scrubbed.setdefault("tags", {})["request_id"] = request_id
 {%- if cookiecutter.use_opentelemetry %}
