@@ -135,6 +135,25 @@ async def test_a_response_is_logged_and_counted_before_its_background_tasks_run(
     assert 'http_requests_total{handler="/answer-first",method="GET",status="2xx"} 1.0' in seen_by_the_task["metrics"]
 
 
+@pytest.mark.own_app  # adds a route
+async def test_a_failing_background_task_is_logged_once_and_leaves_its_response_alone(
+    app: FastAPI, client: AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def fail() -> None:
+        raise RuntimeError("the mail server went away")
+
+    async def answer(background_tasks: BackgroundTasks) -> dict[str, str]:
+        background_tasks.add_task(fail)
+        return {"status": "accepted"}
+
+    app.add_api_route("/answer-then-fail", answer)
+    capsys.readouterr()
+    # ASGITransport raises what escapes the service: the server would log it a second time.
+    assert (await client.get("/answer-then-fail")).status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(line["event"], line.get("status")) for line in lines] == [("request", 200), ("unhandled_error", None)]
+
+
 async def test_api_responses_carry_strict_security_headers(client: AsyncClient) -> None:
     headers = (await client.get("/health/live")).headers
     assert headers["x-content-type-options"] == "nosniff"

@@ -6,12 +6,16 @@ cover every branch of the web package.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import cast
 
 import pytest
+{%- if cookiecutter.use_sentry %}
+import sentry_sdk
+{%- endif %}
 from fastapi import Response
 from httpx import ASGITransport, AsyncClient
 from httpx import Response as HttpResponse
@@ -19,6 +23,7 @@ from httpx import Response as HttpResponse
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.web import routes
 from {{ cookiecutter.package_name }}.web.session import start_session
 
 from ..support import CLIENT_ADDRESS, PASSWORD, WRONG_PASSWORD, Account
@@ -330,6 +335,8 @@ async def test_admins_search_and_page_through_the_accounts(client: AsyncClient, 
     assert "user20@example.com" in second.text
     assert "user19@example.com" not in second.text
     assert "No account matches." in (await client.get("/ui/admin/users", params={"email": "nobody"})).text
+    # PostgreSQL's text cannot hold NUL: refused as the API refuses it, never a 500.
+    assert (await client.get("/ui/admin/users", params={"email": "a\x00"})).status_code == 404
 
 
 async def test_the_last_admin_cannot_deactivate_themselves(client: AsyncClient, admin: Account) -> None:
@@ -364,6 +371,34 @@ async def test_other_http_errors_get_an_html_page(client: AsyncClient) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
     assert "<h1>Method Not Allowed</h1>" in response.text
+
+
+async def test_a_crash_gets_the_error_page_and_is_logged_and_reported_once(
+    client: AsyncClient, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(*_: object) -> Response:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(routes, "render", crash)  # the sign-up page's: error pages render through rendering.render
+{%- if cookiecutter.use_sentry %}
+    reported: list[BaseException] = []
+    monkeypatch.setattr(sentry_sdk, "capture_exception", reported.append)
+{%- endif %}
+    capsys.readouterr()
+    # ASGITransport raises an error that escapes the service (the server would log it a second time).
+    response = await client.get("/ui/signup", headers={"X-Request-ID": "crash-ui-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<h1>Internal Server Error</h1>" in response.text
+    assert "secret internals" not in response.text
+    assert len(response.headers.get_list("content-security-policy")) == 1
+    assert response.headers["x-content-type-options"] == "nosniff"
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    logged = [(line["event"], line.get("status"), line.get("request_id")) for line in lines]
+    assert logged == [("request", 500, "crash-ui-1"), ("unhandled_error", None, "crash-ui-1")]
+{%- if cookiecutter.use_sentry %}
+    assert [str(error) for error in reported] == ["secret internals"]
+{%- endif %}
 
 
 async def test_a_database_that_cannot_be_reached_gets_a_try_again_page(

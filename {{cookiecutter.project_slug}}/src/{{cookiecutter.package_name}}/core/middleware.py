@@ -65,6 +65,8 @@ class RequestContextMiddleware:
             self.error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if self.report_error is not None:
                 self.report_error(error)
+            if logged:
+                return  # the response went out whole (the UI's error page; a failed background task)
             if response_started:
                 raise  # too late for an error response: let the server drop the connection
             await error_response(500, "internal_error", "Internal server error")(scope, receive, send_noting_status)

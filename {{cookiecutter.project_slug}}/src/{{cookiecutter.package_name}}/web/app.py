@@ -41,6 +41,7 @@ def create_web_app(context: AppContext) -> FastAPI:
             RequestValidationError: _not_found,  # a malformed address, e.g. /items/abc/edit
             SQLAlchemyError: _unavailable,
             OSError: _unavailable,
+            Exception: _server_error,
         },
     )
     web.state.context = context
@@ -82,3 +83,10 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     raise_unless_unavailable(request, exc)
     message = "The service is briefly unavailable. Please try again in a moment."
     return error_page(request, HTTPStatus.SERVICE_UNAVAILABLE, message, {"Retry-After": RETRY_AFTER_UNAVAILABLE})
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Starlette's ServerErrorMiddleware sends this page, then re-raises: the request-context middleware
+    # logs and reports the error once, as for the API, and raises no further once the page is sent.
+    message = "Something went wrong on our side. Please try again in a moment."
+    return error_page(request, HTTPStatus.INTERNAL_SERVER_ERROR, message)
