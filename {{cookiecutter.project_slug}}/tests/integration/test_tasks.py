@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import os
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,9 +21,10 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
+from celery.exceptions import SoftTimeLimitExceeded
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, LoginSession, RefreshToken, utc_now
@@ -51,11 +53,11 @@ def job_runs(outcome: str, task: str = EXPORT_ITEMS) -> float:
     return METRICS.registry.get_sample_value("celery_tasks_total", {"task": task, "outcome": outcome}) or 0.0
 
 
-def run_worker(settings: Settings) -> Any:
+def run_worker(settings: Settings, pool: str = "solo") -> Any:
     """A real worker for `settings`' broker, in a thread of this process."""
     celery = create_celery(settings)
     celery.loader.import_default_modules()
-    return start_worker(celery, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING")
+    return start_worker(celery, pool=pool, perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING")
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +103,10 @@ async def test_the_export_job_runs_end_to_end_in_a_real_worker(
 
 
 @pytest.mark.usefixtures("worker")
+# A TimeoutError of the job's own (not its time limit) is a transient failure too.
+@pytest.mark.parametrize("error", [ConnectionRefusedError("database restarting"), TimeoutError("connect timed out")])
 async def test_a_transient_failure_is_retried_until_the_job_succeeds(
-    client: AsyncClient, account: Account, monkeypatch: pytest.MonkeyPatch
+    client: AsyncClient, account: Account, monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
     real_list_for_owner = ItemRepository.list_for_owner
     calls = 0
@@ -111,7 +115,7 @@ async def test_a_transient_failure_is_retried_until_the_job_succeeds(
         nonlocal calls
         calls += 1
         if calls == 1:
-            raise ConnectionRefusedError("database restarting")
+            raise error
         return await real_list_for_owner(*arguments, **options)
 
     monkeypatch.setattr(ItemRepository, "list_for_owner", fails_once)
@@ -143,12 +147,50 @@ async def test_a_send_email_job_reaches_the_smtp_server_after_a_refusal(
 ) -> None:
     mailbox.refusals = 1  # the worker's first attempt gets a temporary error: the job retries
     outcomes: list[str] = []
-    mailer = Mailer(settings_factory(email_via_celery=True), jobs=app_context.jobs, on_outcome=outcomes.append)
-    await mailer.deliver(mailer.compose("two_factor_enabled", "ada@example.com"))
+    settings = settings_factory(email_via_celery=True)
+    mailer = Mailer(settings, jobs=app_context.jobs, on_outcome=outcomes.append)
+    sent = job_runs("succeeded", SEND_EMAIL)
+    link = "https://orders.example/reset-password?token=s3cret-T0ken"
+    await mailer.deliver(mailer.compose("password_reset", "ada@example.com", link=link, expires_in="30 minutes"))
     assert outcomes == ["queued"]
     received = await asyncio.to_thread(mailbox.last_to, "ada@example.com", timeout_seconds=30)
-    assert received["Subject"].startswith("Two-factor authentication is on")
+    assert received["Subject"].startswith("Reset your password")
     assert await asyncio.to_thread(wait_until, lambda: job_runs("retried", SEND_EMAIL) >= 1, 10)
+    assert await asyncio.to_thread(wait_until, lambda: job_runs("succeeded", SEND_EMAIL) > sent, 10)
+    # The result backend keeps results for a day, not the job's arguments (the message, its link).
+    results = Path(str(make_url(settings.celery_result_backend.removeprefix("db+")).database))
+    assert b"s3cret-T0ken" not in await asyncio.to_thread(results.read_bytes)
+
+
+def test_a_job_past_its_time_limit_is_cancelled_and_fails(
+    settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deployed pool (threads) enforces no time limit: the job's own timeout must stop it. Its
+    # own broker, so that the module's worker (with the default limit) cannot take the job.
+    settings = settings_factory(
+        celery_broker_url=f"sqla+sqlite:///{tmp_path / 'broker.db'}",
+        celery_result_backend=f"db+sqlite:///{tmp_path / 'results.db'}",
+        celery_task_time_limit_seconds=1,
+    )
+    cancelled = threading.Event()
+
+    async def runs_away(*arguments: Any, **options: Any) -> list[Any]:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return []
+
+    monkeypatch.setattr(ItemRepository, "list_for_owner", runs_away)
+    failed = job_runs("failed")
+    with run_worker(settings, pool="threads"):
+        job = create_celery(settings).send_task(EXPORT_ITEMS, kwargs={"user_id": 1})
+        job.get(timeout=30, propagate=False)
+    assert job.state == "FAILURE"
+    assert isinstance(job.result, SoftTimeLimitExceeded)
+    assert cancelled.is_set()
+    assert job_runs("failed") == failed + 1
 
 
 async def test_mail_for_a_dead_broker_is_logged_and_counted(settings_factory: Callable[..., Settings]) -> None:

@@ -17,6 +17,8 @@ EXPORT_ITEMS = "items.export"
 PURGE_EXPIRED_CREDENTIALS = "auth.purge_expired_credentials"
 PURGE_EXPIRED_AUDIT_EVENTS = "audit.purge_expired_events"
 SEND_EMAIL = "mail.send_email"
+# The longest countdown before a job's retry, in seconds: send_email's backoff cap, and Celery's default.
+MAX_RETRY_COUNTDOWN = 600
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -35,7 +37,6 @@ def create_celery(settings: Settings) -> Celery:
         task_time_limit=settings.celery_task_time_limit_seconds,
         task_soft_time_limit=max(1, int(settings.celery_task_time_limit_seconds * 0.9)),
         result_expires=timedelta(days=1),
-        result_extended=True,
         broker_connection_timeout=settings.celery_publish_timeout_seconds,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings),
@@ -54,8 +55,10 @@ def create_celery(settings: Settings) -> Celery:
 def _transport_options(settings: Settings) -> dict[str, Any]:
     if settings.celery_broker_url.startswith("sqla+"):
         return {}  # the SQLAlchemy transport hands every option to create_engine()
-    # Redis re-delivers unacknowledged jobs after this: longer than any job may run.
-    return {"visibility_timeout": settings.celery_task_time_limit_seconds * 2}
+    # Redis hands a job unacknowledged for this long to another worker, even while the first still
+    # holds it. A worker holds a retry through its countdown, then runs it within the time limit
+    # (jobs.run_in_time_limit): twice that, for the wait for a free thread.
+    return {"visibility_timeout": (MAX_RETRY_COUNTDOWN + settings.celery_task_time_limit_seconds) * 2}
 
 
 @before_task_publish.connect(weak=False, dispatch_uid="service-request-id-out")

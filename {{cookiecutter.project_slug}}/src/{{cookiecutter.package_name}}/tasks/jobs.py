@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import structlog
 from celery import Task, shared_task, states
+from celery.exceptions import SoftTimeLimitExceeded
 
 from ..api.v1.schemas import ItemRead
 from ..core.availability import is_unavailable
@@ -21,7 +22,7 @@ from ..services import auth
 from ..services.audit import purge_expired_events
 from ..services.items import ItemService
 from ..settings import Settings
-from .app import EXPORT_ITEMS, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_CREDENTIALS, SEND_EMAIL
+from .app import EXPORT_ITEMS, MAX_RETRY_COUNTDOWN, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_CREDENTIALS, SEND_EMAIL
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -43,6 +44,28 @@ class IdempotentTask(Task[Any, Any]):
         return super().__call__(*args, **kwargs)
 
 
+def run_in_time_limit(task: Task[Any, Any], work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` in an event loop of its own, cancelled at the job's soft time limit.
+
+    The worker's thread pool ignores Celery's time limits, so the job keeps its own. Cancelling is
+    the soft limit's meaning: the job cleans up (its `finally` blocks run), then fails with
+    SoftTimeLimitExceeded as under the prefork pool. Nothing can enforce the hard limit on a thread.
+    """
+    limit = task.soft_time_limit
+
+    async def bounded() -> T:
+        timeout = asyncio.timeout(limit)
+        try:
+            async with timeout:
+                return await work
+        except TimeoutError as error:
+            if timeout.expired():  # not a TimeoutError of the work's own, which may be retried
+                raise SoftTimeLimitExceeded(limit) from error
+            raise
+
+    return asyncio.run(bounded())
+
+
 def run_with_database(task: Task[Any, Any], work: Callable[[Database], Awaitable[T]]) -> T:
     """Run `work` in an event loop and engine of its own; an unreachable database becomes a retry."""
     settings: Settings = task.app.conf.service_settings
@@ -55,7 +78,7 @@ def run_with_database(task: Task[Any, Any], work: Callable[[Database], Awaitable
             await database.dispose()
 
     try:
-        return asyncio.run(run())
+        return run_in_time_limit(task, run())
     except Exception as error:
         if is_unavailable(error):
             raise DependencyUnavailableError from error
@@ -113,9 +136,9 @@ def purge_expired_audit_events(self: Task[Any, Any]) -> int:
 # Unlike the database jobs, a mail server may stay away for a while: up to ten minutes between
 # attempts (with jitter, up to half an hour in all), before the job fails and the worker logs it.
 @shared_task(bind=True, base=IdempotentTask, name=SEND_EMAIL, autoretry_for=smtp.SMTP_ERRORS,
-             retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=10)  # fmt: skip
+             retry_backoff=2, retry_backoff_max=MAX_RETRY_COUNTDOWN, retry_jitter=True, max_retries=10)  # fmt: skip
 def send_email(self: Task[Any, Any], message: str) -> None:
     """Send a message the API composed (`message` is its `EmailMessage.as_string()`)."""
     parsed: EmailMessage = message_from_string(message, _class=EmailMessage, policy=policy.default)
-    asyncio.run(smtp.send(parsed, self.app.conf.service_settings))
+    run_in_time_limit(self, smtp.send(parsed, self.app.conf.service_settings))
     log.info("email_sent", message_id=parsed["Message-ID"], subject=parsed["Subject"])
