@@ -77,6 +77,8 @@ def serving_workers(metrics_dir: Path) -> dict[str, float]:
     """Requests to LIVE counted by each worker that has served any, read from its own file."""
     counts = {}
     for path in metrics_dir.glob("counter_*.db"):  # one file per worker process
+        if path.stat().st_size == 0:  # its worker has just created it: prometheus_client sizes it next
+            continue
         metrics = MultiProcessCollector.merge([str(path)])  # type: ignore[no-untyped-call]
         samples = [sample for metric in metrics for sample in metric.samples]
         count = sum(
