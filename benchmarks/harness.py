@@ -100,6 +100,8 @@ def service_env(port: int, database_url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "ALLOW_SQLITE_IN_PRODUCTION": "true",
         "EMAIL_BACKEND": "smtp",  # production refuses the console backend; unsent mail is only logged and counted
+        "EMAIL_FROM": "noreply@example.com",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "HOST": "127.0.0.1",
         "PORT": str(port),
         **extra,

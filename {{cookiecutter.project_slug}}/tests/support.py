@@ -29,6 +29,11 @@ NEW_PASSWORD = "a brand new long passphrase"  # pragma: allowlist secret
 SECRET_KEY = "tests-only-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"  # pragma: allowlist secret
 TOTP_ENCRYPTION_KEY = "tests-only-totp-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # pragma: allowlist secret
 CLIENT_ADDRESS = ("203.0.113.7", 50000)
+# Production refuses to run with the defaults of these (they point at the developer's machine).
+PUBLIC_ADDRESSES: dict[str, Any] = {
+    "public_base_url": "https://orders.example",
+    "email_from": "Orders <noreply@orders.example>",
+}
 
 
 class IsolatedSettings(Settings):

@@ -12,7 +12,9 @@ from email.headerregistry import Address
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr
 from functools import cached_property
+from ipaddress import ip_address
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -208,7 +210,11 @@ class Settings(BaseSettings):
 
     @field_validator("public_base_url")
     @classmethod
-    def _strip_trailing_slash(cls, value: str) -> str:
+    def _absolute_http_url(cls, value: str) -> str:
+        """An http(s) address with a host; without its trailing slash, as links append their own path."""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("PUBLIC_BASE_URL must be an address such as https://app.example.com")
         return value.rstrip("/")
 
     @field_validator("database_url")
@@ -240,9 +246,22 @@ class Settings(BaseSettings):
             problems.append("EMAIL_BACKEND=console writes links with tokens to the log: use smtp")
         if self.smtp_password is not None and self.smtp_security == "none":
             problems.append("SMTP_SECURITY=none would send SMTP_PASSWORD in clear text: use starttls or tls")
+        problems += self._public_address_problems()
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
+
+    def _public_address_problems(self) -> list[str]:
+        """The defaults name this machine, so links in mail would lead nowhere and mail come from nowhere."""
+        problems = [
+            f"{name.upper()} is not set: its default points at this machine"
+            for name in ("public_base_url", "email_from")
+            if name not in self.model_fields_set
+        ]
+        host = urlsplit(self.public_base_url).hostname or ""
+        if not self.public_base_url.startswith("https://") and not _is_loopback(host):
+            problems.append("PUBLIC_BASE_URL must start with https://: the links in mail carry tokens")
+        return problems
 
     @property
     def is_sqlite(self) -> bool:
@@ -282,6 +301,16 @@ def _secret_key_problems(name: str, secret_key: SecretStr | None) -> list[str]:
     if len(value) < MIN_SECRET_KEY_LENGTH or len(set(value)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
         return [f"{name} is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"]
     return []
+
+
+def _is_loopback(host: str) -> bool:
+    """A local stack (compose) may link to plain http on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingsError(Exception):

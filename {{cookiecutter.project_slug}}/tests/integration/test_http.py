@@ -12,7 +12,7 @@ from httpx import ASGITransport, AsyncClient
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import Account
+from ..support import PUBLIC_ADDRESSES, Account
 
 MAX_BODY_BYTES = 1024
 
@@ -172,7 +172,7 @@ async def test_the_docs_page_may_load_swagger_ui(client: AsyncClient) -> None:
 
 
 async def test_production_adds_hsts(settings_factory: Callable[..., Settings]) -> None:
-    app = create_app(settings_factory(environment="production", allow_sqlite_in_production=True))
+    app = create_app(settings_factory(environment="production", allow_sqlite_in_production=True, **PUBLIC_ADDRESSES))
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="https://api") as client,

@@ -26,7 +26,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web import routes
 from {{ cookiecutter.package_name }}.web.session import start_session
 
-from ..support import CLIENT_ADDRESS, PASSWORD, WRONG_PASSWORD, Account
+from ..support import CLIENT_ADDRESS, PASSWORD, PUBLIC_ADDRESSES, WRONG_PASSWORD, Account
 
 EMAIL = "grace@example.com"
 TOO_SHORT = "short"  # pragma: allowlist secret
@@ -143,7 +143,7 @@ async def test_logging_in_sets_a_secure_by_default_session_cookie(client: AsyncC
 
 
 def test_session_cookies_are_secure_in_production(settings_factory: Callable[..., Settings]) -> None:
-    settings = settings_factory(environment="production", allow_sqlite_in_production=True)
+    settings = settings_factory(environment="production", allow_sqlite_in_production=True, **PUBLIC_ADDRESSES)
     response = Response()
     start_session(response, cast(AppContext, SimpleNamespace(settings=settings)), "token", 60)
     assert "Secure" in response.headers["set-cookie"]

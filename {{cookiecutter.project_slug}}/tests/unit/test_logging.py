@@ -13,7 +13,7 @@ import structlog
 from {{ cookiecutter.package_name }}.core.logging import REDACTED, configure_logging
 from {{ cookiecutter.package_name }}.core.request_id import set_request_id
 
-from ..support import PASSWORD, SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
+from ..support import PASSWORD, PUBLIC_ADDRESSES, SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -28,6 +28,7 @@ def test_json_lines_carry_level_time_and_request_id(capsys: pytest.CaptureFixtur
             secret_key=SECRET_KEY,
             totp_encryption_key=TOTP_ENCRYPTION_KEY,
             email_backend="smtp",
+            **PUBLIC_ADDRESSES,
         )
     )
 

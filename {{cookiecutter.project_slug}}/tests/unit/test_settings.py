@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.settings import SettingsError, get_settings
 
-from ..support import SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
+from ..support import PUBLIC_ADDRESSES, SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
 POSTGRES_URL = "postgresql+asyncpg://app@db.internal:5432/app"
 # What every production configuration needs besides its secret key and database.
@@ -18,6 +18,7 @@ PRODUCTION: dict[str, Any] = {
     "environment": "production",
     "email_backend": "smtp",
     "totp_encryption_key": TOTP_ENCRYPTION_KEY,
+    **PUBLIC_ADDRESSES,
 }
 
 
@@ -142,6 +143,39 @@ def test_production_refuses_to_send_the_smtp_password_in_clear_text() -> None:
 def test_email_from_must_be_one_address(sender: str) -> None:
     with pytest.raises(ValidationError, match="EMAIL_FROM must be one address"):
         IsolatedSettings(email_from=sender)
+
+
+def test_production_refuses_the_public_addresses_left_at_their_defaults() -> None:
+    production = {**PRODUCTION, "secret_key": SECRET_KEY, "database_url": POSTGRES_URL}
+    del production["public_base_url"], production["email_from"]
+    with pytest.raises(ValidationError) as refused:
+        IsolatedSettings(**production)
+    assert "PUBLIC_BASE_URL is not set" in str(refused.value)
+    assert "EMAIL_FROM is not set" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://orders.example", True),
+        ("http://127.0.0.1:8000", True),  # a local stack such as compose
+        ("http://localhost:8000/ui", True),
+        ("http://orders.example", False),  # the links carry tokens
+    ],
+)
+def test_production_wants_https_links_beyond_this_machine(url: str, accepted: bool) -> None:
+    production = {**PRODUCTION, "secret_key": SECRET_KEY, "database_url": POSTGRES_URL, "public_base_url": url}
+    if accepted:
+        assert IsolatedSettings(**production).public_base_url == url
+    else:
+        with pytest.raises(ValidationError, match="PUBLIC_BASE_URL must start with https://"):
+            IsolatedSettings(**production)
+
+
+@pytest.mark.parametrize("url", ["orders.example", "ftp://orders.example", "https://", "https://orders.example/?a=1"])
+def test_public_base_url_must_be_an_http_address(url: str) -> None:
+    with pytest.raises(ValidationError, match="PUBLIC_BASE_URL must be an address"):
+        IsolatedSettings(public_base_url=url)
 
 
 def test_email_settings_have_working_defaults() -> None:
