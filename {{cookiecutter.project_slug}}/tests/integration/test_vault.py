@@ -163,6 +163,17 @@ def test_bad_credentials_stop_start_up_with_one_clear_line(
     assert all(value not in message for value in variables.values())
 
 
+def test_production_refuses_to_skip_vaults_certificate_check(
+    fake: FakeVault, vault_env: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.state.approles["service"] = "approle-secret-id"  # pragma: allowlist secret
+    vault_env(fake.url, VAULT_ROLE_ID="service", VAULT_SECRET_ID="approle-secret-id", VAULT_SKIP_VERIFY="true")
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="VAULT_SKIP_VERIFY=true is refused in production"):
+        get_settings()
+    assert fake.state.logins == 0  # refused before the credentials went anywhere
+
+
 def test_a_missing_secret_stops_start_up(vault: Vault, vault_env: Callable[..., str]) -> None:
     vault_env(VAULT_TOKEN=vault.root_token)
     with pytest.raises(SettingsError, match="nothing found"):

@@ -21,7 +21,7 @@ import requests
 import structlog
 from hvac.exceptions import Forbidden, InvalidPath, InvalidRequest, Unauthorized
 from hvac.exceptions import VaultError as HvacError
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -49,10 +49,18 @@ class VaultConfig(BaseSettings):
     path: str = "{{ cookiecutter.project_slug }}"
     namespace: str | None = None
     cacert: str | None = None  # CA bundle to verify Vault's certificate
-    skip_verify: bool = False  # never in production
+    skip_verify: bool = False  # for local experiments; refused in production
     timeout_seconds: float = Field(default=5.0, gt=0)
     connect_attempts: int = Field(default=3, ge=1)
     connect_backoff_seconds: float = Field(default=0.5, ge=0)
+    # The service's ENVIRONMENT, read here so the check below runs before anything is sent to Vault.
+    environment: str = Field(default="development", validation_alias="ENVIRONMENT")
+
+    @model_validator(mode="after")
+    def _verify_vault_in_production(self) -> VaultConfig:
+        if self.skip_verify and self.environment == "production":
+            raise ValueError("VAULT_SKIP_VERIFY=true is refused in production: put Vault's CA bundle in VAULT_CACERT")
+        return self
 
     @property
     def enabled(self) -> bool:
