@@ -17,12 +17,15 @@ from collections.abc import Mapping
 # tojson escapes quotes (including ') so the rendered text can never close this raw string.
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
 
-SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG_PATTERN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 # Public PEP 440 versions: 1.2.3, 1.0rc1, 2.0.post1, 0.1.0.dev3
 VERSION_PATTERN = re.compile(r"\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?")
 MAX_NAME_LENGTH = 64
+# Kubernetes objects are named after the slug; the longest, the purge CronJob `<slug>-purge`, may
+# have at most 52 characters.
+MAX_KUBERNETES_SLUG_LENGTH = 46
 # A Backstage entity reference, [kind:][namespace/]name, with the catalog's rules for each part.
 ENTITY_REF_PATTERN = re.compile(
     r"(?:[A-Za-z][A-Za-z0-9]*:)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?/)?[A-Za-z0-9](?:[-._A-Za-z0-9]{0,61}[A-Za-z0-9])?"
@@ -60,10 +63,13 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         # use_kubernetes: kubernetes-validate and its dependencies
         "attr", "attrs", "importlib_resources", "jsonschema", "jsonschema_specifications",
         "kubernetes_validate", "referencing", "rpds",
+        # installed only on some platforms or Pythons (markers in uv.lock)
+        "async_timeout", "colorama",
     }
 )  # fmt: skip
-# sys.stdlib_module_names leaves out the regression-test package; "tests" is the project's test folder.
-STDLIB_EXTRAS = frozenset({"test", "tests"})
+# Besides sys.stdlib_module_names: the regression-test package it leaves out, and the project's own
+# top-level folders, which imports and coverage would find instead of the package.
+RESERVED_NAMES = frozenset({"test", "tests", "migrations", "docs", "deploy", "monitoring", "src"})
 # The booleans of cookiecutter.json: every optional module is named use_<module> there (that
 # file is the one list of modules), and these two are steps of the bake itself.
 BAKE_STEPS = ("init_git", "install_pre_commit")
@@ -80,6 +86,11 @@ def validate(answers: Mapping[str, object]) -> list[str]:
         problems.append(
             f"project_slug {slug!r} is not a valid folder/repository name: use lowercase letters,"
             f" digits and single dashes, starting with a letter (at most {MAX_NAME_LENGTH} characters)"
+        )
+    elif answers.get("use_kubernetes") is True and len(slug) > MAX_KUBERNETES_SLUG_LENGTH:
+        problems.append(
+            f"project_slug {slug!r} is too long for use_kubernetes: the Kubernetes names made from it"
+            f" allow at most {MAX_KUBERNETES_SLUG_LENGTH} characters"
         )
     problems.extend(package_problems(package))
     email = str(answers.get("author_email", ""))
@@ -117,9 +128,10 @@ def package_problems(package: str) -> list[str]:
         ]
     if keyword.iskeyword(package) or keyword.issoftkeyword(package):
         return [f"package_name {package!r} is a Python keyword: choose another name"]
-    if package in sys.stdlib_module_names or package in STDLIB_EXTRAS:
+    if package in sys.stdlib_module_names or package in RESERVED_NAMES:
         return [
-            f"package_name {package!r} would shadow a standard library module or the tests folder: choose another name"
+            f"package_name {package!r} would shadow a standard library module or a folder of the project:"
+            " choose another name"
         ]
     if package in DEPENDENCY_IMPORT_NAMES:
         return [f"package_name {package!r} would shadow a library the service or its tools import: choose another name"]

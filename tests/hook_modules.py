@@ -1,4 +1,4 @@
-"""Import the hook scripts as modules (they are plain Python; see DESIGN.md)."""
+"""Import the hook scripts as modules: their Jinja sits inside string literals, so they import unrendered."""
 
 from __future__ import annotations
 

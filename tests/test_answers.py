@@ -49,7 +49,7 @@ def hook_copies(temp_dir: Path) -> list[str]:
         ("package_name=class", "ERROR: package_name 'class' is a Python keyword"),
         ("package_name=json", "ERROR: package_name 'json' would shadow a standard library module"),
         ("author_email=not-an-email", "ERROR: author_email 'not-an-email' is not an e-mail address"),
-        ("project_name=3D Printer", "ERROR: package_name '3d_printer' is not a valid Python package name"),
+        ("project_name=3D Printer", "ERROR: project_slug '3d-printer' is not a valid folder"),
     ],
 )
 def test_invalid_answer_is_refused_with_one_clear_first_line(tmp_path: Path, answer: str, first_line: str) -> None:

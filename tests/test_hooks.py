@@ -40,6 +40,17 @@ def test_valid_answers_have_no_problems() -> None:
     assert pre_gen.validate(VALID) == []
 
 
+def test_kubernetes_limits_the_slug_to_what_its_names_allow() -> None:
+    slug = "a" * 47  # "<slug>-purge" names a CronJob, at most 52 characters
+    assert pre_gen.validate({**VALID, "project_slug": slug}) == []
+    problems = pre_gen.validate({**VALID, "project_slug": slug, "use_kubernetes": True})
+    assert problems == [
+        f"project_slug {slug!r} is too long for use_kubernetes: the Kubernetes names made from it allow at most 46"
+        " characters"
+    ]
+    assert pre_gen.validate({**VALID, "project_slug": slug[:46], "use_kubernetes": True}) == []
+
+
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
@@ -49,6 +60,9 @@ def test_valid_answers_have_no_problems() -> None:
         ("project_slug", "orders--service", "project_slug 'orders--service'"),
         ("project_slug", "", "project_slug ''"),
         ("project_slug", "a" * 65, "at most 64 characters"),
+        ("project_slug", "3d-printer", "project_slug '3d-printer' is not a valid folder"),
+        ("package_name", "migrations", "package_name 'migrations' would shadow a standard library module or a folder"),
+        ("package_name", "colorama", "package_name 'colorama' would shadow a library"),
         ("package_name", "3d_service", "package_name '3d_service' is not a valid Python package name"),
         ("package_name", "orders-service", "package_name 'orders-service' is not a valid Python package name"),
         ("package_name", "class", "package_name 'class' is a Python keyword"),
