@@ -93,6 +93,14 @@ async def test_audit_series_start_at_zero(client: AsyncClient) -> None:
     """The refresh-token reuse alert needs a zero sample before the first reuse to see an increase."""
     exposition = (await client.get("/metrics")).text
     assert 'audit_events_total{action="auth.refresh_token_reuse",outcome="failure"} 0.0' in exposition
+{%- if cookiecutter.use_celery %}
+
+
+def test_worker_job_series_start_at_zero() -> None:
+    """EmailDeliveryFailing needs a zero sample before a worker's first failed mail to see an increase."""
+    registry = WorkerMetrics().registry
+    assert registry.get_sample_value("celery_tasks_total", {"task": "mail.send_email", "outcome": "failed"}) == 0.0
+{%- endif %}
 
 
 def test_grafana_alert_rules_are_the_prometheus_alerts() -> None:

@@ -53,6 +53,11 @@ def job_runs(outcome: str, task: str = EXPORT_ITEMS) -> float:
     return METRICS.registry.get_sample_value("celery_tasks_total", {"task": task, "outcome": outcome}) or 0.0
 
 
+def queue_waits(task: str) -> float:
+    """How many `task` jobs had their queue time measured so far."""
+    return METRICS.registry.get_sample_value("celery_task_queue_latency_seconds_count", {"task": task}) or 0.0
+
+
 def run_worker(settings: Settings, pool: str = "solo") -> Any:
     """A real worker for `settings`' broker, in a thread of this process."""
     celery = create_celery(settings)
@@ -152,6 +157,7 @@ async def test_a_send_email_job_reaches_the_smtp_server_after_a_refusal(
     settings = settings_factory(email_via_celery=True)
     mailer = Mailer(settings, jobs=app_context.jobs, on_outcome=outcomes.append)
     sent = job_runs("succeeded", SEND_EMAIL)
+    waits = queue_waits(SEND_EMAIL)
     link = "https://orders.example/reset-password?token=s3cret-T0ken"
     await mailer.deliver(mailer.compose("password_reset", "ada@example.com", link=link, expires_in="30 minutes"))
     assert outcomes == ["queued"]
@@ -159,6 +165,8 @@ async def test_a_send_email_job_reaches_the_smtp_server_after_a_refusal(
     assert received["Subject"].startswith("Reset your password")
     assert await asyncio.to_thread(wait_until, lambda: job_runs("retried", SEND_EMAIL) >= 1, 10)
     assert await asyncio.to_thread(wait_until, lambda: job_runs("succeeded", SEND_EMAIL) > sent, 10)
+    # The retry's backoff is not queue time: the job's wait is measured once, at its first run.
+    assert queue_waits(SEND_EMAIL) == waits + 1
     # The result backend keeps results for a day, not the job's arguments (the message, its link).
     results = Path(str(make_url(settings.celery_result_backend.removeprefix("db+")).database))
     assert b"s3cret-T0ken" not in await asyncio.to_thread(results.read_bytes)
