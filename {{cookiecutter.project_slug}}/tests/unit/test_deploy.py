@@ -8,6 +8,7 @@ from __future__ import annotations
 {% if cookiecutter.use_grafana_alerts %}
 import json
 {%- endif %}
+import re
 {%- if cookiecutter.use_celery or cookiecutter.database == "postgresql" %}
 import shlex
 {%- endif %}
@@ -16,9 +17,13 @@ import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
+{%- if cookiecutter.use_opentelemetry %}
+from urllib.parse import urlsplit
+{%- endif %}
 
 import pytest
 import yaml
+from fastapi.routing import iter_route_contexts
 {%- if cookiecutter.use_opentelemetry %}
 from opentelemetry.sdk import environment_variables as otel_variables
 {%- endif %}
@@ -40,6 +45,9 @@ SLUG = "{{ cookiecutter.project_slug }}"
 PACKAGE = "{{ cookiecutter.package_name }}"
 PRE_STOP_SECONDS = 5
 KUBECTL = shutil.which("kubectl")
+# Prometheus and the probes reach these inside the cluster; the Ingress must not publish them.
+INTERNAL_ROUTES = ("/metrics", "/health/")
+PORTAL_LABEL = "backstage.io/kubernetes-id"
 # What the Secret the operator creates adds (docs/deploy.md lists its keys).
 OPERATOR_SECRET: dict[str, Any] = {
     "secret_key": SECRET_KEY,
@@ -81,6 +89,16 @@ def config(environment: str) -> dict[str, str]:
 def container(environment: str, kind: str, name: str) -> dict[str, Any]:
     (first, *_) = find(environment, kind, name)["spec"]["template"]["spec"]["containers"]
     return dict(first)
+
+
+def workloads(environment: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each object that runs pods, with its pod template."""
+    found = []
+    for o in rendered(environment):
+        if o["kind"] in {"Deployment", "Job", "CronJob"}:
+            spec = o["spec"]["jobTemplate"]["spec"] if o["kind"] == "CronJob" else o["spec"]
+            found.append((o, spec["template"]))
+    return found
 
 
 def settings_from(data: dict[str, str]) -> Settings:
@@ -147,6 +165,60 @@ def test_no_secret_is_committed(environment: str) -> None:
     assert [o["metadata"]["name"] for o in rendered(environment) if o["kind"] == "Secret"] == []
     secret_settings = {"SECRET_KEY", "TOTP_ENCRYPTION_KEY"{% if cookiecutter.database == "postgresql" %}, "DATABASE_URL"{% endif %}{% if cookiecutter.use_sentry %}, "SENTRY_DSN"{% endif %}{% if cookiecutter.use_celery %}, "CELERY_BROKER_URL"{% endif %}}
     assert secret_settings.isdisjoint(config(environment))
+
+
+def published(path: str, ingress_paths: list[dict[str, Any]]) -> bool:
+    """Whether a request for `path` matches one of the Ingress paths (Kubernetes' matching rules)."""
+    return any(
+        path == rule["path"] or (rule["pathType"] == "Prefix" and path.startswith(rule["path"].rstrip("/") + "/"))
+        for rule in ingress_paths
+    )
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_ingress_publishes_every_route_but_metrics_and_health(environment: str) -> None:
+    (rule,) = find(environment, "Ingress", SLUG)["spec"]["rules"]
+    ingress_paths = rule["http"]["paths"]
+    routes = {route.path for route in iter_route_contexts(create_app(IsolatedSettings()).routes) if route.path}
+    internal = {path for path in routes if path.startswith(INTERNAL_ROUTES)}
+    assert internal == {"/metrics", "/health/live", "/health/ready"}
+    assert sorted(path for path in routes - internal if not published(path, ingress_paths)) == []
+    assert sorted(path for path in internal if published(path, ingress_paths)) == []
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_network_policy_lets_the_service_reach_what_its_settings_name(environment: str) -> None:
+    egress = find(environment, "NetworkPolicy", SLUG)["spec"]["egress"]
+    tcp_ports = {port["port"] for rule in egress for port in rule["ports"] if port.get("protocol", "TCP") == "TCP"}
+    settings = settings_from(config(environment))
+    assert settings.email_backend == "smtp"
+    assert settings.smtp_port in tcp_ports
+{%- if cookiecutter.use_opentelemetry %}
+    assert urlsplit(config(environment)["OTEL_EXPORTER_OTLP_ENDPOINT"]).port in tcp_ports
+{%- endif %}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_make_deploy_waits_for_every_deployment(environment: str) -> None:
+    waited = re.search(r"for component in ([\w ]+);", (PROJECT / "Makefile").read_text(encoding="utf-8"))
+    assert waited is not None
+    deployments = [o for o in rendered(environment) if o["kind"] == "Deployment"]
+    components = {o["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] for o in deployments}
+    assert sorted(waited.group(1).split()) == sorted(components)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_object_carries_the_portal_label_but_no_selector_does(environment: str) -> None:
+    """The developer portal finds the objects and pods by the id catalog-info.yaml gives it."""
+    catalog = yaml.safe_load_all((PROJECT / "catalog-info.yaml").read_text(encoding="utf-8"))
+    (component,) = [entity for entity in catalog if entity["kind"] == "Component"]
+    portal_id = component["metadata"]["annotations"][PORTAL_LABEL]
+    for o in rendered(environment):
+        assert o["metadata"]["labels"][PORTAL_LABEL] == portal_id, o["metadata"]["name"]
+    for o, template in workloads(environment):
+        assert template["metadata"]["labels"][PORTAL_LABEL] == portal_id, o["metadata"]["name"]
+        # A Deployment's selector cannot change: adding the label there would break upgrades.
+        assert PORTAL_LABEL not in o["spec"].get("selector", {}).get("matchLabels", {}), o["metadata"]["name"]
 {%- if cookiecutter.database == "postgresql" %}
 
 
@@ -178,6 +250,27 @@ def test_sqlite_runs_one_replica_on_its_volume(environment: str) -> None:
     assert str(Path(database_file).parent) in mounts
     (migrate,) = deployment["template"]["spec"]["initContainers"]
     assert migrate["command"] == ["python", "-m", PACKAGE, "migrate"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_container_given_the_sqlite_file_mounts_its_volume(environment: str) -> None:
+    settings = settings_from(config(environment))
+    assert settings.is_sqlite
+    database_directory = str(Path(settings.database_url.removeprefix("sqlite+aiosqlite:///")).parent)
+    claim = find(environment, "PersistentVolumeClaim", f"{SLUG}-data")["metadata"]["name"]
+    given = []
+    for o, template in workloads(environment):
+        pod = template["spec"]
+        volumes = {v["name"] for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == claim}
+        for each in pod.get("initContainers", []) + pod["containers"]:
+            config_maps = [source.get("configMapRef", {}).get("name", "") for source in each.get("envFrom", [])]
+            if any(name.startswith(f"{SLUG}-config") for name in config_maps):
+                given.append((o["kind"], o["metadata"]["name"], each["name"]))
+                mounts = {m["mountPath"] for m in each.get("volumeMounts", []) if m["name"] in volumes}
+                assert database_directory in mounts, (o["metadata"]["name"], each["name"])
+    # A ReadWriteOnce volume is safe for the containers of one pod only: everything runs in the API's.
+    assert {(kind, name) for kind, name, _ in given} == {("Deployment", SLUG)}
+    assert {name for *_, name in given} == {"migrate", "api"{% if cookiecutter.use_celery %}, "worker", "beat"{% endif %}}
 {%- endif %}
 {%- if cookiecutter.use_celery %}
 
@@ -190,19 +283,38 @@ def make_recipe(target: str) -> list[str]:
     return shlex.split(command)
 
 
+def running(environment: str, container_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Deployment that runs the container of that name, and the container."""
+    (found,) = [
+        (o, each)
+        for o, template in workloads(environment)
+        for each in template["spec"]["containers"]
+        if each["name"] == container_name
+    ]
+    return found
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_worker_runs_what_make_worker_runs(environment: str) -> None:
-    worker = container(environment, "Deployment", f"{SLUG}-worker")
+    _, worker = running(environment, "worker")
     assert worker["command"] == make_recipe("worker")
     settings = settings_from(config(environment))
     assert worker["ports"][0]["containerPort"] == settings.celery_worker_metrics_port
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_stopped_worker_finishes_its_running_jobs(environment: str) -> None:
+    deployment, _ = running(environment, "worker")
+    settings = settings_from(config(environment))
+    grace_period = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace_period > settings.celery_task_time_limit_seconds
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_beat_never_runs_twice(environment: str) -> None:
-    beat = find(environment, "Deployment", f"{SLUG}-beat")["spec"]
-    assert (beat["replicas"], beat["strategy"]["type"]) == (1, "Recreate")
-    command, expected = beat["template"]["spec"]["containers"][0]["command"], make_recipe("beat")
+    deployment, beat = running(environment, "beat")
+    assert (deployment["spec"]["replicas"], deployment["spec"]["strategy"]["type"]) == (1, "Recreate")
+    command, expected = beat["command"], make_recipe("beat")
     # The same command, with the schedule file on the pod's writable volume.
     assert command[: command.index("--schedule")] == expected[: expected.index("--schedule")]
 {%- elif cookiecutter.database == "postgresql" %}
@@ -218,6 +330,17 @@ def test_an_hourly_job_runs_both_purge_commands(environment: str) -> None:
     assert [command[:3] for command in commands] == [["python", "-m", PACKAGE]] * 2
     chosen = [build_parser().parse_args(command[3:]).handler for command in commands]
     assert chosen == [purge_credentials, purge_audit_events]
+{%- endif %}
+{%- if cookiecutter.use_celery and cookiecutter.use_grafana_alerts %}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_prometheus_scrapes_the_worker_wherever_it_runs(environment: str) -> None:
+    monitor = find(environment, "PodMonitor", f"{SLUG}-worker")["spec"]
+    deployment, worker = running(environment, "worker")
+    assert monitor["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    (endpoint,) = monitor["podMetricsEndpoints"]
+    assert endpoint["port"] in {port["name"] for port in worker["ports"]}
 {%- endif %}
 {%- if cookiecutter.use_grafana_alerts %}
 
