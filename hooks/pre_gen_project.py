@@ -70,6 +70,17 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
 # Besides sys.stdlib_module_names: the regression-test package it leaves out, and the project's own
 # top-level folders, which imports and coverage would find instead of the package.
 RESERVED_NAMES = frozenset({"test", "tests", "migrations", "docs", "deploy", "monitoring", "src"})
+# Projects run on Python 3.11 to 3.14, whichever Python runs this hook: the standard library's
+# modules removed in 3.12 and 3.13 or added in 3.14, and the soft keywords (`type` since 3.12).
+OTHER_PYTHONS_STDLIB = frozenset(
+    {
+        "aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt", "distutils", "imghdr",
+        "imp", "lib2to3", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "smtpd", "sndhdr",
+        "spwd", "sunau", "telnetlib", "uu", "xdrlib",
+        "annotationlib", "compression",
+    }
+)  # fmt: skip
+SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
 # The booleans of cookiecutter.json: every optional module is named use_<module> there (that
 # file is the one list of modules), and these two are steps of the bake itself.
 BAKE_STEPS = ("init_git", "install_pre_commit")
@@ -126,9 +137,9 @@ def package_problems(package: str) -> list[str]:
             f"package_name {package!r} is not a valid Python package name: use lowercase letters,"
             " digits and underscores, not starting with a digit (answer package_name=... to choose one)"
         ]
-    if keyword.iskeyword(package) or keyword.issoftkeyword(package):
+    if keyword.iskeyword(package) or package in SOFT_KEYWORDS:
         return [f"package_name {package!r} is a Python keyword: choose another name"]
-    if package in sys.stdlib_module_names or package in RESERVED_NAMES:
+    if package in sys.stdlib_module_names | OTHER_PYTHONS_STDLIB | RESERVED_NAMES:
         return [
             f"package_name {package!r} would shadow a standard library module or a folder of the project:"
             " choose another name"

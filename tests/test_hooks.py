@@ -63,6 +63,9 @@ def test_kubernetes_limits_the_slug_to_what_its_names_allow() -> None:
         ("project_slug", "3d-printer", "project_slug '3d-printer' is not a valid folder"),
         ("package_name", "migrations", "package_name 'migrations' would shadow a standard library module or a folder"),
         ("package_name", "colorama", "package_name 'colorama' would shadow a library"),
+        ("package_name", "type", "package_name 'type' is a Python keyword"),  # soft keyword since 3.12
+        ("package_name", "imghdr", "package_name 'imghdr' would shadow a standard library module"),  # until 3.12
+        ("package_name", "annotationlib", "package_name 'annotationlib' would shadow a standard library module"),
         ("package_name", "3d_service", "package_name '3d_service' is not a valid Python package name"),
         ("package_name", "orders-service", "package_name 'orders-service' is not a valid Python package name"),
         ("package_name", "class", "package_name 'class' is a Python keyword"),
