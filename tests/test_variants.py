@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from .variants import TEMPLATE_DIR, all_combinations, option_space, pairwise_combinations
+from .variants import TEMPLATE_DIR, all_combinations, multi_option_conditions, option_space, pairwise_combinations
 
 
 def test_option_space_is_every_choice_and_toggle_of_cookiecutter_json() -> None:
@@ -36,6 +36,12 @@ def test_the_slow_modules_are_on_in_few_pairwise_rows() -> None:
     assert len(heavy_rows) <= len(combinations) // 2
 
 
+def test_the_pairwise_set_installs_every_file_that_needs_three_answers() -> None:
+    combinations = pairwise_combinations()
+    for condition in multi_option_conditions():
+        assert any(condition.items() <= answers.items() for answers in combinations), condition
+
+
 def test_all_combinations_cross_every_file_shaping_option() -> None:
     combinations = list(all_combinations())
     space = option_space()
@@ -43,7 +49,9 @@ def test_all_combinations_cross_every_file_shaping_option() -> None:
     assert len(combinations) == len(list(itertools.product(*(space[key] for key in crossed))))
     assert len({json.dumps(answers, sort_keys=True) for answers in combinations}) == len(combinations)
     for sampled in ("python_version", "license"):
-        assert {answers[sampled] for answers in combinations} == set(space[sampled])
+        for key in crossed:
+            pairs = {(answers[key], answers[sampled]) for answers in combinations}
+            assert pairs == set(itertools.product(space[key], space[sampled])), (key, sampled)
 
 
 def test_command_prints_the_pairwise_set_as_json() -> None:

@@ -49,10 +49,13 @@ def all_combinations() -> Iterator[Answers]:
     """Every combination of the file-shaping options; sampled options rotate through their values."""
     space = option_space()
     crossed = [key for key in space if key not in HOOK_OPTIONS and key not in SAMPLED_OPTIONS]
-    for index, values in enumerate(itertools.product(*(space[key] for key in crossed))):
+    for values in itertools.product(*(space[key] for key in crossed)):
         answers: Answers = dict(zip(crossed, values, strict=True))
+        # Rotating by the sum of the crossed values' positions meets every value of every crossed
+        # option with every sampled value (a rotation by row number pairs it with the last few only).
+        shift = sum(space[key].index(value) for key, value in answers.items())
         for key in SAMPLED_OPTIONS:
-            answers[key] = space[key][index % len(space[key])]
+            answers[key] = space[key][shift % len(space[key])]
         for key in HOOK_OPTIONS:
             answers[key] = False
         yield answers
@@ -70,7 +73,20 @@ def pairwise_combinations() -> list[Answers]:
         for key, values in option_space().items()
     }
     keys = list(space)
-    return [dict(zip(keys, values, strict=True)) for values in AllPairs([space[key] for key in keys])]
+    rows = [dict(zip(keys, values, strict=True)) for values in AllPairs([space[key] for key in keys])]
+    # Files that exist only for three or more answers together are installed and tested too.
+    defaults = {key: values[0] for key, values in option_space().items()}
+    for condition in multi_option_conditions():
+        if not any(condition.items() <= row.items() for row in rows):
+            rows.append({**defaults, **condition})
+    return rows
+
+
+def multi_option_conditions() -> list[Answers]:
+    """The manifest's conditions on more than two answers (pairs are covered anyway)."""
+    manifest_path = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "template-manifest.json"
+    features = json.loads(manifest_path.read_text(encoding="utf-8"))["features"].values()
+    return [feature["when"] for feature in features if len(feature["when"]) > 2]
 
 
 def variant_id(answers: Answers) -> str:
