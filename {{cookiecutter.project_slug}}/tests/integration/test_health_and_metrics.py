@@ -150,6 +150,14 @@ async def test_a_crash_is_counted_as_a_5xx_of_its_route(app: FastAPI, client: As
     assert 'http_requests_total{handler="/crash",method="GET",status="5xx"} 1.0' in text
 
 
+@pytest.mark.own_app  # counts from zero
+async def test_login_refusal_series_start_at_zero(client: AsyncClient) -> None:
+    """rate() needs a sample before the first refusal to see it: every reason is exported from the start."""
+    text = (await client.get("/metrics")).text
+    for reason in ("too_many_requests", "account_locked"):
+        assert 'login_attempts_rejected_total{reason="' + reason + '"} 0.0' in text
+
+
 def test_every_route_declares_its_full_path(app: FastAPI) -> None:
     """Metrics and the access log name a request by its route's declared path, which leaves out a
     prefix given to include_router: routers declare their whole prefix, and this keeps it so."""

@@ -102,7 +102,7 @@ async def test_an_unhandled_error_is_reported_once_with_its_request_id_and_no_se
     async with _client(tracked_app) as client:
         response = await client.post(
             "/crash?token=one-time-link-token&lang=en",
-            json={"email": "ada@example.com", "password": PASSWORD},
+            json={"email": "ada@example.com", "new_password": PASSWORD, "code": "recovery-code-7"},
             headers={"Authorization": f"Bearer {TOKEN}", "Cookie": COOKIE, "X-Request-ID": "req-sentry-1"},
         )
     assert response.status_code == 500
@@ -112,8 +112,10 @@ async def test_an_unhandled_error_is_reported_once_with_its_request_id_and_no_se
     assert event["tags"]["request_id"] == "req-sentry-1"
     assert (event["environment"], event["release"]) == ("test", __version__)
     assert event["request"]["query_string"] == "token=[Filtered]&lang=[Filtered]"
+    assert not event["request"].get("data")  # bodies hold credentials under any name
     everything = b"".join(sink.raw).decode()
-    for secret in (TOKEN, PASSWORD, "cookie-value-0123456789", SECRET_KEY, "one-time-link-token"):
+    secrets = (TOKEN, PASSWORD, "recovery-code-7", "ada@example.com", "cookie-value-0123456789", SECRET_KEY)
+    for secret in (*secrets, "one-time-link-token"):
         assert secret not in everything
 
 

@@ -22,6 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..core.exceptions import AccountLockedError, RateLimitedError
 from ..core.middleware import is_last_message, route_template
 from ..services.audit import Action, Outcome
 
@@ -85,6 +86,8 @@ class Metrics:
         # sample, so a series born at 1 would hide the first (often the only) refresh-token reuse.
         for action, outcome in product(Action, Outcome):
             self.audit_events.labels(action=action, outcome=outcome)
+        for refusal in (RateLimitedError, AccountLockedError):
+            self.login_rejections.labels(reason=refusal.code)
         app_info = Info("app", "Version and environment of the running service", registry=None)
         app_info.info({"version": version, "environment": environment})
         self._add_process_collector(app_info)

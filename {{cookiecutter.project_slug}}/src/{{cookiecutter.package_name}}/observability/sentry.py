@@ -1,7 +1,8 @@
 """Error tracking with Sentry: on only when SENTRY_DSN is set, and nothing secret leaves the process.
 
-`send_default_pii=False` keeps user data, cookies and client IPs out, and stack frames go without
-their local variables. The SDK's own `EventScrubber` filters values under secret keys (its
+`send_default_pii=False` keeps user data, cookies and client IPs out, stack frames go without
+their local variables, and request bodies stay behind (they hold passwords, codes and link tokens
+under names no denylist can foresee). The SDK's own `EventScrubber` filters values under secret keys (its
 denylist plus the service's keys) anywhere in an event. What it cannot know is done here: secrets
 inside text (a setting's value in an error message, a bearer token in a breadcrumb) and the values
 of query parameters (a web page's one-time link token travels there). The request id becomes a
@@ -49,6 +50,7 @@ def init_sentry(settings: Settings) -> bool:
         profiles_sample_rate=settings.sentry_profiles_sample_rate,
         send_default_pii=False,
         include_local_variables=False,  # frame locals hold requests, headers and credentials
+        max_request_body_size="never",
         event_scrubber=EventScrubber(denylist=DEFAULT_DENYLIST + SERVICE_DENYLIST, recursive=True),
         before_send=scrub.event,
         before_send_transaction=scrub.event,

@@ -36,6 +36,7 @@ from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 {%- endif %}
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -141,7 +142,8 @@ class QueryValuesRedacted(SpanProcessor):
 
 class TraceResponseMiddleware:
     """Adds the `traceresponse` header (W3C Trace Context) to traced responses, so a user's report
-    leads to the trace."""
+    leads to the trace. Probes and scrapes run with instrumentation suppressed: their server spans
+    are excluded already, and the readiness checks' queries would otherwise start traces of their own."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -150,6 +152,10 @@ class TraceResponseMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if is_probe_or_scrape(scope):
+            with suppress_instrumentation():
+                await self.app(scope, receive, send)
             return
 
         async def send_with_trace_id(message: Message) -> None:
