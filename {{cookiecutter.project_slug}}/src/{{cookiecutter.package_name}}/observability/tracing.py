@@ -7,8 +7,8 @@ OpenTelemetry SDK does: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TR
 provider, no exporter thread, no instrumented library.
 
 FastAPI's own telemetry makes the server span of each request (named by its route template once
-routing has chosen the route) and the maintained instrumentations the rest: SQLAlchemy statements
-(without parameter values), Redis commands{% if cookiecutter.use_vault %}, the requests Vault makes{% endif %}{% if cookiecutter.use_celery %} and Celery jobs (a job's span continues
+routing has chosen the route) and the maintained instrumentations the rest: the API's SQLAlchemy
+statements (without parameter values; a job's engine is its own, made for one run, and untraced), Redis commands{% if cookiecutter.use_vault %}, the requests Vault makes{% endif %}{% if cookiecutter.use_celery %} and Celery jobs (a job's span continues
 the trace of the request that queued it){% endif %}. Every traced response carries a `traceresponse` header with
 the trace id, and every log line written inside a span carries `trace_id` and `span_id`.
 """
