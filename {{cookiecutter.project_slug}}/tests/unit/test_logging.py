@@ -54,10 +54,11 @@ def test_secrets_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
         authorization="Bearer x",
         cookie="s=1",
         email="a@b.c",
+        refresh_tokens=3,  # a count, as the purge jobs log it
     )
     (line,) = _lines(capsys)
     assert {line[key] for key in ("password", "refresh_token", "authorization", "cookie")} == {REDACTED}
-    assert line["email"] == "a@b.c"
+    assert (line["email"], line["refresh_tokens"]) == ("a@b.c", 3)
 
 
 def test_standard_library_loggers_use_the_same_format(capsys: pytest.CaptureFixture[str]) -> None:

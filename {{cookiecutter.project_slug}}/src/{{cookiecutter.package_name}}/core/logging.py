@@ -33,9 +33,12 @@ def names_a_secret(key: str) -> bool:
 
 
 def redact_secrets(_: Any, __: str, event_dict: EventDict) -> EventDict:
-    """Mask values whose key names a secret (password, token, authorization, cookie, ...)."""
-    for key in event_dict:
-        if names_a_secret(key):
+    """Mask values whose key names a secret (password, token, authorization, cookie, ...).
+
+    Numbers stay: `refresh_tokens=3` counts tokens, and no secret of the service is a number.
+    """
+    for key, value in event_dict.items():
+        if names_a_secret(key) and not isinstance(value, int):
             event_dict[key] = REDACTED
     return event_dict
 
