@@ -50,6 +50,8 @@ def hook_copies(temp_dir: Path) -> list[str]:
         ("package_name=json", "ERROR: package_name 'json' would shadow a standard library module"),
         ("author_email=not-an-email", "ERROR: author_email 'not-an-email' is not an e-mail address"),
         ("project_name=3D Printer", "ERROR: project_slug '3d-printer' is not a valid folder"),
+        ("project_name=", "ERROR: project_name is empty"),  # no slug to derive: the hook still runs
+        ("project_name=!!!", "ERROR: project_slug '-' is not a valid folder"),
     ],
 )
 def test_invalid_answer_is_refused_with_one_clear_first_line(tmp_path: Path, answer: str, first_line: str) -> None:
