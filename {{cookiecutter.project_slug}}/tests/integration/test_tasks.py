@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.schedules import crontab
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url, select
@@ -226,6 +228,7 @@ def test_the_worker_entry_point_serves_its_metrics(monkeypatch: pytest.MonkeyPat
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         assert b"celery_task_duration_seconds" in response.read()
     assert worker.app.conf.service_settings.celery_worker_metrics_port == port
+    worker._start_worker()  # a second worker on this host finds the port taken, and runs on without
 
 
 async def test_a_dead_broker_answers_503_and_leaves_the_service_ready(
@@ -240,6 +243,16 @@ async def test_a_dead_broker_answers_503_and_leaves_the_service_ready(
     # Only exports need the broker: the service stays ready, and says it is degraded.
     assert (ready.status_code, ready.json()["status"]) == (200, "degraded")
     assert ready.json()["checks"]["broker"] in {"error", "timeout"}
+
+
+async def test_a_dead_result_backend_answers_503(settings_factory: Callable[..., Settings], account: Account) -> None:
+    settings = settings_factory(celery_result_backend="redis://127.0.0.1:1/1", celery_publish_timeout_seconds=0.5)
+    app = create_app(settings)  # nothing listens on port 1
+    async with _client(app) as client:
+        user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
+        response = await client.get(f"/api/v1/tasks/{user_id}-{uuid4().hex}", headers=account.headers)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "job_queue_unavailable"
 
 
 @pytest.mark.skipif("TEST_REDIS_URL" not in os.environ, reason="set TEST_REDIS_URL to run the Redis broker test")
@@ -275,6 +288,14 @@ async def test_expired_sessions_and_tokens_are_purged(
     async with database.sessions() as session:
         assert await session.get(LoginSession, "expired-login") is None
     assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
+
+
+def test_beat_runs_the_purges_at_times_of_day_not_counted_from_its_start(settings: Settings) -> None:
+    # A beat that starts without its schedule file (a new container, compose's /tmp) counts an
+    # interval from its start: redeployed more often than daily, a daily job would never run.
+    schedule = create_celery(settings).conf.beat_schedule
+    assert schedule["purge-expired-credentials"]["schedule"] == crontab(minute=0)
+    assert schedule["purge-expired-audit-events"]["schedule"] == crontab(hour=3, minute=0)
 
 
 async def test_audit_events_past_their_retention_are_purged(settings: Settings, app: FastAPI) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import before_task_publish, task_prerun
 
 from ..core.request_id import current_request_id, set_request_id
@@ -43,9 +44,11 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,  # keep the service's structured log format
         worker_redirect_stdouts=False,  # the structured log already writes to standard output
         timezone="UTC",
+        # Times of day, not intervals: an interval counts from beat's start when its schedule file
+        # is new, so a beat redeployed more often than daily would never run the daily purge.
         beat_schedule={
-            "purge-expired-credentials": {"task": PURGE_EXPIRED_CREDENTIALS, "schedule": timedelta(hours=1)},
-            "purge-expired-audit-events": {"task": PURGE_EXPIRED_AUDIT_EVENTS, "schedule": timedelta(days=1)},
+            "purge-expired-credentials": {"task": PURGE_EXPIRED_CREDENTIALS, "schedule": crontab(minute=0)},
+            "purge-expired-audit-events": {"task": PURGE_EXPIRED_AUDIT_EVENTS, "schedule": crontab(hour=3, minute=0)},
         },
         service_settings=settings,
     )

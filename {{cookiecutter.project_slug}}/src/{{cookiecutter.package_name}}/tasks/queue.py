@@ -7,7 +7,10 @@ import math
 from typing import Any
 
 from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..core.availability import is_unavailable
 from ..core.exceptions import DependencyUnavailableError
 from ..settings import Settings
 from .app import create_celery
@@ -35,13 +38,24 @@ class JobQueue:
             raise JobQueueUnavailableError from error
 
     async def state(self, task_id: str) -> tuple[str, Any]:
-        """The job's state, and its result once it succeeded (failures keep their details in the worker's log)."""
+        """The job's state, and its result once it succeeded (failures keep their details in the worker's log).
+
+        503 (JobQueueUnavailableError) when the result backend cannot be reached in time.
+        """
 
         def read() -> tuple[str, Any]:
             result = self.celery.AsyncResult(task_id)
             return result.state, result.result if result.successful() else None
 
-        return await asyncio.to_thread(read)
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                return await asyncio.to_thread(read)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            raise JobQueueUnavailableError from error
+        except Exception as error:
+            if is_unavailable(error):
+                raise JobQueueUnavailableError from error
+            raise
 
     async def ping(self) -> None:
         """Readiness: the broker accepts a connection."""

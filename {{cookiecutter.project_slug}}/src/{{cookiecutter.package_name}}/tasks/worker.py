@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import structlog
 from celery.signals import worker_init
 from prometheus_client import start_http_server
 
@@ -28,13 +29,17 @@ configure_logging(settings)
 logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
 app = create_celery(settings)
 metrics = WorkerMetrics()
+log = structlog.get_logger(__name__)
 
 
 @worker_init.connect(weak=False)
 def _start_worker(**_: Any) -> None:
     metrics.connect()
     if settings.celery_worker_metrics_port:
-        start_http_server(settings.celery_worker_metrics_port, registry=metrics.registry)
+        try:
+            start_http_server(settings.celery_worker_metrics_port, registry=metrics.registry)
+        except OSError as error:  # another worker on this host has the port: run on, without metrics
+            log.warning("worker_metrics_not_served", port=settings.celery_worker_metrics_port, error=str(error))
 {%- if cookiecutter.use_sentry %}
     init_sentry(settings)  # only when SENTRY_DSN is set; the SDK's Celery integration reports failed jobs
 {%- endif %}
