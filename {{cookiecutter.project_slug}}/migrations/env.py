@@ -12,9 +12,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from {{ cookiecutter.package_name }}.db.models import Base
-from {{ cookiecutter.package_name }}.settings import get_settings
+from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 target_metadata = Base.metadata
+# Held for the migration's transaction on PostgreSQL: releases started at once (replicas on the
+# image's default command) take turns, and the second finds nothing left to do.
+MIGRATION_LOCK_KEY = 0x6D696772  # "migr"
 
 
 def run_migrations(connection: Connection) -> None:
@@ -26,11 +29,15 @@ def run_migrations(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         context.run_migrations()
 
 
-async def run_on_new_engine(database_url: str) -> None:
-    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+async def run_on_new_engine(settings: Settings) -> None:
+    # The service's connect timeout, not the driver's minute: a server that never answers fails fast.
+    connect_args = {} if settings.is_sqlite else {"timeout": settings.database_connect_timeout_seconds}
+    engine = create_async_engine(settings.database_url, poolclass=pool.NullPool, connect_args=connect_args)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_migrations)
@@ -51,4 +58,4 @@ if context.is_offline_mode():
 elif shared_connection is not None:
     run_migrations(shared_connection)
 else:
-    asyncio.run(run_on_new_engine(get_settings().database_url))
+    asyncio.run(run_on_new_engine(get_settings()))

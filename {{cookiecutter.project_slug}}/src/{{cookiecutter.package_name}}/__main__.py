@@ -45,8 +45,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run(
             f"{PACKAGE}.main:create_app",
             factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
+            host=args.host if args.host is not None else settings.host,
+            port=args.port if args.port is not None else settings.port,
             workers=workers,
             reload=args.reload,
             loop="uvloop",
@@ -62,17 +62,46 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def migrate(settings: Settings, args: argparse.Namespace) -> int:
-    """Apply Alembic migrations up to `revision` (default: the newest)."""
+    """Apply Alembic migrations up to `revision` (default: the newest).
+
+    A database already past this release's newest revision is left alone: a release rolled back
+    after additive migrations must start (its image migrates before it serves).
+    """
     # Imported here: Alembic adds a noticeable share to every other command's start-up time.
     from alembic import command
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
 
     configure_logging(settings)
     if not args.config.is_file():
         print(f"{args.config} not found: run from the project directory or pass --config", file=sys.stderr)
         return 1
-    command.upgrade(Config(str(args.config)), args.revision)
+    config = Config(str(args.config))
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    newer = asyncio.run(_database_revisions(settings)) - known
+    if newer and args.revision == "head":
+        print(f"the database is at {', '.join(sorted(newer))}, newer than this release: nothing to migrate")
+        return 0
+    try:
+        command.upgrade(config, args.revision)
+    except CommandError as error:
+        print(f"cannot migrate: {error}", file=sys.stderr)
+        return 1
     return 0
+
+
+async def _database_revisions(settings: Settings) -> set[str]:
+    """The revisions the database records (none before its first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
+    database = Database(settings)
+    try:
+        async with database.engine.connect() as connection:
+            heads = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
+    finally:
+        await database.dispose()
+    return set(heads)
 
 
 def create_user(settings: Settings, args: argparse.Namespace) -> int:
@@ -80,7 +109,11 @@ def create_user(settings: Settings, args: argparse.Namespace) -> int:
 
     `--admin` makes the first administrator; later ones are promoted through the admin API.
     """
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else _prompt_password()
+    configure_logging(settings)
+    if not args.password_stdin and not sys.stdin.isatty():
+        print("no terminal to ask for the password on: pass it with --password-stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else _prompt_password()
     try:
         registration = Registration(email=args.email, password=password)
     except ValidationError as error:
@@ -166,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_parser = commands.add_parser("serve", help="run the HTTP server (HOST, PORT, WORKERS from settings)")
     serve_parser.add_argument("--host", help="overrides HOST")
-    serve_parser.add_argument("--port", type=int, help="overrides PORT")
+    serve_parser.add_argument("--port", type=_port, help="overrides PORT")
     serve_parser.add_argument("--reload", action="store_true", help="restart on code changes (development)")
     serve_parser.set_defaults(handler=serve)
 
@@ -193,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     openapi_parser.add_argument("--output", type=Path, default=DOCUMENT_PATH, help=f"default: {DOCUMENT_PATH}")
     openapi_parser.set_defaults(handler=openapi)
     return parser
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (1-65535)")
+    return port
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -222,9 +222,12 @@ class Settings(BaseSettings):
     def _use_an_async_driver(cls, value: str) -> str:
         """`postgres://` and `postgresql://` get asyncpg, `sqlite://` aiosqlite; other drivers are refused."""
         try:
-            scheme = make_url(value).drivername
+            url = make_url(value)
         except ArgumentError as error:
             raise ValueError(str(error)) from None
+        scheme = url.drivername
+        if url.host and "@" in url.host:  # the password's own "@" ended it early: the rest would be shown
+            raise ValueError("percent-encode the password's special characters (@ is %40)")
         backend, _, driver = scheme.partition("+")
         backend = BACKEND_ALIASES.get(backend, backend)
         if backend not in ASYNC_DRIVERS:

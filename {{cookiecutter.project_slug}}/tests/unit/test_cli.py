@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import uvicorn
-from sqlalchemy import URL, make_url
+from sqlalchemy import URL, make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from {{ cookiecutter.package_name }}.__main__ import main
+from {{ cookiecutter.package_name }}.core.security import PasswordHasher
+from {{ cookiecutter.package_name }}.settings import get_settings
 
 from ..support import PASSWORD, free_port
 
@@ -197,14 +205,79 @@ def test_purge_expired_credentials_keeps_what_can_still_be_used(
     assert rows(database_file, "SELECT token_hash FROM account_tokens") == [("open-link",)]
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_create_user_prompts_twice(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     migrate(database_file)
+    monkeypatch.setattr("sys.stdin", Terminal())
     monkeypatch.setattr("getpass.getpass", lambda prompt: PASSWORD)
     assert main(["create-user", "--email", "ops@example.com"]) == 0
     answers = iter([PASSWORD, "something else entirely"])
     monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
     with pytest.raises(SystemExit, match="do not match"):
         main(["create-user", "--email", "ops2@example.com"])
+
+
+def test_create_user_without_a_terminal_wants_password_stdin(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate(database_file)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n{PASSWORD}\n"))  # cron, CI, kubectl exec without -t
+    assert main(["create-user", "--email", "ops@example.com"]) == 2
+    assert "pass it with --password-stdin" in capsys.readouterr().err
+    assert rows(database_file, "SELECT email FROM users") == []
+
+
+def test_password_stdin_takes_a_windows_line_end_off(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    migrate(database_file)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\r\n"))
+    assert main(["create-user", "--email", "ops@example.com", "--password-stdin"]) == 0
+    ((stored,),) = rows(database_file, "SELECT password_hash FROM users")
+    assert asyncio.run(PasswordHasher(get_settings()).verify(PASSWORD, stored))[0]
+
+
+def test_migrate_leaves_a_database_from_a_newer_release_alone(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate(database_file)
+    with closing(sqlite3.connect(database_file)) as connection, connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'from-a-newer-release'")
+    capsys.readouterr()
+    migrate(database_file)  # the rolled-back release's image migrates before it serves: it must start
+    assert "newer than this release: nothing to migrate" in capsys.readouterr().out
+    assert main(["migrate", "0001", "--config", str(PROJECT_DIR / "alembic.ini")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("cannot migrate: ")
+    assert error.count("\n") == 1
+
+
+def test_migrations_started_at_once_take_turns() -> None:
+    server = _postgresql_test_url()
+    name = f"migrate_race_{uuid4().hex[:8]}"
+    asyncio.run(_run_sql(server, f'CREATE DATABASE "{name}"'))
+    try:
+        url = server.set(database=name).render_as_string(hide_password=False)
+        command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
+        runs = [
+            subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, stderr=subprocess.PIPE, text=True)  # noqa: S603
+            for _ in range(2)
+        ]
+        results = [run.communicate(timeout=120) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], [stderr[-2000:] for _, stderr in results]
+    finally:
+        asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+
+
+async def _run_sql(url: URL, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
 def test_create_user_enforces_the_password_policy(
@@ -226,6 +299,15 @@ def test_serve_runs_uvicorn_with_uvloop_and_httptools(database_file: Path, monke
     assert (options["loop"], options["http"]) == ("uvloop", "httptools")
     assert (options["host"], options["port"], options["workers"]) == ("0.0.0.0", 9001, 1)  # noqa: S104
     assert options["access_log"] is False
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_serve_refuses_a_number_that_is_no_port(
+    database_file: Path, capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--port", port])
+    assert f"{port} is not a port (1-65535)" in capsys.readouterr().err
 
 
 def test_invalid_settings_stop_every_command_with_a_message(

@@ -145,6 +145,13 @@ def test_email_from_must_be_one_address(sender: str) -> None:
         IsolatedSettings(email_from=sender)
 
 
+def test_a_database_password_with_a_bare_at_sign_is_refused_without_showing_it() -> None:
+    with pytest.raises(ValidationError) as refused:
+        IsolatedSettings(database_url="postgresql://app:Sek@r1t@db.internal/app")  # pragma: allowlist secret
+    assert "percent-encode" in str(refused.value)
+    assert "r1t" not in str(refused.value)
+
+
 def test_production_refuses_the_public_addresses_left_at_their_defaults() -> None:
     production = {**PRODUCTION, "secret_key": SECRET_KEY, "database_url": POSTGRES_URL}
     del production["public_base_url"], production["email_from"]
