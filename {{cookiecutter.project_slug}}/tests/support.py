@@ -101,7 +101,19 @@ class Mailbox:
 
     messages: list[EmailMessage] = field(default_factory=list)
     refusals: int = 0  # answer this many messages with a temporary error (451) before accepting
+    unknown: set[str] = field(default_factory=set)  # recipients refused for good (550)
+    refused: list[str] = field(default_factory=list)  # every recipient refused so far
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        with self.lock:
+            if address in self.unknown:
+                self.refused.append(address)
+                return f"550 5.1.1 <{address}>: no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
         with self.lock:
@@ -116,6 +128,8 @@ class Mailbox:
         with self.lock:
             self.messages.clear()
             self.refusals = 0
+            self.unknown.clear()
+            self.refused.clear()
 
     def to(self, address: str) -> list[EmailMessage]:
         with self.lock:

@@ -103,6 +103,22 @@ async def test_an_unreachable_server_is_logged_and_counted_without_raising(
     assert "ada@example.com" not in output
 
 
+@pytest.mark.usefixtures("retries_at_once")
+async def test_a_permanent_refusal_is_not_retried_and_its_log_line_names_no_address(
+    settings_factory: Callable[..., Settings], mailbox: Mailbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mailbox.unknown.add("nobody@example.com")
+    settings = settings_factory()
+    configure_logging(settings)
+    mailer, outcomes = mailer_with_outcomes(settings)
+    await mailer.deliver(mailer.compose("two_factor_enabled", "nobody@example.com"))
+    assert (outcomes, mailbox.refused) == (["failed"], ["nobody@example.com"])  # one attempt
+    output = capsys.readouterr().out
+    (line,) = [json.loads(line) for line in output.splitlines() if "email_not_sent" in line]
+    assert line["error"] == "SMTPRecipientsRefused: SMTP 550"
+    assert "nobody@example.com" not in output
+
+
 async def test_the_console_backend_writes_the_message_to_the_log(
     settings_factory: Callable[..., Settings], mailbox: Mailbox, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -174,6 +174,21 @@ async def test_a_send_email_job_reaches_the_smtp_server_after_a_refusal(
     assert b"s3cret-T0ken" not in await asyncio.to_thread(results.read_bytes)
 
 
+@pytest.mark.usefixtures("worker")
+async def test_a_send_email_job_refused_for_good_fails_at_once_and_keeps_no_address(
+    settings_factory: Callable[..., Settings], app_context: AppContext, mailbox: Mailbox
+) -> None:
+    mailbox.unknown.add("nobody@example.com")
+    settings = settings_factory(email_via_celery=True)
+    mailer = Mailer(settings, jobs=app_context.jobs, on_outcome=lambda _: None)
+    failed = job_runs("failed", SEND_EMAIL)
+    await mailer.deliver(mailer.compose("two_factor_enabled", "nobody@example.com"))
+    assert await asyncio.to_thread(wait_until, lambda: job_runs("failed", SEND_EMAIL) > failed, 10)
+    assert mailbox.refused == ["nobody@example.com"]  # no retry: the answer would be the same
+    results = Path(str(make_url(settings.celery_result_backend.removeprefix("db+")).database))
+    assert b"nobody@example.com" not in await asyncio.to_thread(results.read_bytes)
+
+
 def test_a_job_past_its_time_limit_is_cancelled_and_fails(
     settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

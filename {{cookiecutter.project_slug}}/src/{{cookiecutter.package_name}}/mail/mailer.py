@@ -86,9 +86,9 @@ class Mailer:
 {%- endif %}
         try:
             await smtp.send_with_retries(message, self.settings)
-        except smtp.SMTP_ERRORS as error:
+        except smtp.DeliveryError as error:
             # Neither the body nor the recipient: the body holds the token, the address is personal data.
-            log.error("email_not_sent", message_id=message["Message-ID"], subject=message["Subject"], error=repr(error))
+            log.error("email_not_sent", message_id=message["Message-ID"], subject=message["Subject"], error=str(error))
             self.on_outcome("failed")
             return
         self.on_outcome("sent")

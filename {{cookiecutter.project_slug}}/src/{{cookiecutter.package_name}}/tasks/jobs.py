@@ -135,7 +135,8 @@ def purge_expired_audit_events(self: Task[Any, Any]) -> int:
 
 # Unlike the database jobs, a mail server may stay away for a while: up to ten minutes between
 # attempts (with jitter, up to half an hour in all), before the job fails and the worker logs it.
-@shared_task(bind=True, base=IdempotentTask, name=SEND_EMAIL, autoretry_for=smtp.SMTP_ERRORS,
+# A permanent refusal (5xx) fails at once: another try gets the same answer.
+@shared_task(bind=True, base=IdempotentTask, name=SEND_EMAIL, autoretry_for=(smtp.TransientDeliveryError,),
              retry_backoff=2, retry_backoff_max=MAX_RETRY_COUNTDOWN, retry_jitter=True, max_retries=10)  # fmt: skip
 def send_email(self: Task[Any, Any], message: str) -> None:
     """Send a message the API composed (`message` is its `EmailMessage.as_string()`)."""
