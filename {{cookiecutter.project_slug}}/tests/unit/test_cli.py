@@ -225,7 +225,8 @@ def test_create_user_without_a_terminal_wants_password_stdin(
     database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     migrate(database_file)
-    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n{PASSWORD}\n"))  # cron, CI, kubectl exec without -t
+    # cron, CI, an exec into a container without -t: no terminal, though input may be there
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n{PASSWORD}\n"))
     assert main(["create-user", "--email", "ops@example.com"]) == 2
     assert "pass it with --password-stdin" in capsys.readouterr().err
     assert rows(database_file, "SELECT email FROM users") == []
