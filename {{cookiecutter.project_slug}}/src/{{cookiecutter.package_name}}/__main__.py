@@ -246,12 +246,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(settings, args)
     except Exception as error:
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        if _not_migrated(error):
+            print(f"the database at {url} has no tables yet: run `python -m {PACKAGE} migrate`", file=sys.stderr)
+            return 1
         if not _cannot_connect(error):
             raise
         # `serve` waits for the database itself; the one-off commands have nothing to wait for.
-        url = make_url(settings.database_url).render_as_string(hide_password=True)
         print(f"cannot connect to the database at {url}: {_reason(error)}", file=sys.stderr)
         return 1
+
+
+def _not_migrated(error: BaseException) -> bool:
+    """A table is missing: PostgreSQL's undefined_table (42P01), SQLite's "no such table"."""
+    if not isinstance(error, DBAPIError):
+        return False
+    return getattr(error.orig, "sqlstate", None) == "42P01" or "no such table" in str(error.orig)
 
 
 def _cannot_connect(error: BaseException) -> bool:

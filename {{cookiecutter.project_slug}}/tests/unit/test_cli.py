@@ -130,6 +130,21 @@ def test_a_refused_connection_is_one_line_naming_the_reason(
     assert error.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["create-user", "--email", "ops@example.com", "--password-stdin"], ["purge-audit-events"]],
+    ids=["create-user", "purge-audit-events"],
+)
+def test_a_database_without_its_tables_is_one_line_saying_to_migrate(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(command) == 1
+    error = capsys.readouterr().err
+    assert error.endswith("has no tables yet: run `python -m {{ cookiecutter.package_name }} migrate`\n"), error
+    assert error.count("\n") == 1
+
+
 def test_create_user_from_stdin(
     database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
