@@ -188,8 +188,14 @@ def openapi(settings: Settings, args: argparse.Namespace) -> int:
     text = render(create_app(settings))
     if args.output == Path("-"):
         sys.stdout.write(text)
-    else:
-        args.output.write_text(text, encoding="utf-8")
+        return 0
+    if not args.output.parent.is_dir():
+        print(
+            f"cannot write {args.output}: no folder {args.output.parent} (run from the project directory?)",
+            file=sys.stderr,
+        )
+        return 1
+    args.output.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from {{ cookiecutter.package_name }}.__main__ import main
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.openapi import DOCUMENT_PATH, openapi_document
@@ -23,3 +25,12 @@ def test_the_openapi_command_writes_the_document(settings: Settings, tmp_path: P
     output = tmp_path / "openapi.json"
     assert main(["openapi", "--output", str(output)]) == 0
     assert json.loads(output.read_text(encoding="utf-8")) == openapi_document(create_app(settings))
+
+
+def test_the_openapi_command_names_a_missing_folder_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["openapi", "--output", str(tmp_path / "docs" / "openapi.json")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("cannot write ")
+    assert error.count("\n") == 1
