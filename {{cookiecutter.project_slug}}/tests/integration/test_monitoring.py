@@ -34,6 +34,12 @@ GRAFANA = MONITORING / "grafana"
 PROMETHEUS_SERIES = {"up"}
 SELECTED_METRIC = re.compile(r"([a-zA-Z_][a-zA-Z0-9_:]*)\s*[{\[]")
 RECORDED_NAME = re.compile(r"\b[a-zA-Z_][a-zA-Z0-9_]*(?::[a-zA-Z0-9_]+)+\b")
+GROUPING = re.compile(r"\b(?:by|without)\s*\([^)]*\)")
+# A quoted string, a range or matcher block on its own, or a name with its matchers and, for a
+# function, its opening parenthesis.
+SELECTOR = re.compile(
+    r'"[^"]*"|\[[^\]]*\]|(?P<metric>[a-zA-Z_][a-zA-Z0-9_:]*)\s*(?P<matchers>\{[^}]*\})?\s*(?P<call>\()?'
+)
 ALERT_EXPRESSION = re.compile(r"(?P<query>.+) (?P<op>[<>]) (?P<threshold>[0-9.]+)")
 
 
@@ -136,6 +142,53 @@ def test_every_alert_is_documented_and_linked_to_its_runbook() -> None:
         path, anchor = alert["annotations"]["runbook_url"].split("#")
         assert path == "docs/alerts.md"
         assert anchor in sections
+
+
+def dashboard_selectors(expression: str) -> list[tuple[str, str]]:
+    """(metric, label matchers) of every series a PromQL expression selects."""
+    # Grouping labels and quoted, bracketed or braced text name no series.
+    expression = GROUPING.sub("", expression)
+    return [
+        (match["metric"], match["matchers"] or "")
+        for match in SELECTOR.finditer(expression)
+        if match["metric"] and not match["call"]
+    ]
+
+
+def test_every_dashboard_query_reads_the_chosen_job_and_namespace() -> None:
+    """One Prometheus may scrape several services and environments: no panel adds them together."""
+    (board,) = dashboards()
+    assert [variable["name"] for variable in board["templating"]["list"]] == ["job", "namespace"]
+    for panel in board["panels"]:
+        for target in panel["targets"]:
+            selectors = dashboard_selectors(target["expr"])
+            assert selectors, target["expr"]
+            for metric, matchers in selectors:
+                assert 'namespace=~"$namespace"' in matchers, (panel["title"], metric)
+                assert re.search(r'job=~?"[^"]*\$job\b', matchers), (panel["title"], metric)
+{%- if cookiecutter.use_celery %}
+
+
+def test_the_job_panels_select_the_worker_scrape_job() -> None:
+    """The worker is a scrape job of its own: `<service>-worker` in prometheus.yml, and
+    `<namespace>/<PodMonitor name>` under the Prometheus Operator, whose PodMonitor has the same name."""
+    scrape_configs = _load(MONITORING / "prometheus" / "prometheus.yml")["scrape_configs"]
+    service_job, worker_job = [config["job_name"] for config in scrape_configs]
+    (board,) = dashboards()
+    job_matchers = {
+        job_matcher
+        for panel in board["panels"]
+        for target in panel["targets"]
+        for metric, matchers in dashboard_selectors(target["expr"])
+        if metric.startswith("celery_")
+        for job_matcher in re.findall(r'job=~"([^"]+)"', matchers)
+    }
+    (worker_matcher,) = job_matchers
+    pattern = worker_matcher.replace("$job", service_job)
+    assert re.fullmatch(pattern, worker_job)
+    assert re.fullmatch(pattern, f"production/{worker_job}")
+    assert not re.fullmatch(pattern, service_job)
+{%- endif %}
 
 
 def test_provisioning_is_complete_and_uses_one_datasource() -> None:
