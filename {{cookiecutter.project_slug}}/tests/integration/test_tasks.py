@@ -7,8 +7,10 @@ TEST_REDIS_URL set, one test also runs it on a real Redis broker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
+import socket
 import sys
 import threading
 import time
@@ -42,7 +44,7 @@ from {{ cookiecutter.package_name }}.tasks.app import (
     create_celery,
 )
 from {{ cookiecutter.package_name }}.tasks.metrics import WorkerMetrics
-from {{ cookiecutter.package_name }}.tasks.queue import JobQueue
+from {{ cookiecutter.package_name }}.tasks.queue import JobQueue, JobQueueUnavailableError
 
 from ..support import CLIENT_ADDRESS, Account, Mailbox, free_port
 
@@ -268,6 +270,78 @@ async def test_a_dead_result_backend_answers_503(settings_factory: Callable[...,
         response = await client.get(f"/api/v1/tasks/{user_id}-{uuid4().hex}", headers=account.headers)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "job_queue_unavailable"
+
+
+class SilentServer:
+    """Accepts connections and never answers, like a Redis lost behind a firewall; knows which
+    connections the client has not closed yet."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+        self.connections: list[socket.socket] = []
+        self.open = 0
+        self.changed = threading.Condition()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed at the end of the test
+                return
+            with self.changed:
+                self.connections.append(connection)
+                self.open += 1
+            threading.Thread(target=self._swallow, args=(connection,), daemon=True).start()
+
+    def _swallow(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while connection.recv(4096):
+                pass
+        with self.changed:
+            self.open -= 1
+            self.changed.notify_all()
+
+    def all_closed(self, within: float = 15.0) -> bool:
+        """Whether the client closed every connection it opened (waiting up to `within` seconds)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: bool(self.connections) and self.open == 0, timeout=within)
+
+    def close(self) -> None:
+        """Stop listening, and hang up on every connection (so a client still waiting gets an error)."""
+        self.listener.close()
+        for connection in self.connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[SilentServer]:
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+async def test_a_silent_broker_answers_503_and_gives_the_publishing_thread_back(
+    settings_factory: Callable[..., Settings], silent_redis: SilentServer
+) -> None:
+    jobs = JobQueue(settings_factory(celery_broker_url=silent_redis.url, celery_publish_timeout_seconds=0.5))
+    with pytest.raises(JobQueueUnavailableError):
+        await jobs.enqueue(EXPORT_ITEMS, uuid4().hex, user_id=1)
+    # The publishing thread gave up too (closing its connections), before the queue is closed.
+    assert silent_redis.all_closed()
+    await jobs.close()
+
+
+async def test_a_silent_result_backend_answers_503_and_gives_the_reading_thread_back(
+    settings_factory: Callable[..., Settings], silent_redis: SilentServer
+) -> None:
+    jobs = JobQueue(settings_factory(celery_result_backend=silent_redis.url, celery_publish_timeout_seconds=0.5))
+    with pytest.raises(JobQueueUnavailableError):
+        await jobs.state(uuid4().hex)
+    assert silent_redis.all_closed()
+    await jobs.close()
 
 
 @pytest.mark.skipif("TEST_REDIS_URL" not in os.environ, reason="set TEST_REDIS_URL to run the Redis broker test")

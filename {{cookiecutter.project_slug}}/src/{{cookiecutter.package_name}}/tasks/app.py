@@ -41,6 +41,10 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_timeout=settings.celery_publish_timeout_seconds,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings),
+        # A Redis result backend that stops answering without closing the connection (failover,
+        # a firewall's idle timeout) fails a read after this long, instead of Celery's two minutes.
+        redis_socket_connect_timeout=settings.celery_publish_timeout_seconds,
+        redis_socket_timeout=settings.celery_publish_timeout_seconds,
         worker_hijack_root_logger=False,  # keep the service's structured log format
         worker_redirect_stdouts=False,  # the structured log already writes to standard output
         timezone="UTC",
@@ -61,7 +65,12 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     # Redis hands a job unacknowledged for this long to another worker, even while the first still
     # holds it. A worker holds a retry through its countdown, then runs it within the time limit
     # (jobs.run_in_time_limit): twice that, for the wait for a free thread.
-    return {"visibility_timeout": (MAX_RETRY_COUNTDOWN + settings.celery_task_time_limit_seconds) * 2}
+    visibility_timeout = (MAX_RETRY_COUNTDOWN + settings.celery_task_time_limit_seconds) * 2
+    # Without socket timeouts, a publish to a Redis that stops answering without closing the
+    # connection waits for ever: the request gets its 503, but the thread that publishes never
+    # returns to the few that asyncio lends out. (The worker's own wait for jobs has checks of its own.)
+    timeout = settings.celery_publish_timeout_seconds
+    return {"visibility_timeout": visibility_timeout, "socket_timeout": timeout, "socket_connect_timeout": timeout}
 
 
 @before_task_publish.connect(weak=False, dispatch_uid="service-request-id-out")
