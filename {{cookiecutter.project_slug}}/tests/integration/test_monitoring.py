@@ -35,8 +35,7 @@ PROMETHEUS_SERIES = {"up"}
 SELECTED_METRIC = re.compile(r"([a-zA-Z_][a-zA-Z0-9_:]*)\s*[{\[]")
 RECORDED_NAME = re.compile(r"\b[a-zA-Z_][a-zA-Z0-9_]*(?::[a-zA-Z0-9_]+)+\b")
 GROUPING = re.compile(r"\b(?:by|without)\s*\([^)]*\)")
-# A quoted string, a range or matcher block on its own, or a name with its matchers and, for a
-# function, its opening parenthesis.
+# A quoted string, a range, or a name with its matchers and, for a function, its opening parenthesis.
 SELECTOR = re.compile(
     r'"[^"]*"|\[[^\]]*\]|(?P<metric>[a-zA-Z_][a-zA-Z0-9_:]*)\s*(?P<matchers>\{[^}]*\})?\s*(?P<call>\()?'
 )
@@ -146,7 +145,7 @@ def test_every_alert_is_documented_and_linked_to_its_runbook() -> None:
 
 def dashboard_selectors(expression: str) -> list[tuple[str, str]]:
     """(metric, label matchers) of every series a PromQL expression selects."""
-    # Grouping labels and quoted, bracketed or braced text name no series.
+    # Grouping labels, quoted strings and ranges name no series.
     expression = GROUPING.sub("", expression)
     return [
         (match["metric"], match["matchers"] or "")
