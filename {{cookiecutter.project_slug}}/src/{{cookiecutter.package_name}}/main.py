@@ -96,7 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings)
 {%- if cookiecutter.use_opentelemetry %}
     if tracing is not None:
-        tracing.instrument_app(app, app.state.context.database.engine)
+        tracing.instrument_app(app)
+        tracing.trace_statements(app.state.context.database.engine)
         app.state.context.on_shutdown.insert(0, tracing.stop)  # stopped last, after what it traces
 {%- endif %}
     return app

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from uuid import uuid4
 
@@ -66,6 +67,11 @@ def run_worker(settings: Settings, pool: str = "solo") -> Any:
     """A real worker for `settings`' broker, in a thread of this process."""
     celery = create_celery(settings)
     celery.loader.import_default_modules()
+    return worker_thread(celery, pool)
+
+
+def worker_thread(celery: Celery, pool: str = "solo") -> Any:
+    """A real worker of `celery`, in a thread of this process."""
     return start_worker(celery, pool=pool, perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING")
 
 
@@ -234,18 +240,24 @@ async def test_mail_for_a_dead_broker_is_logged_and_counted(settings_factory: Ca
     assert outcomes == ["failed"]
 
 
+def worker_entry_point(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **environment: str) -> ModuleType:
+    """`<package>.tasks.worker` imported afresh, as `celery -A` imports it, with `environment` set."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CELERY_BROKER_URL", f"sqla+sqlite:///{tmp_path / 'broker.db'}")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("{{ cookiecutter.package_name }}.tasks.worker", None)
+    return importlib.import_module("{{ cookiecutter.package_name }}.tasks.worker")
+
+
 def test_the_worker_entry_point_serves_its_metrics(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     port = free_port()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CELERY_WORKER_METRICS_PORT", str(port))
-    monkeypatch.setenv("CELERY_BROKER_URL", f"sqla+sqlite:///{tmp_path / 'broker.db'}")
-    sys.modules.pop("{{ cookiecutter.package_name }}.tasks.worker", None)
-    worker = importlib.import_module("{{ cookiecutter.package_name }}.tasks.worker")
-    worker._start_worker()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+    worker = worker_entry_point(monkeypatch, tmp_path, CELERY_WORKER_METRICS_PORT=str(port))
+    with worker_thread(worker.app), urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         assert b"celery_task_duration_seconds" in response.read()
     assert worker.app.conf.service_settings.celery_worker_metrics_port == port
-    worker._start_worker()  # a second worker on this host finds the port taken, and runs on without
+    with worker_thread(worker.app):  # a second worker on this host finds the port taken, and runs on without
+        pass
 
 
 async def test_a_dead_broker_answers_503_and_leaves_the_service_ready(

@@ -7,15 +7,26 @@ opentelemetry-proto definitions), so the tests see exactly what a collector woul
 from __future__ import annotations
 
 import json
+{%- if cookiecutter.use_celery %}
+import os
+import subprocess
+import sys
+{%- endif %}
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+{%- if cookiecutter.use_celery %}
+from pathlib import Path
+{%- endif %}
 from typing import Any
 
 import pytest
 {%- if cookiecutter.use_sentry %}
 import sentry_sdk
+{%- endif %}
+{%- if cookiecutter.use_celery %}
+from celery.exceptions import TimeoutError as JobTimeoutError
 {%- endif %}
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
@@ -28,6 +39,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.observability.tracing import ENDPOINT_VARIABLES, tracing_requested
 from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.use_celery %}
+from {{ cookiecutter.package_name }}.tasks.app import PURGE_EXPIRED_CREDENTIALS, create_celery
+{%- endif %}
 
 from ..support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account
 {%- if cookiecutter.use_sentry %}
@@ -221,6 +235,40 @@ async def test_a_job_span_is_a_child_of_the_request_that_queued_it(
     (publish,) = [span for span in children_of(request, spans) if span.name == "apply_async/items.export"]
     (job,) = [span for span in children_of(publish, spans) if span.name == "run/items.export"]
     assert job.trace_id.hex() == trace_id
+
+
+def test_a_worker_process_traces_its_jobs_statements(
+    tmp_path: Path, receiver: Receiver, database_url: str, settings_factory: Callable[..., Settings]
+) -> None:
+    settings = settings_factory(
+        celery_broker_url=f"sqla+sqlite:///{tmp_path / 'broker.db'}",
+        celery_result_backend=f"db+sqlite:///{tmp_path / 'results.db'}",
+    )
+    # `celery -A ... worker` as deployed: its start-up hook starts tracing (the receiver's endpoint
+    # is in the environment), and a warm shutdown sends the spans still batched.
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.celery_broker_url,
+        "CELERY_RESULT_BACKEND": settings.celery_result_backend,
+    }
+    command = [sys.executable, "-m", "celery", "-A", "{{ cookiecutter.package_name }}.tasks.worker", "worker", "--pool", "threads"]
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 - fixed arguments
+    try:
+        purged = create_celery(settings).send_task(PURGE_EXPIRED_CREDENTIALS).get(timeout=30)
+    except JobTimeoutError:
+        pytest.fail(f"the worker did not finish the job within 30 s:\n{log.read_text()}")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert set(purged) == {"login_sessions", "refresh_tokens", "account_tokens"}
+
+    spans = receiver.wait_for(lambda spans: any(span.name == f"run/{PURGE_EXPIRED_CREDENTIALS}" for span in spans))
+    (job,) = [span for span in spans if span.name == f"run/{PURGE_EXPIRED_CREDENTIALS}"]
+    statements = [span.name.split()[0] for span in children_of(job, spans)]
+    assert statements.count("DELETE") == 3, statements
 {%- endif %}
 {%- if cookiecutter.use_sentry %}
 

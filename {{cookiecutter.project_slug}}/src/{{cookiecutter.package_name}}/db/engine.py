@@ -8,7 +8,7 @@ import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry{% if cookiecutter.use_celery %}, NullPool{% endif %}
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -25,20 +25,25 @@ log = structlog.get_logger(__name__)
 
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "pool_size": settings.database_pool_size,
-        "max_overflow": settings.database_max_overflow,
-        "pool_timeout": settings.database_pool_timeout_seconds,
-        "hide_parameters": settings.is_production,
-        "pool_pre_ping": settings.database_pool_pre_ping,
-    }
+    options: dict[str, Any] = {"hide_parameters": settings.is_production}
     if not settings.is_sqlite:
-        options["pool_recycle"] = 1800  # before servers and proxies drop idle connections
         # A statement that outlives command_timeout is cancelled: a hung database never hangs a request.
         options["connect_args"] = {
             "timeout": settings.database_connect_timeout_seconds,
             "command_timeout": settings.database_command_timeout_seconds,
         }
+    return options
+
+
+def _pool_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": settings.database_pool_timeout_seconds,
+        "pool_pre_ping": settings.database_pool_pre_ping,
+    }
+    if not settings.is_sqlite:
+        options["pool_recycle"] = 1800  # before servers and proxies drop idle connections
     return options
 
 
@@ -59,10 +64,19 @@ def _log_retry(state: RetryCallState) -> None:
 
 
 class Database:
-    """Owns the engine (and so the connection pool) of one application instance."""
+    """Owns the engine (and so the connection pool) of one application instance.
+{%- if cookiecutter.use_celery %}
 
-    def __init__(self, settings: Settings) -> None:
-        self.engine: AsyncEngine = create_async_engine(settings.database_url, **_engine_options(settings))
+    `pooled=False` opens a connection for each session and closes it after: an engine that event
+    loops share (the worker runs each job in a loop of its own) must not keep a connection that
+    belongs to a loop already closed.
+    """
+{%- else %}"""
+{%- endif %}
+
+    def __init__(self, settings: Settings{% if cookiecutter.use_celery %}, *, pooled: bool = True{% endif %}) -> None:
+        pool = _pool_options(settings){% if cookiecutter.use_celery %} if pooled else {"poolclass": NullPool}{% endif %}
+        self.engine: AsyncEngine = create_async_engine(settings.database_url, **_engine_options(settings), **pool)
         if settings.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

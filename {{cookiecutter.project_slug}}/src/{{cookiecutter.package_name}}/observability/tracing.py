@@ -7,10 +7,11 @@ OpenTelemetry SDK does: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TR
 provider, no exporter thread, no instrumented library.
 
 FastAPI's own telemetry makes the server span of each request (named by its route template once
-routing has chosen the route) and the maintained instrumentations the rest: the API's SQLAlchemy
-statements (without parameter values; a job's engine is its own, made for one run, and untraced), Redis commands{% if cookiecutter.use_vault %}, the requests Vault makes{% endif %}{% if cookiecutter.use_celery %} and Celery jobs (a job's span continues
-the trace of the request that queued it){% endif %}. Every traced response carries a `traceresponse` header with
-the trace id, and every log line written inside a span carries `trace_id` and `span_id`.
+routing has chosen the route) and the maintained instrumentations the rest: SQLAlchemy statements
+(without parameter values), Redis commands{% if cookiecutter.use_vault %}, the requests Vault makes{% endif %}{% if cookiecutter.use_celery %} and Celery jobs (a job's span
+continues the trace of the request that queued it, and its statements are its children){% endif %}.
+Every traced response carries a `traceresponse` header with the trace id, and every log line
+written inside a span carries `trace_id` and `span_id`.
 """
 
 from __future__ import annotations
@@ -107,9 +108,12 @@ class Tracing:
             "exclude": is_probe_or_scrape,
         }
 
-    def instrument_app(self, app: FastAPI, engine: AsyncEngine) -> None:
-        """The trace id on `app`'s responses, statement spans for its database `engine`."""
+    def instrument_app(self, app: FastAPI) -> None:
+        """The trace id on `app`'s responses."""
         app.add_middleware(TraceResponseMiddleware)  # outermost of ours: it sees the 500 envelope too
+
+    def trace_statements(self, engine: AsyncEngine) -> None:
+        """Statement spans for the process's database `engine` (the instrumentation binds one engine)."""
         # Named, because the engine exists already: patching create_async_engine would come too late.
         # The instrumentation declares SQLAlchemy < 2.1; the engine events it listens to are unchanged
         # in 2.1 (tests/integration/test_tracing.py sees the statement spans).

@@ -1,9 +1,9 @@
-"""The jobs. Each runs its async database code in a loop of its own, with an engine of its own."""
+"""The jobs. Each runs its async code in an event loop of its own; they share the worker's engine."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage
@@ -21,7 +21,6 @@ from ..mail import smtp
 from ..services import auth
 from ..services.audit import purge_expired_events
 from ..services.items import ItemService
-from ..settings import Settings
 from .app import EXPORT_ITEMS, MAX_RETRY_COUNTDOWN, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_CREDENTIALS, SEND_EMAIL
 
 log = structlog.get_logger(__name__)
@@ -66,19 +65,11 @@ def run_in_time_limit(task: Task[Any, Any], work: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(bounded())
 
 
-def run_with_database(task: Task[Any, Any], work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run `work` in an event loop and engine of its own; an unreachable database becomes a retry."""
-    settings: Settings = task.app.conf.service_settings
-
-    async def run() -> T:
-        database = Database(settings)
-        try:
-            return await work(database)
-        finally:
-            await database.dispose()
-
+def run_with_database(task: Task[Any, Any], work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
+    """Run `work` in an event loop of its own on the jobs' engine; an unreachable database becomes a retry."""
+    database: Database = task.app.conf.service_database
     try:
-        return run_in_time_limit(task, run())
+        return run_in_time_limit(task, work(database))
     except Exception as error:
         if is_unavailable(error):
             raise DependencyUnavailableError from error

@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from celery.signals import worker_init
+from celery.worker import WorkController
 from prometheus_client import start_http_server
 
 from ..core.logging import configure_logging
@@ -33,7 +34,9 @@ log = structlog.get_logger(__name__)
 
 
 @worker_init.connect(weak=False)
-def _start_worker(**_: Any) -> None:
+def _start_worker(sender: WorkController, **_: Any) -> None:
+    if sender.app is not app:  # a worker of another Celery app in this process (the tests start some)
+        return
     metrics.connect()
     if settings.celery_worker_metrics_port:
         try:
@@ -44,6 +47,10 @@ def _start_worker(**_: Any) -> None:
     init_sentry(settings)  # only when SENTRY_DSN is set; the SDK's Celery integration reports failed jobs
 {%- endif %}
 {%- if cookiecutter.use_opentelemetry %}
-    # Only when an OTLP endpoint is set; a job's span continues the trace of the request that queued it.
-    start_tracing(settings)
+    # Only when an OTLP endpoint is set; a job's span continues the trace of the request that queued
+    # it, and the statements of the jobs' shared engine are its children. The SDK sends the spans
+    # still batched when the process exits.
+    tracing = start_tracing(settings)
+    if tracing is not None:
+        tracing.trace_statements(app.conf.service_database.engine)
 {%- endif %}
