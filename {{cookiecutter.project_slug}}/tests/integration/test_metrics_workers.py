@@ -1,4 +1,5 @@
-"""With several workers, every scrape of /metrics reports the requests of all of them.
+"""With several workers, every scrape of /metrics reports the requests of all of them, and a
+worker that dies takes its requests in progress with it.
 
 The real service runs as `python -m {{ cookiecutter.package_name }} serve` with WORKERS=2 on a
 temporary SQLite database, from a temporary directory (so no `.env` is read). `serve` creates the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,11 +19,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from {{ cookiecutter.package_name }}.observability.metrics import MULTIPROCESS_DIR, multiprocess_mode
 
@@ -35,6 +39,7 @@ BATCH = 8
 MAX_REQUESTS = 2000
 LIVE = "/health/live"  # the requests the test counts
 READY = "/health/ready"  # the start-up wait, whose retries after a timeout would blur the count
+IN_PROGRESS = "http_requests_in_progress"
 REQUEST_TIMEOUT_SECONDS = 30  # a worker's first request on a busy CI machine
 COUNTED_TIMEOUT_SECONDS = 10  # a worker counts a request just after it has sent the response
 
@@ -77,17 +82,21 @@ def two_workers(tmp_path: Path) -> Iterator[Server]:
         server.wait(timeout=30)
 
 
+def samples_in(path: Path) -> list[Sample]:
+    """What one worker's file holds (files are per metric type and worker process)."""
+    if path.stat().st_size == 0:  # its worker has just created it: prometheus_client sizes it next
+        return []
+    metrics = MultiProcessCollector.merge([str(path)])  # type: ignore[no-untyped-call]
+    return [sample for metric in metrics for sample in metric.samples]
+
+
 def serving_workers(metrics_dir: Path) -> dict[str, float]:
     """Requests to LIVE counted by each worker that has served any, read from its own file."""
     counts = {}
-    for path in metrics_dir.glob("counter_*.db"):  # one file per worker process
-        if path.stat().st_size == 0:  # its worker has just created it: prometheus_client sizes it next
-            continue
-        metrics = MultiProcessCollector.merge([str(path)])  # type: ignore[no-untyped-call]
-        samples = [sample for metric in metrics for sample in metric.samples]
+    for path in metrics_dir.glob("counter_*.db"):
         count = sum(
             sample.value
-            for sample in samples
+            for sample in samples_in(path)
             if sample.name == "http_requests_total" and sample.labels.get("handler") == LIVE
         )
         if count:
@@ -105,10 +114,14 @@ def counted_requests(metrics_dir: Path, sent: int) -> dict[str, float]:
     return counts
 
 
-def scraped_total(client: httpx.Client, url: str) -> float:
+def scraped(client: httpx.Client, url: str, family_name: str) -> list[Sample]:
     exposition = client.get(url + "/metrics").text
-    (requests,) = [family for family in text_string_to_metric_families(exposition) if family.name == "http_requests"]
-    return sum(sample.value for sample in requests.samples if sample.labels.get("handler") == LIVE)
+    (family,) = [family for family in text_string_to_metric_families(exposition) if family.name == family_name]
+    return family.samples
+
+
+def scraped_total(client: httpx.Client, url: str) -> float:
+    return sum(sample.value for sample in scraped(client, url, "http_requests") if sample.labels.get("handler") == LIVE)
 
 
 def test_every_scrape_counts_the_requests_of_both_workers(two_workers: Server) -> None:
@@ -128,6 +141,34 @@ def test_every_scrape_counts_the_requests_of_both_workers(two_workers: Server) -
         assert sum(per_worker.values()) == sent
         # Each scrape lands on either worker; every one reports the total.
         assert [scraped_total(client, two_workers.url) for _ in range(6)] == [sent] * 6
+
+
+def requests_in_progress(metrics_dir: Path) -> dict[int, float]:
+    """The in-progress gauge of each worker process, read from its own file, by pid."""
+    return {
+        int(path.stem.rpartition("_")[2]): sum(
+            sample.value for sample in samples_in(path) if sample.name == IN_PROGRESS
+        )
+        for path in metrics_dir.glob("gauge_livesum_*.db")
+    }
+
+
+def test_a_worker_that_dies_mid_request_leaves_no_request_in_progress(two_workers: Server) -> None:
+    (metrics_dir,) = two_workers.temp_dir.glob("prometheus-*")
+    # A request whose body never comes: a worker counts it in progress, then dies with it.
+    with socket.create_connection(("127.0.0.1", urlsplit(two_workers.url).port)) as hanging:
+        hanging.sendall(b"POST /api/v1/auth/register HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n{")
+        deadline = time.monotonic() + COUNTED_TIMEOUT_SECONDS
+        while not (serving := [pid for pid, value in requests_in_progress(metrics_dir).items() if value == 1]):
+            assert time.monotonic() < deadline, "no worker counted the request in progress"
+            time.sleep(0.05)
+        os.kill(serving[0], signal.SIGKILL)
+    # uvicorn starts a worker in its place; then only the scrape itself is in progress.
+    with httpx.Client(headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while (in_progress := sum(s.value for s in scraped(client, two_workers.url, IN_PROGRESS))) != 1:
+            assert time.monotonic() < deadline, f"{in_progress} requests still in progress"
+            time.sleep(0.2)
 
 
 def test_one_worker_keeps_its_metrics_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,13 +12,14 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import product
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,6 +39,7 @@ class Metrics:
         # What /metrics serves: this registry, or in multiprocess mode the files of every worker.
         self.scraped = self.registry
         if MULTIPROCESS_DIR in os.environ:
+            _forget_dead_workers(Path(os.environ[MULTIPROCESS_DIR]))
             self.scraped = CollectorRegistry()
             MultiProcessCollector(self.scraped)  # type: ignore[no-untyped-call]  # untyped in prometheus_client
         # Labels: handler (the API or UI route's template; "none" for anything else: unmatched
@@ -120,6 +122,33 @@ class Metrics:
         self.registry.register(collector)
         if self.scraped is not self.registry:
             self.scraped.register(collector)
+
+
+def _forget_dead_workers(directory: Path) -> None:
+    """Drop the requests in progress of workers that died, and note this worker among the living.
+
+    uvicorn replaces a worker that dies, but the requests it was serving stay in the in-progress
+    gauge until prometheus_client is told that its process is dead. uvicorn has no hook for that
+    (gunicorn's `child_exit` is where it goes), so each worker does it for those before it.
+    """
+    workers = directory / "workers"  # not a *.db file: prometheus_client does not read it
+    workers.mkdir(exist_ok=True)
+    for marker in workers.iterdir():
+        if not _is_running(int(marker.name)):
+            with suppress(FileNotFoundError):  # a worker starting alongside got there first
+                mark_process_dead(int(marker.name), str(directory))  # type: ignore[no-untyped-call]
+                marker.unlink()
+    (workers / str(os.getpid())).touch()
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 class _PoolCollector(Collector):
