@@ -5,7 +5,7 @@ ends one, or all but this one."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from httpx import AsyncClient
 from sqlalchemy import func, select, update
@@ -129,9 +129,27 @@ async def test_a_user_sees_where_they_are_logged_in(client: AsyncClient, account
     client_ip = CLIENT_ADDRESS[0]
     assert (newest["user_agent"], newest["client_ip"], newest["current"]) == ("Phone browser/1.0", client_ip, False)
     assert (first["current"], first["client_ip"]) == (True, client_ip)
-    assert {"id", "created_at", "client_ip", "user_agent", "current"} == set(first)
+    assert {"id", "created_at", "last_used_at", "client_ip", "user_agent", "current"} == set(first)
     assert (await client.post("/api/v1/auth/logout", headers=account.headers)).status_code == 204
     assert [session["id"] for session in await live_sessions(client, phone)] == [newest["id"]]
+
+
+async def test_a_session_was_last_used_at_its_login_then_at_its_newest_renewal(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    (logged_in,) = await live_sessions(client, account)
+    assert logged_in["last_used_at"] == logged_in["created_at"]
+    async with app_context.database.sessions() as session:  # as if it had logged in an hour ago
+        an_hour_ago = utc_now() - timedelta(hours=1)
+        await session.execute(update(LoginSession).values(created_at=an_hour_ago, last_used_at=an_hour_ago))
+        await session.commit()
+    before = utc_now()
+
+    assert await refreshes(client, account)
+
+    (renewed,) = await live_sessions(client, account)
+    assert datetime.fromisoformat(str(renewed["created_at"])) == an_hour_ago
+    assert datetime.fromisoformat(str(renewed["last_used_at"])) >= before
 
 
 async def test_a_session_past_its_end_is_not_listed(

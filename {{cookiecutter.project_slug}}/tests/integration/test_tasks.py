@@ -377,7 +377,7 @@ async def test_expired_sessions_and_tokens_are_purged(
     database = app.state.context.database
     async with database.sessions() as session:
         expired = utc_now() - timedelta(days=1)
-        session.add(LoginSession(id="expired-login", user_id=user_id, expires_at=expired))
+        session.add(LoginSession(id="expired-login", user_id=user_id, last_used_at=expired, expires_at=expired))
         session.add(RefreshToken(jti="expired", session_id="expired-login", user_id=user_id, expires_at=expired))
         await session.commit()
     celery: Celery = create_celery(settings)

@@ -16,11 +16,11 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from httpx import Response as HttpResponse
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.routing import Mount
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import RefreshToken
+from {{ cookiecutter.package_name }}.db.models import LoginSession, RefreshToken, utc_now
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web import MOUNT_PATH
 
@@ -536,6 +536,25 @@ async def test_the_sessions_page_lists_and_logs_out_other_sessions(
     assert '/end" class="inline">' not in page.text
     unknown = await post_form(client, f"/ui/account/sessions/{'0' * 32}/end")
     assert unknown.status_code == 404
+
+
+async def test_the_sessions_page_says_when_a_session_renewed_its_tokens(
+    client: AsyncClient, app_context: AppContext
+) -> None:
+    await sign_up_and_log_in(client)
+    form = {"username": EMAIL, "password": PASSWORD}
+    phone = (await client.post("/api/v1/auth/token", data=form, headers={"User-Agent": "Phone"})).json()
+    assert "last used" not in (await client.get("/ui/account/sessions")).text  # both only logged in
+    async with app_context.database.sessions() as session:  # as if both had logged in yesterday
+        yesterday = utc_now() - timedelta(days=1)
+        await session.execute(update(LoginSession).values(created_at=yesterday, last_used_at=yesterday))
+        await session.commit()
+
+    renewed = await client.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]})
+
+    assert renewed.status_code == 200
+    page = (await client.get("/ui/account/sessions")).text
+    assert page.count(", last used <time") == 1  # the phone's; the UI's own login renews nothing
 
 
 async def log_in_from(client: AsyncClient, user_agent: str) -> str:

@@ -193,8 +193,8 @@ def test_purge_expired_credentials_keeps_what_can_still_be_used(
     past, future = "2000-01-01 00:00:00", "2999-01-01 00:00:00"
     with closing(sqlite3.connect(database_file)) as connection, connection:  # closed after the commit
         connection.executemany(
-            "INSERT INTO login_sessions (id, user_id, created_at, expires_at) VALUES (?, 1, ?, ?)",
-            [("over", past, past), ("live", past, future)],
+            "INSERT INTO login_sessions (id, user_id, created_at, last_used_at, expires_at) VALUES (?, 1, ?, ?, ?)",
+            [("over", past, past, past), ("live", past, past, future)],
         )
         connection.executemany(
             "INSERT INTO refresh_tokens (jti, session_id, user_id, created_at, expires_at) VALUES (?, ?, 1, ?, ?)",

@@ -113,6 +113,9 @@ class LoginSession(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[CreatedAt]
+    # When it last logged in or renewed its tokens; requests with its access token do not count,
+    # so an active client's session is at most one access token lifetime behind.
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When its refresh token expires (without one, its access token): then it is over, revoked or not.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

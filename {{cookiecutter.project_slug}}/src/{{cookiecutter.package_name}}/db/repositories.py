@@ -158,16 +158,24 @@ class LoginSessionRepository:
     async def add(
         self, session_id: str, user_id: int, *, expires_at: datetime, client_ip: str | None, user_agent: str | None
     ) -> None:
-        agent = user_agent[:USER_AGENT_LENGTH] if user_agent else None
+        now = utc_now()
         self.session.add(
-            LoginSession(id=session_id, user_id=user_id, expires_at=expires_at, client_ip=client_ip, user_agent=agent)
+            LoginSession(
+                id=session_id,
+                user_id=user_id,
+                created_at=now,
+                last_used_at=now,
+                expires_at=expires_at,
+                client_ip=client_ip,
+                user_agent=user_agent[:USER_AGENT_LENGTH] if user_agent else None,
+            )
         )
         await self.session.flush()
 
-    async def extend(self, session_id: str, expires_at: datetime) -> None:
-        """The session lasts until `expires_at` (when its new refresh token expires)."""
-        statement = update(LoginSession).where(LoginSession.id == session_id).values(expires_at=expires_at)
-        await self.session.execute(statement)
+    async def renew(self, session_id: str, expires_at: datetime) -> None:
+        """The session was used now, and lasts until `expires_at` (when its new refresh token expires)."""
+        renewed = {"expires_at": expires_at, "last_used_at": utc_now()}
+        await self.session.execute(update(LoginSession).where(LoginSession.id == session_id).values(**renewed))
 
     async def live_of(self, user_id: int) -> Sequence[LoginSession]:
         """The user's unrevoked, unexpired sessions, newest first."""

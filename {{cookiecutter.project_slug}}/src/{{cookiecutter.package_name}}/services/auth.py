@@ -180,7 +180,7 @@ class AuthService:
         if await self.login_sessions.active_role(claims.session_id, claims.user_id) is None:
             raise AuthenticationError
         refresh = self.tokens.issue_refresh_token(claims.user_id, claims.session_id)
-        await self.login_sessions.extend(claims.session_id, refresh.expires_at)
+        await self.login_sessions.renew(claims.session_id, refresh.expires_at)
         return await self._issue(claims.user_id, claims.session_id, refresh)
 
     async def logout(self, principal: Principal) -> None:

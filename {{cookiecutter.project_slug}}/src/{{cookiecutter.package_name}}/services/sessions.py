@@ -21,6 +21,7 @@ from .auth import Principal
 class LiveSession:
     id: str
     created_at: datetime
+    last_used_at: datetime
     client_ip: str | None
     user_agent: str | None
     current: bool  # the session of the request that asked
@@ -35,7 +36,14 @@ class SessionService:
     async def live(self, principal: Principal) -> list[LiveSession]:
         """The caller's sessions that can still be used, newest first."""
         return [
-            LiveSession(row.id, row.created_at, row.client_ip, row.user_agent, current=row.id == principal.session_id)
+            LiveSession(
+                row.id,
+                row.created_at,
+                row.last_used_at,
+                row.client_ip,
+                row.user_agent,
+                current=row.id == principal.session_id,
+            )
             for row in await self.login_sessions.live_of(principal.user_id)
         ]
 

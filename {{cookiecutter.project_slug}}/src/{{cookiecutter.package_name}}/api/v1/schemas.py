@@ -85,6 +85,7 @@ class SessionRead(BaseModel):
                 {
                     "id": "9f1c2d3e4b5a69788796a5b4c3d2e1f0",  # pragma: allowlist secret
                     "created_at": "2025-01-01T12:00:00Z",
+                    "last_used_at": "2025-01-03T08:30:00Z",
                     "client_ip": "203.0.113.7",
                     "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
                     "current": True,
@@ -95,6 +96,9 @@ class SessionRead(BaseModel):
 
     id: str
     created_at: datetime
+    last_used_at: datetime = Field(
+        description="When it last logged in or renewed its tokens (a client renews them as its access token runs out)"
+    )
     client_ip: str | None = Field(description="The address the login came from")
     user_agent: str | None = Field(description="The client that logged in, cut to 256 characters")
     current: bool = Field(description="The session of this request")
