@@ -27,7 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from {{ cookiecutter.package_name }}.observability.metrics import MULTIPROCESS_DIR, multiprocess_mode
+from {{ cookiecutter.package_name }}.observability.metrics import MULTIPROCESS_DIR, Metrics, multiprocess_mode
 
 from ..support import SECRET_KEY, free_port, wait_until_answering
 
@@ -169,6 +169,25 @@ def test_a_worker_that_dies_mid_request_leaves_no_request_in_progress(two_worker
         while (in_progress := sum(s.value for s in scraped(client, two_workers.url, IN_PROGRESS))) != 1:
             assert time.monotonic() < deadline, f"{in_progress} requests still in progress"
             time.sleep(0.2)
+
+
+def test_a_worker_forgets_what_workers_no_longer_running_had_in_progress(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    running = os.getppid()
+    (tmp_path / "workers").mkdir()
+    # The last one is this process: a worker that got the pid of a dead one.
+    for pid in (ended.pid, running, os.getpid()):
+        (tmp_path / "workers" / str(pid)).touch()
+        (tmp_path / f"gauge_livesum_{pid}.db").touch()
+    monkeypatch.setenv(MULTIPROCESS_DIR, str(tmp_path))
+
+    Metrics(version="1", environment="test")
+
+    assert [path.name for path in tmp_path.glob("gauge_livesum_*.db")] == [f"gauge_livesum_{running}.db"]
+    assert {path.name for path in (tmp_path / "workers").iterdir()} == {str(running), str(os.getpid())}
 
 
 def test_one_worker_keeps_its_metrics_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -106,25 +106,32 @@ async def test_0006_keeps_every_row_and_gives_no_account_the_id_of_a_deleted_one
         assert len((await connection.execute(select(users.c.id))).all()) == 2
 
 
-async def test_sessions_from_before_0007_were_last_used_when_their_newest_refresh_token_was_issued(
-    tmp_path: Path,
-) -> None:
+async def test_sessions_from_before_0007_were_last_used_when_they_last_renewed_their_tokens(tmp_path: Path) -> None:
     login = utc_now() - timedelta(days=3)
+    renewal = login + timedelta(days=2)
     sessions, refresh_tokens = TABLES["login_sessions"], TABLES["refresh_tokens"]
     async with database_at(tmp_path, "0006") as connection:
         user_id = await add_user(connection)
         for session_id in ("renewed", "never"):
             session = {"id": session_id, "user_id": user_id, "created_at": login, "expires_at": utc_now()}
             await connection.execute(insert(SESSIONS_BEFORE_0007).values(**session))
-        for jti, days_after_login in (("at-login", 0), ("renewed", 2)):
-            token = {"jti": jti, "session_id": "renewed", "user_id": user_id, "expires_at": utc_now()}
-            await connection.execute(
-                insert(refresh_tokens).values(**token, created_at=login + timedelta(days=days_after_login))
-            )
+        # Each login issues a token a moment after the session; the renewal spent the first one.
+        just_after_login = login + timedelta(milliseconds=3)
+        for jti, session_id, issued, used in (
+            ("first", "renewed", just_after_login, renewal),
+            ("second", "renewed", renewal, None),
+            ("only", "never", just_after_login, None),
+        ):
+            token = {"jti": jti, "session_id": session_id, "user_id": user_id, "expires_at": utc_now()}
+            await connection.execute(insert(refresh_tokens).values(**token, created_at=issued, used_at=used))
 
         await connection.run_sync(_migrate, "head")
 
         last_used = dict((await connection.execute(select(sessions.c.id, sessions.c.last_used_at))).all())
-        assert last_used == {"renewed": login + timedelta(days=2), "never": login}
+        assert last_used == {"renewed": renewal, "never": login}
+        assert len((await connection.execute(select(refresh_tokens.c.jti))).all()) == 3
+        # A release from before 0007 (during a rollout, or rolled back to) still logs users in.
+        older_release = {"id": "older-release", "user_id": user_id, "created_at": utc_now(), "expires_at": utc_now()}
+        await connection.execute(insert(SESSIONS_BEFORE_0007).values(**older_release))
         await connection.run_sync(_migrate, "0006", down=True)
         await connection.run_sync(_migrate, "head")

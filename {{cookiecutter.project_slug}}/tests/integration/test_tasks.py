@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -389,6 +390,23 @@ async def test_expired_sessions_and_tokens_are_purged(
     async with database.sessions() as session:
         assert await session.get(LoginSession, "expired-login") is None
     assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
+
+
+def test_jobs_that_start_together_share_one_database(settings_factory: Callable[..., Settings]) -> None:
+    # A worker with a backlog starts a job on each of its threads at once, each job in an event
+    # loop of its own; all of them make the shared engine's first connections. (A job that hangs
+    # fails at its time limit.)
+    celery = create_celery(settings_factory(celery_task_time_limit_seconds=10))
+    celery.loader.import_default_modules()
+    purge, together = celery.tasks[PURGE_EXPIRED_CREDENTIALS], threading.Barrier(4)
+
+    def run_together(_: int) -> Any:
+        together.wait()
+        return purge.apply().get(timeout=30)
+
+    with ThreadPoolExecutor(4) as threads:
+        purged = list(threads.map(run_together, range(4)))
+    assert [set(counts) for counts in purged] == [{"login_sessions", "refresh_tokens", "account_tokens"}] * 4
 
 
 def test_beat_runs_the_purges_at_times_of_day_not_counted_from_its_start(settings: Settings) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text, true
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text, func, true
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -114,8 +114,9 @@ class LoginSession(Base):
     user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[CreatedAt]
     # When it last logged in or renewed its tokens; requests with its access token do not count,
-    # so an active client's session is at most one access token lifetime behind.
-    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # so an active client's session is at most one access token lifetime behind. The server default
+    # serves releases from before the column, which insert sessions without it.
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When its refresh token expires (without one, its access token): then it is over, revoked or not.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

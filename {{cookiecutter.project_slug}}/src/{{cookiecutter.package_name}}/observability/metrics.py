@@ -134,9 +134,12 @@ def _forget_dead_workers(directory: Path) -> None:
     workers = directory / "workers"  # not a *.db file: prometheus_client does not read it
     workers.mkdir(exist_ok=True)
     for marker in workers.iterdir():
-        if not _is_running(int(marker.name)):
+        pid = int(marker.name)
+        # This worker may have been given the pid of a dead one: what its file has in progress is
+        # the dead one's.
+        if pid == os.getpid() or not _is_running(pid):
             with suppress(FileNotFoundError):  # a worker starting alongside got there first
-                mark_process_dead(int(marker.name), str(directory))  # type: ignore[no-untyped-call]
+                mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
                 marker.unlink()
     (workers / str(os.getpid())).touch()
 

@@ -113,7 +113,8 @@ class Tracing:
         app.add_middleware(TraceResponseMiddleware)  # outermost of ours: it sees the 500 envelope too
 
     def trace_statements(self, engine: AsyncEngine) -> None:
-        """Statement spans for the process's database `engine` (the instrumentation binds one engine)."""
+        """Statement spans for `engine`, the process's one engine: the instrumentation acts on its first
+        call only, so a process cannot add engines one by one."""
         # Named, because the engine exists already: patching create_async_engine would come too late.
         # The instrumentation declares SQLAlchemy < 2.1; the engine events it listens to are unchanged
         # in 2.1 (tests/integration/test_tracing.py sees the statement spans).

@@ -11,8 +11,8 @@ from celery.schedules import crontab
 from celery.signals import before_task_publish, task_prerun
 
 from ..core.request_id import current_request_id, set_request_id
-from ..db.engine import Database
 from ..settings import Settings
+from .database import JobDatabase
 
 PACKAGE = __name__.split(".")[0]
 EXPORT_ITEMS = "items.export"
@@ -25,7 +25,7 @@ MAX_RETRY_COUNTDOWN = 600
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app for `settings`; jobs read the settings from `app.conf.service_settings` and share
-    the engine in `app.conf.service_database` (unpooled, it connects only while a job uses it)."""
+    the database in `app.conf.service_database` (it connects only while a job uses it)."""
     app = Celery(PACKAGE, broker=settings.celery_broker_url, backend=settings.celery_result_backend)
     app.conf.update(
         include=[f"{PACKAGE}.tasks.jobs"],
@@ -57,10 +57,7 @@ def create_celery(settings: Settings) -> Celery:
             "purge-expired-audit-events": {"task": PURGE_EXPIRED_AUDIT_EVENTS, "schedule": crontab(hour=3, minute=0)},
         },
         service_settings=settings,
-        # One engine for all of a worker's jobs, so tracing instruments it once. Each job runs in an
-        # event loop of its own (jobs.run_in_time_limit), and a connection serves only the loop that
-        # opened it: hence no pool.
-        service_database=Database(settings, pooled=False),
+        service_database=JobDatabase(settings),
     )
     return app
 

@@ -22,6 +22,7 @@ from ..services import auth
 from ..services.audit import purge_expired_events
 from ..services.items import ItemService
 from .app import EXPORT_ITEMS, MAX_RETRY_COUNTDOWN, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_CREDENTIALS, SEND_EMAIL
+from .database import JobDatabase
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -67,8 +68,9 @@ def run_in_time_limit(task: Task[Any, Any], work: Coroutine[Any, Any, T]) -> T:
 
 def run_with_database(task: Task[Any, Any], work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
     """Run `work` in an event loop of its own on the jobs' engine; an unreachable database becomes a retry."""
-    database: Database = task.app.conf.service_database
+    database: JobDatabase = task.app.conf.service_database
     try:
+        database.connect_once()
         return run_in_time_limit(task, work(database))
     except Exception as error:
         if is_unavailable(error):
