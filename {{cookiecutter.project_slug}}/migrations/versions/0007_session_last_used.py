@@ -1,7 +1,9 @@
 """When each login session was last used: at its login, then at each renewal of its tokens.
 Sessions from before this revision were last used when a refresh token of theirs was last spent
-(a renewal), else at their login. The column defaults to the time of the insert, so a release
-from before this revision, still running during a rollout or rolled back to, can log users in.
+(a renewal), else at their login. The column defaults to the database's current time, so a
+release from before this revision, still running during a rollout or rolled back to, can log
+users in (its sessions may then seem used a moment before their login: the sessions page shows
+only later uses).
 
 Revision ID: 0007
 Revises: 0006

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from ..db.engine import Database
 from ..settings import Settings
@@ -18,13 +19,14 @@ class JobDatabase(Database):
         self._first_connection = threading.Lock()
         self._connected = False
 
-    def connect_once(self) -> None:
-        """Connect before the first job does, one thread at a time until a connection succeeds.
+    def connect_once(self, run: Callable[[Coroutine[Any, Any, None]], None]) -> None:
+        """Connect before the first job does, one thread at a time until a connection succeeds;
+        `run` runs the connecting coroutine (within the job's time limit).
 
         SQLAlchemy sets an engine up on its first connection under an asyncio lock, which the event
         loops of jobs starting together in several threads must not share.
         """
         with self._first_connection:
             if not self._connected:
-                asyncio.run(self.ping())
+                run(self.ping())
                 self._connected = True

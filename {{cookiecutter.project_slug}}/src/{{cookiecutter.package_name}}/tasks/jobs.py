@@ -70,7 +70,7 @@ def run_with_database(task: Task[Any, Any], work: Callable[[Database], Coroutine
     """Run `work` in an event loop of its own on the jobs' engine; an unreachable database becomes a retry."""
     database: JobDatabase = task.app.conf.service_database
     try:
-        database.connect_once()
+        database.connect_once(lambda ping: run_in_time_limit(task, ping))
         return run_in_time_limit(task, work(database))
     except Exception as error:
         if is_unavailable(error):
