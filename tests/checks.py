@@ -51,35 +51,36 @@ def manifest_features() -> dict[str, dict[str, Any]]:
     return features
 
 
-def copied_without_render() -> list[str]:
+@cache
+def copied_without_render() -> tuple[str, ...]:
     """Globs (relative to the project root) of files cookiecutter copies verbatim."""
     context = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text(encoding="utf-8"))
-    return list(context.get("_copy_without_render", []))
+    return tuple(context.get("_copy_without_render", []))
 
 
-def text_files(project: Path) -> Iterator[tuple[Path, str]]:
-    """Every text file of the project outside .git and virtual environments."""
+def text_files(project: Path) -> dict[str, str]:
+    """Relative path -> text of every text file of the project outside .git and virtual environments.
+
+    Read once per check run and handed to the checks that scan texts: a project has hundreds of files."""
+    texts = {}
     for path in sorted(project.rglob("*")):
         relative = path.relative_to(project)
         if not path.is_file() or relative.parts[0] in {".git", ".venv", ".tools"}:
             continue
         try:
-            yield path, path.read_text(encoding="utf-8")
+            texts[str(relative)] = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
+    return texts
 
 
 def _is_verbatim(relative: str) -> bool:
     return any(fnmatch.fnmatch(relative, pattern) for pattern in copied_without_render())
 
 
-def unrendered_jinja(project: Path) -> list[str]:
+def unrendered_jinja(texts: Mapping[str, str]) -> list[str]:
     """Files still holding template syntax (verbatim-copied files may hold their own Jinja)."""
-    return [
-        str(path.relative_to(project))
-        for path, text in text_files(project)
-        if not _is_verbatim(str(path.relative_to(project))) and LEFTOVER_JINJA.search(text)
-    ]
+    return [relative for relative, text in texts.items() if not _is_verbatim(relative) and LEFTOVER_JINJA.search(text)]
 
 
 @cache
@@ -99,9 +100,9 @@ def _validate_schema(relative: str, document: Any) -> None:
             _validator(schema).validate(document)
 
 
-def parse_problems(project: Path) -> list[str]:
+def parse_problems(texts: Mapping[str, str]) -> list[str]:
     """Python that does not compile, TOML/YAML/JSON that does not parse or fails its schema."""
-    problems = (_parse_problem(str(path.relative_to(project)), text) for path, text in text_files(project))
+    problems = (_parse_problem(relative, text) for relative, text in texts.items())
     return [problem for problem in problems if problem]
 
 
@@ -213,17 +214,13 @@ def is_enabled(feature: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
     return all(answers.get(key) == value for key, value in feature["when"].items())
 
 
-def manifest_problems(project: Path, answers: Mapping[str, Any]) -> list[str]:
+def manifest_problems(project: Path, texts: Mapping[str, str], answers: Mapping[str, Any]) -> list[str]:
     """An enabled feature has all its paths; a disabled one leaves no path and no mention."""
     package = answers["package_name"]
     problems = []
     # .env is .env.example (scanned here) with random secrets, which can spell a short word such
     # as "hvac" or "otel"; test_bake_matrix checks that it differs from the example only there.
-    texts = {
-        str(path.relative_to(project)): text.lower()
-        for path, text in text_files(project)
-        if path.relative_to(project) != Path(".env")
-    }
+    lowered = {relative: text.lower() for relative, text in texts.items() if relative != ".env"}
     all_paths = [str(path.relative_to(project)).lower() for path in project.rglob("*") if ".git" not in path.parts]
     for name, feature in manifest_features().items():
         paths = [path.replace("{package}", package) for path in feature["paths"]]
@@ -233,7 +230,7 @@ def manifest_problems(project: Path, answers: Mapping[str, Any]) -> list[str]:
         problems += [f"{name} is disabled but {path} exists" for path in paths if (project / path).exists()]
         for word in map(str.lower, feature["mentions"]):
             problems += [
-                f"{name} is disabled but {path} mentions {word!r}" for path, text in texts.items() if word in text
+                f"{name} is disabled but {path} mentions {word!r}" for path, text in lowered.items() if word in text
             ]
             problems += [f"{name} is disabled but path {path} mentions {word!r}" for path in all_paths if word in path]
     if (project / MANIFEST_NAME).exists():

@@ -23,6 +23,7 @@ from .checks import (
     parse_problems,
     readme_tree_problems,
     ruff_problems,
+    text_files,
     unrendered_jinja,
 )
 from .conftest import bake_ok
@@ -40,7 +41,8 @@ def test_combination_renders_clean_project(
     project = renderer().write(answers, tmp_path)
     answers = {**answers, "package_name": "orders_service"}
 
-    problems = unrendered_jinja(project) + parse_problems(project) + manifest_problems(project, answers)
+    texts = text_files(project)
+    problems = unrendered_jinja(texts) + parse_problems(texts) + manifest_problems(project, texts, answers)
     problems += entity_problems(project / "catalog-info.yaml")
     problems += ruff_problems(project, ruff) + env_file_problems(project)
     problems += readme_tree_problems(project)

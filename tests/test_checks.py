@@ -11,6 +11,7 @@ from .checks import (
     manifest_problems,
     parse_problems,
     readme_tree_problems,
+    text_files,
 )
 from .conftest import bake_ok
 from .variants import option_space
@@ -22,12 +23,12 @@ DEFAULTS = {key: values[0] for key, values in option_space().items()} | {"init_g
 def test_a_disabled_module_mentioned_in_any_case_is_reported(cookies: Any) -> None:
     project = bake_ok(cookies, DEFAULTS)
     answers = {**DEFAULTS, "package_name": "orders_service"}
-    assert manifest_problems(project, answers) == []
+    assert manifest_problems(project, text_files(project), answers) == []
 
     (project / "docs" / "notes.md").write_text("Secrets come from HVAC.\n", encoding="utf-8")
     (project / "vault-policy.hcl").write_text("", encoding="utf-8")
 
-    assert manifest_problems(project, answers) == [
+    assert manifest_problems(project, text_files(project), answers) == [
         "vault is disabled but path vault-policy.hcl mentions 'vault'",
         "vault is disabled but docs/notes.md mentions 'hvac'",
     ]
@@ -73,16 +74,16 @@ def test_a_module_missing_from_the_readme_tree_is_reported(cookies: Any) -> None
 
 def test_a_heading_run_into_its_neighbour_is_reported(cookies: Any) -> None:
     project = bake_ok(cookies, DEFAULTS)
-    assert parse_problems(project) == []
+    assert parse_problems(text_files(project)) == []
     notes = project / "docs" / "notes.md"
 
     notes.write_text("# Notes\n\nOne paragraph.## Next\n\n```sh\n# a comment, not a heading\n```\n", encoding="utf-8")
-    assert parse_problems(project) == [
+    assert parse_problems(text_files(project)) == [
         "docs/notes.md line 3: a heading glued to the text before it: One paragraph.## Next"
     ]
 
     notes.write_text("# Notes\n\nOne paragraph.\n## Next\n", encoding="utf-8")
-    assert parse_problems(project) == ["docs/notes.md line 4: no blank line before the heading '## Next'"]
+    assert parse_problems(text_files(project)) == ["docs/notes.md line 4: no blank line before the heading '## Next'"]
 
 
 def test_shell_in_the_ci_files_is_checked(cookies: Any, shellcheck: str) -> None:
