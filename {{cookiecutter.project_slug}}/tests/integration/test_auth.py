@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
-from httpx import AsyncClient
+from fastapi import BackgroundTasks, FastAPI
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.core.exceptions import InvalidCredentialsError
+from {{ cookiecutter.package_name }}.core.security import PasswordHasher
 from {{ cookiecutter.package_name }}.db.models import User
+from {{ cookiecutter.package_name }}.mail import Outbox
+from {{ cookiecutter.package_name }}.services.audit import AuditTrail, Origin
+from {{ cookiecutter.package_name }}.services.auth import AuthService
+from {{ cookiecutter.package_name }}.services.two_factor import TwoFactorService
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account, log_in
+from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Mailbox, log_in, token_from
 
 MakeAccount = Callable[[str], Awaitable[Account]]
 
@@ -131,6 +141,80 @@ async def test_login_attempts_per_account_and_ip_are_rate_limited(client: AsyncC
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "too_many_requests"
     assert 1 <= int(response.headers["retry-after"]) <= 60
+
+
+async def test_guesses_sent_at_once_are_held_to_the_lockout(app: FastAPI, account: Account) -> None:
+    # Each guess from an address of its own: only the lockout, not the rate per address, stops them.
+    clients = [
+        AsyncClient(transport=ASGITransport(app=app, client=(f"198.51.100.{number}", 5000)), base_url="http://test")
+        for number in range(1, 13)
+    ]
+    guesses = [
+        guesser.post("/api/v1/auth/token", data={"username": account.email, "password": WRONG_PASSWORD})
+        for guesser in clients
+    ]
+    statuses = sorted(response.status_code for response in await asyncio.gather(*guesses))
+    for guesser in clients:
+        await guesser.aclose()
+
+    assert statuses == [401] * 3 + [429] * 9
+
+
+class PasswordCheckHeldOpen(PasswordHasher):
+    """The app's hashing, but a verification, once done, waits until the test lets it go on."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.checked = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        verdict = await super().verify(password, password_hash)
+        self.checked.set()
+        await self.go_on.wait()
+        return verdict
+
+
+def auth_service(session: AsyncSession, context: AppContext, passwords: PasswordHasher) -> AuthService:
+    """The service as the API builds it, with `passwords` in place of the app's hashing."""
+    audit = AuditTrail(session, Origin())
+    outbox = Outbox(context.mailer, BackgroundTasks())
+    two_factor = TwoFactorService(session, context.totp_secrets, audit, outbox)
+    guard, mfa_ttl = context.login_guard, timedelta(minutes=5)
+    return AuthService(session, passwords, context.tokens, guard, audit, two_factor, outbox, Origin(), mfa_ttl)
+
+
+async def change_by_the_owner(client: AsyncClient, account: Account, mailbox: Mailbox) -> int:
+    body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    return (await client.post("/api/v1/users/me/password", json=body, headers=account.headers)).status_code
+
+
+async def reset_by_link(client: AsyncClient, account: Account, mailbox: Mailbox) -> int:
+    await client.post("/api/v1/auth/password-reset", json={"email": account.email})
+    body = {"token": token_from(mailbox.last_to(account.email)), "new_password": NEW_PASSWORD}
+    return (await client.post("/api/v1/auth/password-reset/confirm", json=body)).status_code
+
+
+@pytest.mark.parametrize("new_password", [change_by_the_owner, reset_by_link])
+async def test_a_password_replaced_while_a_login_checks_it_ends_that_login(
+    client: AsyncClient,
+    account: Account,
+    mailbox: Mailbox,
+    app_context: AppContext,
+    settings: Settings,
+    new_password: Callable[[AsyncClient, Account, Mailbox], Awaitable[int]],
+) -> None:
+    passwords = PasswordCheckHeldOpen(settings)
+    async with app_context.database.sessions() as session:
+        login = asyncio.create_task(auth_service(session, app_context, passwords).login(account.email, PASSWORD, "::1"))
+        await passwords.checked.wait()  # the old password was found right
+
+        assert await new_password(client, account, mailbox) == 204
+        passwords.go_on.set()
+
+        with pytest.raises(InvalidCredentialsError):
+            await login
+    assert "access_token" in await log_in(client, account.email, NEW_PASSWORD)
 
 
 async def test_repeated_failures_lock_the_account(client: AsyncClient, account: Account) -> None:

@@ -358,7 +358,7 @@ async def test_an_expired_login_step_starts_again_from_the_password(
 class TestCodeLockout:
     @pytest.fixture
     def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
-        return settings_factory(login_lockout_threshold=2)
+        return settings_factory(login_lockout_threshold=3)  # the password step and two wrong codes
 
     async def test_wrong_codes_lock_the_account(self, client: AsyncClient, mailbox: Mailbox, clock: Clock) -> None:
         secret, _ = await with_two_factor(client, mailbox, clock)

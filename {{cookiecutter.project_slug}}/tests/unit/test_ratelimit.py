@@ -40,12 +40,13 @@ async def test_attempts_per_account_and_ip_are_limited() -> None:
     await login_guard.check("bob@example.com", "10.0.0.1")  # and so has another account
 
 
-async def test_repeated_failures_lock_the_account_until_the_window_passes() -> None:
+async def test_attempts_count_as_failures_until_one_succeeds() -> None:
     refusals: list[str] = []
     login_guard = guard(refusals, login_lockout_threshold=2, login_lockout_seconds=300)
-    await login_guard.record_failure("ada@example.com")
     await login_guard.check("ada@example.com", "10.0.0.1")
-    await login_guard.record_failure("ada@example.com")
+    assert not await login_guard.is_locked("ada@example.com")
+    await login_guard.check("ada@example.com", "10.0.0.2")
+    assert await login_guard.is_locked("ada@example.com")
     with pytest.raises(AccountLockedError) as raised:
         await login_guard.check("ada@example.com", "10.0.0.9")  # from any address
     assert 250 <= raised.value.retry_after_seconds <= 300
@@ -55,18 +56,19 @@ async def test_repeated_failures_lock_the_account_until_the_window_passes() -> N
 async def test_a_reset_ends_every_lockout_and_limit() -> None:
     login_guard = guard(login_rate_limit="1/minute", login_lockout_threshold=1)
     await login_guard.check("ada@example.com", "10.0.0.1")
-    await login_guard.record_failure("bob@example.com")
+    await login_guard.check("bob@example.com", "10.0.0.1")
     await login_guard.reset()
     await login_guard.check("ada@example.com", "10.0.0.1")
     await login_guard.check("bob@example.com", "10.0.0.1")
 
 
-async def test_a_successful_login_forgets_earlier_failures() -> None:
+async def test_a_success_forgets_the_attempts_before_it() -> None:
     login_guard = guard(login_lockout_threshold=2)
-    await login_guard.record_failure("ada@example.com")
-    await login_guard.record_success("ada@example.com")
-    await login_guard.record_failure("ada@example.com")
     await login_guard.check("ada@example.com", "10.0.0.1")
+    await login_guard.record_success("ada@example.com")
+    await login_guard.check("ada@example.com", "10.0.0.1")
+    await login_guard.check("ada@example.com", "10.0.0.1")
+    assert await login_guard.is_locked("ada@example.com")
 
 
 async def test_an_unreachable_redis_fails_open_with_a_warning_and_a_metric(capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,7 +82,7 @@ async def test_an_unreachable_redis_fails_open_with_a_warning_and_a_metric(capsy
     try:
         for _ in range(3):
             await login_guard.check("ada@example.com", "10.0.0.1")
-        await login_guard.record_failure("ada@example.com")
+        assert not await login_guard.is_locked("ada@example.com")
         await login_guard.record_success("ada@example.com")
         with pytest.raises(ConnectionError):
             await login_guard.ping()

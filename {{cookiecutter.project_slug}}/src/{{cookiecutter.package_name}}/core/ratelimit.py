@@ -68,8 +68,10 @@ class LoginGuard:
         return self._pool is not None
 
     async def check(self, account: str, client_ip: str) -> None:
-        """Count a login attempt; RateLimitedError while the account is locked or the rate is exceeded."""
-        if not await self._fail_open(self._limiter.test(self._failures, "login-failures", account), True):
+        """Count a login attempt, and count it as a failure until `record_success` clears the count:
+        attempts sent at once cannot all pass before the first of them fails. RateLimitedError while
+        the rate is exceeded or the account is locked."""
+        if not await self._fail_open(self._limiter.hit(self._failures, "login-failures", account), True):
             self._refuse(AccountLockedError(await self._retry_after(self._failures, "login-failures", account)))
         if not await self._fail_open(self._limiter.hit(self._attempts, "login-attempts", account, client_ip), True):
             retry_after = await self._retry_after(self._attempts, "login-attempts", account, client_ip)
@@ -81,12 +83,12 @@ class LoginGuard:
             if not await self._fail_open(self._limiter.hit(budget, namespace, identifier), True):
                 raise RateLimitedError(await self._retry_after(budget, namespace, identifier))
 
-    async def record_failure(self, account: str) -> bool:
-        """Count a failed login; True when this failure locks the account."""
-        await self._fail_open(self._limiter.hit(self._failures, "login-failures", account), True)
+    async def is_locked(self, account: str) -> bool:
+        """True when the failures counted so far lock the account (the next attempt is refused)."""
         return not await self._fail_open(self._limiter.test(self._failures, "login-failures", account), True)
 
     async def record_success(self, account: str) -> None:
+        """The attempt succeeded: forget the failures counted so far."""
         await self._fail_open(self._limiter.clear(self._failures, "login-failures", account), None)
 
     async def reset(self) -> None:

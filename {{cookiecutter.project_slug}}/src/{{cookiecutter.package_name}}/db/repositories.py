@@ -78,6 +78,19 @@ class UserRepository:
             statement = statement.where(User.is_active.is_(filters.is_active))
         return (await self.session.scalars(statement)).all()
 
+    async def hold_password(self, user: User, new_hash: str | None) -> bool:
+        """Lock the user's row while its password hash is still the one just checked (and store
+        `new_hash`, made with raised hashing parameters, in its place); False when a password change
+        or reset replaced it since. Until this transaction ends, a change waits: it then ends the
+        session this login starts."""
+        statement = (
+            update(User)
+            .where(User.id == user.id, User.password_hash == user.password_hash)
+            .values(password_hash=new_hash or user.password_hash)
+        )
+        result = cast(CursorResult[Any], await self.session.execute(statement))
+        return result.rowcount == 1
+
     async def claim_totp_step(self, user_id: int, step: int) -> bool:
         """Record `step` as used; False when it (or a later step) was used before: the code is a replay."""
         statement = (

@@ -132,13 +132,14 @@ class AuthService:
         await self.login_guard.check(email, client_ip)
         user = await self.users.by_email(email)
         valid, new_hash = await self.passwords.verify(password, user.password_hash if user else None)
-        if user is None or not valid or not user.is_active:
+        # The password must still be the one checked: a change or reset that committed meanwhile ends
+        # every session, and this login's too.
+        if user is None or not valid or not user.is_active or not await self.users.hold_password(user, new_hash):
             await self._record_failed_check(Action.LOGIN, email, user)
             raise InvalidCredentialsError
-        if new_hash is not None:  # hashing parameters were raised since this hash was made
-            user.password_hash = new_hash
         if user.two_factor_enabled:
-            # The failure count is kept until the code is right: a known password does not reset it.
+            # The attempt counts as a failure until the code is right: a known password does not
+            # reset the count.
             mfa_token = new_account_token()
             await self.account_tokens.add(mfa_token, user.id, TokenPurpose.MFA_LOGIN, self.mfa_token_ttl)
             await self.session.commit()
@@ -262,6 +263,7 @@ class AuthService:
         if not valid or not await self.two_factor.accept_code(user, code):
             await self._record_failed_check(action, user.email, user)
             raise InvalidCredentialsError("Incorrect password or code")
+        await self.login_guard.record_success(user.email)
         return user
 
     async def _check_current_password(self, user: User, password: str, client_ip: str, action: Action) -> None:
@@ -271,6 +273,7 @@ class AuthService:
         if not valid:
             await self._record_failed_check(action, user.email, user)
             raise InvalidCredentialsError("The current password is incorrect")
+        await self.login_guard.record_success(user.email)
 
     async def _start_session(self, user: User, refreshable: bool) -> IssuedTokens:
         """A new login session, recording where the request came from; it lasts as long as the
@@ -287,11 +290,11 @@ class AuthService:
         return await self._issue(user.id, session_id, refresh)
 
     async def _record_failed_check(self, action: Action, email: str, user: User | None) -> None:
-        """Count a wrong password (it may lock the account) and commit its audit events on their own."""
+        """Commit the audit events of a wrong password or code on their own (the login guard counted
+        the attempt as a failure when it began); one of them may have locked the account."""
         target = user.id if user else None
-        locked = await self.login_guard.record_failure(email)
         self.audit.record(action, Outcome.FAILURE, target_user_id=target)
-        if locked:
+        if await self.login_guard.is_locked(email):
             self.audit.record(Action.LOCKOUT, target_user_id=target)
         await self.session.commit()
 
