@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import os
 import socket
 import sys
@@ -33,6 +34,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url, select
 
 from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.core.logging import configure_logging
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, LoginSession, RefreshToken, utc_now
 from {{ cookiecutter.package_name }}.db.repositories import ItemRepository
 from {{ cookiecutter.package_name }}.mail import Mailer
@@ -229,16 +231,22 @@ def test_a_job_past_its_time_limit_is_cancelled_and_fails(
     assert job_runs("failed") == failed + 1
 
 
-async def test_mail_for_a_dead_broker_is_logged_and_counted(settings_factory: Callable[..., Settings]) -> None:
+async def test_mail_the_broker_does_not_take_is_sent_from_the_api_process(
+    settings_factory: Callable[..., Settings], mailbox: Mailbox, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = settings_factory(
         celery_broker_url="redis://127.0.0.1:1/0", celery_publish_timeout_seconds=0.5, email_via_celery=True
     )
+    configure_logging(settings)
     outcomes: list[str] = []
     jobs = JobQueue(settings)
     mailer = Mailer(settings, jobs=jobs, on_outcome=outcomes.append)
     await mailer.deliver(mailer.compose("two_factor_disabled", "ada@example.com"))  # does not raise
     await jobs.close()
-    assert outcomes == ["failed"]
+    assert outcomes == ["sent"]
+    assert mailbox.last_to("ada@example.com")["Subject"].startswith("Two-factor authentication is off")
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "email_not_queued" in line]
+    assert line["level"] == "warning"
 
 
 def worker_entry_point(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **environment: str) -> ModuleType:

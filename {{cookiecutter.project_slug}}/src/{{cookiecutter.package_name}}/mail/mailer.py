@@ -80,8 +80,7 @@ class Mailer:
             self.on_outcome("logged")
             return
 {%- if cookiecutter.use_celery %}
-        if self.jobs is not None:
-            await self._queue(self.jobs, message)
+        if self.jobs is not None and await self._queued(self.jobs, message):
             return
 {%- endif %}
         try:
@@ -94,17 +93,20 @@ class Mailer:
         self.on_outcome("sent")
 {%- if cookiecutter.use_celery %}
 
-    async def _queue(self, jobs: JobQueue, message: EmailMessage) -> None:
-        """A send_email job: the worker sends it and retries with backoff while the server is unreachable."""
+    async def _queued(self, jobs: JobQueue, message: EmailMessage) -> bool:
+        """Hand `message` to a send_email job (the worker retries it with backoff while the server is
+        unreachable). False when the broker did not take it: the caller sends it from here, because
+        a reset link or a security notice must not be lost with the broker. A broker that took the
+        job late may deliver it too; both copies have the same Message-ID."""
         try:
             await jobs.enqueue(SEND_EMAIL, str(uuid4()), message=message.as_string())
         except JobQueueUnavailableError as error:
-            log.error(
+            log.warning(
                 "email_not_queued", message_id=message["Message-ID"], subject=message["Subject"], error=repr(error)
             )
-            self.on_outcome("failed")
-            return
+            return False
         self.on_outcome("queued")
+        return True
 {%- endif %}
 
 
