@@ -193,6 +193,8 @@ class AuditEvent(Base):
     target_type: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
+    # What the action set, where its name alone does not say: the new role of a role change.
+    detail: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_LENGTH))
     request_id: Mapped[str | None] = mapped_column(String(128))

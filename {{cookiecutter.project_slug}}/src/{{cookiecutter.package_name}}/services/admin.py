@@ -54,7 +54,7 @@ class AdminService:
         changed = False
         if role is not None and role != user.role:
             user.role = role
-            self.audit.record(Action.ROLE_CHANGE, actor_id=admin.user_id, target_user_id=user_id)
+            self.audit.record(Action.ROLE_CHANGE, actor_id=admin.user_id, target_user_id=user_id, detail=role.value)
             changed = True
         if is_active is not None and is_active != user.is_active:
             user.is_active = is_active

@@ -86,6 +86,7 @@ class AuditTrail:
         *,
         actor_id: int | None = None,
         target_user_id: int | None = None,
+        detail: str | None = None,
     ) -> None:
         """Add the event to the current transaction; the caller's commit writes it."""
         fields: dict[str, str | int | None] = {
@@ -94,6 +95,7 @@ class AuditTrail:
             "outcome": outcome.value,
             "target_type": "user" if target_user_id is not None else None,
             "target_id": str(target_user_id) if target_user_id is not None else None,
+            "detail": detail,
             "client_ip": self.origin.client_ip,
             "user_agent": self.origin.user_agent[:USER_AGENT_LENGTH] if self.origin.user_agent else None,
         }

@@ -250,6 +250,9 @@ class AuditEventRead(BaseModel):
     target_type: str | None
     target_id: str | None
     outcome: str
+    detail: str | None = Field(
+        description="What the action set, where its name alone does not say: the new role of `admin.role_change`"
+    )
     client_ip: str | None
     user_agent: str | None
     request_id: str | None
