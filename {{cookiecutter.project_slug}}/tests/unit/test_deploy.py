@@ -32,6 +32,9 @@ from opentelemetry.sdk import environment_variables as otel_variables
 from {{ cookiecutter.package_name }}.__main__ import build_parser, purge_audit_events, purge_credentials
 {% endif -%}
 from {{ cookiecutter.package_name }}.main import create_app
+{%- if cookiecutter.use_opentelemetry %}
+from {{ cookiecutter.package_name }}.observability.tracing import service_resource
+{%- endif %}
 {%- if cookiecutter.use_vault %}
 from {{ cookiecutter.package_name }}.secrets.vault import VaultConfig
 {%- endif %}
@@ -195,6 +198,20 @@ def test_the_network_policy_lets_the_service_reach_what_its_settings_name(enviro
     assert settings.smtp_port in tcp_ports
 {%- if cookiecutter.use_opentelemetry %}
     assert urlsplit(config(environment)["OTEL_EXPORTER_OTLP_ENDPOINT"]).port in tcp_ports
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_traces_name_the_environment(environment: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every environment runs with ENVIRONMENT=production; its traces must still tell them apart."""
+    data = config(environment)
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    for name, value in data.items():
+        if name.startswith("OTEL_"):
+            monkeypatch.setenv(name, value)
+    attributes = service_resource(settings_from(data)).attributes
+    assert (attributes["service.name"], attributes["deployment.environment.name"]) == (SLUG, environment)
+
 {%- endif %}
 
 
