@@ -27,6 +27,9 @@ from fastapi.routing import iter_route_contexts
 {%- if cookiecutter.use_opentelemetry %}
 from opentelemetry.sdk import environment_variables as otel_variables
 {%- endif %}
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.engine import make_url
+{%- endif %}
 
 {% if not cookiecutter.use_celery and cookiecutter.database == "postgresql" -%}
 from {{ cookiecutter.package_name }}.__main__ import build_parser, purge_audit_events, purge_credentials
@@ -196,6 +199,9 @@ def test_the_network_policy_lets_the_service_reach_what_its_settings_name(enviro
     settings = settings_from(config(environment))
     assert settings.email_backend == "smtp"
     assert settings.smtp_port in tcp_ports
+{%- if cookiecutter.database == "postgresql" %}
+    assert make_url(settings.database_url).port in tcp_ports
+{%- endif %}
 {%- if cookiecutter.use_opentelemetry %}
     assert urlsplit(config(environment)["OTEL_EXPORTER_OTLP_ENDPOINT"]).port in tcp_ports
 
@@ -288,6 +294,19 @@ def test_every_container_given_the_sqlite_file_mounts_its_volume(environment: st
     # A ReadWriteOnce volume is safe for the containers of one pod only: everything runs in the API's.
     assert {(kind, name) for kind, name, _ in given} == {("Deployment", SLUG)}
     assert {name for *_, name in given} == {"migrate", "api"{% if cookiecutter.use_celery %}, "worker", "beat"{% endif %}}
+
+
+def test_the_move_to_postgresql_opens_its_port() -> None:
+    """docs/deploy.md gives the egress rule a move to PostgreSQL needs; pasted where it says, it lets
+    the pods reach PostgreSQL's port and keeps every other rule."""
+    (rule,) = re.findall(r"```yaml\n(.*?)```", (PROJECT / "docs" / "deploy.md").read_text(encoding="utf-8"), re.DOTALL)
+    policy_file = PROJECT / "deploy" / "base" / "networkpolicy.yaml"
+    before = yaml.safe_load(policy_file.read_text(encoding="utf-8"))["spec"]["egress"]
+    after = yaml.safe_load(policy_file.read_text(encoding="utf-8") + rule)["spec"]["egress"]
+    (added,) = after[len(before) :]
+    assert after[: len(before)] == before
+    assert {port["port"] for port in added["ports"]} == {5432}
+    assert 5432 not in {port["port"] for each in before for port in each["ports"]}
 {%- endif %}
 {%- if cookiecutter.use_celery %}
 
