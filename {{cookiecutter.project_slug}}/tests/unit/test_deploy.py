@@ -173,6 +173,19 @@ def test_no_secret_is_committed(environment: str) -> None:
     assert secret_settings.isdisjoint(config(environment))
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_docs_name_every_placeholder_to_set(environment: str) -> None:
+    """docs/deploy.md's list of the settings to set before a first deploy names every placeholder."""
+    docs = " ".join((PROJECT / "docs" / "deploy.md").read_text(encoding="utf-8").split())
+    (to_set,) = re.findall(r"set ((?:`\w+`(?:, | and )?)+) for each environment", docs)
+    placeholders = {key for key, value in config(environment).items() if "example.com" in value}
+    assert placeholders
+    assert placeholders <= set(re.findall(r"`(\w+)`", to_set))
+{%- if cookiecutter.use_vault %}
+    assert "VAULT_PATH" in to_set
+{%- endif %}
+
+
 def published(path: str, ingress_paths: list[dict[str, Any]]) -> bool:
     """Whether a request for `path` matches one of the Ingress paths (Kubernetes' matching rules)."""
     return any(
