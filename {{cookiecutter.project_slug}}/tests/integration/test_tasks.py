@@ -280,7 +280,19 @@ async def test_a_dead_broker_answers_503_and_leaves_the_service_ready(
     assert response.json()["error"]["code"] == "job_queue_unavailable"
     # Only exports need the broker: the service stays ready, and says it is degraded.
     assert (ready.status_code, ready.json()["status"]) == (200, "degraded")
-    assert ready.json()["checks"]["broker"] in {"error", "timeout"}
+    assert ready.json()["checks"]["broker"] == "error"
+
+
+async def test_a_refused_broker_connection_is_an_error_at_once(settings_factory: Callable[..., Settings]) -> None:
+    # Nothing listens on the port; a readiness timeout far longer than the answer must take.
+    broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(settings_factory(celery_broker_url=broker_url, readiness_timeout_seconds=10))
+    async with _client(app) as client:
+        started = time.monotonic()
+        ready = await client.get("/health/ready")
+        elapsed = time.monotonic() - started
+    assert ready.json()["checks"]["broker"] == "error"
+    assert elapsed < 1.5  # kombu waits 2 s before a retry: the check makes none
 
 
 async def test_a_dead_result_backend_answers_503(settings_factory: Callable[..., Settings], account: Account) -> None:
@@ -363,6 +375,18 @@ async def test_a_silent_result_backend_answers_503_and_gives_the_reading_thread_
         await jobs.state(uuid4().hex)
     assert silent_redis.all_closed()
     await jobs.close()
+
+
+async def test_a_broker_that_never_answers_is_a_timeout(
+    settings_factory: Callable[..., Settings], silent_redis: SilentServer
+) -> None:
+    settings = settings_factory(
+        celery_broker_url=silent_redis.url, celery_publish_timeout_seconds=10, readiness_timeout_seconds=0.5
+    )
+    async with _client(create_app(settings)) as client:
+        ready = await client.get("/health/ready")
+    assert (ready.status_code, ready.json()["status"]) == (200, "degraded")
+    assert ready.json()["checks"]["broker"] == "timeout"
 
 
 @pytest.mark.skipif("TEST_REDIS_URL" not in os.environ, reason="set TEST_REDIS_URL to run the Redis broker test")

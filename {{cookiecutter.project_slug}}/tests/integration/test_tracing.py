@@ -36,8 +36,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.observability.tracing import ENDPOINT_VARIABLES, tracing_requested
+from {{ cookiecutter.package_name }}.observability.tracing import ENDPOINT_VARIABLES, service_resource, tracing_requested
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.use_celery %}
 from {{ cookiecutter.package_name }}.tasks.app import PURGE_EXPIRED_CREDENTIALS, create_celery
@@ -62,6 +63,7 @@ class Receiver(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _ExportHandler)
         self.spans: list[Span] = []
+        self.resources: dict[bytes, dict[str, str]] = {}  # span id: its process's resource attributes
         self.lock = threading.Lock()
 
     @property
@@ -87,8 +89,10 @@ class _ExportHandler(BaseHTTPRequestHandler):
         export = ExportTraceServiceRequest.FromString(self.rfile.read(int(self.headers["Content-Length"])))
         with self.server.lock:
             for resource_spans in export.resource_spans:
+                resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
                 for scope_spans in resource_spans.scope_spans:
                     self.server.spans.extend(scope_spans.spans)
+                    self.server.resources.update((span.span_id, resource) for span in scope_spans.spans)
         body = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -115,6 +119,7 @@ def exporting_to_the_receiver(receiver: Receiver, monkeypatch: pytest.MonkeyPatc
     """Set before the `app` fixture builds the app: the standard variables, nothing test-only."""
     with receiver.lock:
         receiver.spans.clear()
+        receiver.resources.clear()
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")  # milliseconds: export soon after a span ends
 
@@ -297,6 +302,39 @@ async def test_a_sentry_event_carries_the_trace_id(settings_factory: Callable[..
         sentry_sdk.get_client().close()
         sentry_sdk.get_global_scope().set_client(None)  # later tests run without Sentry
 {%- endif %}
+
+
+def test_the_service_names_itself_and_its_environment_by_default(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    attributes = service_resource(settings).attributes
+    assert attributes["service.name"] == "{{ cookiecutter.project_slug }}"
+    assert attributes["service.version"] == __version__
+    assert attributes["deployment.environment.name"] == settings.environment
+    assert attributes["telemetry.sdk.language"] == "python"  # the SDK's own detectors still run
+
+
+async def test_the_standard_variables_override_the_services_names(
+    settings: Settings, account: Account, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Kubernetes overlay names its environment this way while ENVIRONMENT stays production."""
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "orders-api")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,team=orders")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
+        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await client.get("/api/v1/items", headers=account.headers)).status_code == 200
+    spans = receiver.wait_for(lambda spans: server_span(spans, "GET /api/v1/items") is not None)
+    listed = server_span(spans, "GET /api/v1/items")
+    assert listed is not None
+    with receiver.lock:
+        resource = receiver.resources[listed.span_id]
+    assert resource["service.name"] == "orders-api"
+    assert (resource["deployment.environment.name"], resource["team"]) == ("staging", "orders")
+    assert resource["service.version"] == __version__  # what the variables leave out keeps its default
 
 
 @pytest.mark.parametrize(

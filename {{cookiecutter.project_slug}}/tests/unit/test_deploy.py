@@ -27,11 +27,17 @@ from fastapi.routing import iter_route_contexts
 {%- if cookiecutter.use_opentelemetry %}
 from opentelemetry.sdk import environment_variables as otel_variables
 {%- endif %}
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.engine import make_url
+{%- endif %}
 
 {% if not cookiecutter.use_celery and cookiecutter.database == "postgresql" -%}
 from {{ cookiecutter.package_name }}.__main__ import build_parser, purge_audit_events, purge_credentials
 {% endif -%}
 from {{ cookiecutter.package_name }}.main import create_app
+{%- if cookiecutter.use_opentelemetry %}
+from {{ cookiecutter.package_name }}.observability.tracing import service_resource
+{%- endif %}
 {%- if cookiecutter.use_vault %}
 from {{ cookiecutter.package_name }}.secrets.vault import VaultConfig
 {%- endif %}
@@ -167,6 +173,19 @@ def test_no_secret_is_committed(environment: str) -> None:
     assert secret_settings.isdisjoint(config(environment))
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_docs_name_every_placeholder_to_set(environment: str) -> None:
+    """docs/deploy.md's list of the settings to set before a first deploy names every placeholder."""
+    docs = " ".join((PROJECT / "docs" / "deploy.md").read_text(encoding="utf-8").split())
+    (to_set,) = re.findall(r"set ((?:`\w+`(?:, | and )?)+) for each environment", docs)
+    placeholders = {key for key, value in config(environment).items() if "example.com" in value}
+    assert placeholders
+    assert placeholders <= set(re.findall(r"`(\w+)`", to_set))
+{%- if cookiecutter.use_vault %}
+    assert "VAULT_PATH" in to_set
+{%- endif %}
+
+
 def published(path: str, ingress_paths: list[dict[str, Any]]) -> bool:
     """Whether a request for `path` matches one of the Ingress paths (Kubernetes' matching rules)."""
     return any(
@@ -193,8 +212,25 @@ def test_the_network_policy_lets_the_service_reach_what_its_settings_name(enviro
     settings = settings_from(config(environment))
     assert settings.email_backend == "smtp"
     assert settings.smtp_port in tcp_ports
+{%- if cookiecutter.database == "postgresql" %}
+    assert make_url(settings.database_url).port in tcp_ports
+{%- endif %}
 {%- if cookiecutter.use_opentelemetry %}
     assert urlsplit(config(environment)["OTEL_EXPORTER_OTLP_ENDPOINT"]).port in tcp_ports
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_traces_name_the_environment(environment: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every environment runs with ENVIRONMENT=production; its traces must still tell them apart."""
+    data = config(environment)
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    for name, value in data.items():
+        if name.startswith("OTEL_"):
+            monkeypatch.setenv(name, value)
+    attributes = service_resource(settings_from(data)).attributes
+    assert (attributes["service.name"], attributes["deployment.environment.name"]) == (SLUG, environment)
+
 {%- endif %}
 
 
@@ -271,6 +307,19 @@ def test_every_container_given_the_sqlite_file_mounts_its_volume(environment: st
     # A ReadWriteOnce volume is safe for the containers of one pod only: everything runs in the API's.
     assert {(kind, name) for kind, name, _ in given} == {("Deployment", SLUG)}
     assert {name for *_, name in given} == {"migrate", "api"{% if cookiecutter.use_celery %}, "worker", "beat"{% endif %}}
+
+
+def test_the_move_to_postgresql_opens_its_port() -> None:
+    """docs/deploy.md gives the egress rule a move to PostgreSQL needs; pasted where it says, it lets
+    the pods reach PostgreSQL's port and keeps every other rule."""
+    (rule,) = re.findall(r"```yaml\n(.*?)```", (PROJECT / "docs" / "deploy.md").read_text(encoding="utf-8"), re.DOTALL)
+    policy_file = PROJECT / "deploy" / "base" / "networkpolicy.yaml"
+    before = yaml.safe_load(policy_file.read_text(encoding="utf-8"))["spec"]["egress"]
+    after = yaml.safe_load(policy_file.read_text(encoding="utf-8") + rule)["spec"]["egress"]
+    (added,) = after[len(before) :]
+    assert after[: len(before)] == before
+    assert {port["port"] for port in added["ports"]} == {5432}
+    assert 5432 not in {port["port"] for each in before for port in each["ports"]}
 {%- endif %}
 {%- if cookiecutter.use_celery %}
 

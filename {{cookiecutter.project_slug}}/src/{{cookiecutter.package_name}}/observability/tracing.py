@@ -38,7 +38,7 @@ from opentelemetry.instrumentation.requests import RequestsInstrumentor
 {%- endif %}
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,6 +51,7 @@ from ..settings import Settings
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 URL_QUERY = "url.query"
+DEPLOYMENT_ENVIRONMENT = "deployment.environment.name"
 
 
 def is_probe_or_scrape(scope: MutableMapping[str, Any]) -> bool:
@@ -68,19 +69,24 @@ def tracing_requested() -> bool:
     return any(os.environ.get(name, "").strip() for name in ENDPOINT_VARIABLES)
 
 
+def service_resource(settings: Settings) -> Resource:
+    """What every span says about its process: the SDK's detectors and the service's own defaults,
+    under OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (an operator renames the service or its
+    environment without a code change; Resource.create() alone would let the defaults win)."""
+    defaults = {
+        SERVICE_NAME: "{{ cookiecutter.project_slug }}",
+        SERVICE_VERSION: __version__,
+        DEPLOYMENT_ENVIRONMENT: settings.environment,
+    }
+    return Resource.create(defaults).merge(OTELResourceDetector().detect())
+
+
 class Tracing:
     """The process's tracer provider and the libraries it instruments, started and stopped together."""
 
     def __init__(self, settings: Settings) -> None:
-        resource = Resource.create(
-            {
-                SERVICE_NAME: "{{ cookiecutter.project_slug }}",  # OTEL_SERVICE_NAME overrides it
-                SERVICE_VERSION: __version__,
-                "deployment.environment.name": settings.environment,
-            }
-        )
         # The sampler comes from OTEL_TRACES_SAMPLER (default: follow the caller, else sample all).
-        self.provider = TracerProvider(resource=resource)
+        self.provider = TracerProvider(resource=service_resource(settings))
         self.provider.add_span_processor(QueryValuesRedacted())
         # The exporter reads its endpoint, headers, timeout and compression from OTEL_EXPORTER_OTLP_*.
         self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))

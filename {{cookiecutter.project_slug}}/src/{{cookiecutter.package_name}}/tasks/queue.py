@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 
 from kombu.exceptions import OperationalError
@@ -58,11 +57,17 @@ class JobQueue:
             raise
 
     async def ping(self) -> None:
-        """Readiness: the broker accepts a connection."""
+        """Readiness: the broker accepts a connection.
+
+        One attempt, no retry: kombu sleeps seconds before a retry, so a refused connection would
+        outlast the readiness timeout and read as `timeout` instead of the `error` it is. A broker
+        that accepts and never answers still reads as `timeout` when the socket timeouts
+        (CELERY_PUBLISH_TIMEOUT_SECONDS) are longer than READINESS_TIMEOUT_SECONDS.
+        """
 
         def connect() -> None:
             with self.celery.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, timeout=math.ceil(self.timeout))
+                connection.ensure_connection(max_retries=0)
 
         await asyncio.to_thread(connect)
 
