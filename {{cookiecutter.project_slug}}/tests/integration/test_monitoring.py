@@ -168,11 +168,24 @@ def test_every_dashboard_query_reads_the_chosen_job_and_namespace() -> None:
 {%- if cookiecutter.use_celery %}
 
 
-def test_the_job_panels_select_the_worker_scrape_job() -> None:
-    """The worker is a scrape job of its own: `<service>-worker` in prometheus.yml, and
-    `<namespace>/<PodMonitor name>` under the Prometheus Operator, whose PodMonitor has the same name."""
+def scrape_jobs() -> tuple[str, str]:
+    """The service's and the worker's job names in prometheus.yml."""
     scrape_configs = _load(MONITORING / "prometheus" / "prometheus.yml")["scrape_configs"]
     service_job, worker_job = [config["job_name"] for config in scrape_configs]
+    return service_job, worker_job
+
+
+def assert_selects_only_the_worker(job_pattern: str) -> None:
+    """The worker is a scrape job of its own: `<service>-worker` in prometheus.yml, and
+    `<namespace>/<PodMonitor name>` under the Prometheus Operator, whose PodMonitor has the same name."""
+    service_job, worker_job = scrape_jobs()
+    pattern = job_pattern.replace("$job", service_job)
+    assert re.fullmatch(pattern, worker_job)
+    assert re.fullmatch(pattern, f"production/{worker_job}")
+    assert not re.fullmatch(pattern, service_job)
+
+
+def test_the_job_panels_select_the_worker_scrape_job() -> None:
     (board,) = dashboards()
     job_matchers = {
         job_matcher
@@ -183,10 +196,17 @@ def test_the_job_panels_select_the_worker_scrape_job() -> None:
         for job_matcher in re.findall(r'job=~"([^"]+)"', matchers)
     }
     (worker_matcher,) = job_matchers
-    pattern = worker_matcher.replace("$job", service_job)
-    assert re.fullmatch(pattern, worker_job)
-    assert re.fullmatch(pattern, f"production/{worker_job}")
-    assert not re.fullmatch(pattern, service_job)
+    assert_selects_only_the_worker(worker_matcher)
+
+
+def test_the_worker_alert_reads_the_worker_scrape_job_and_the_service_job() -> None:
+    """WorkerTargetDown reads the worker's `up`, and the service's for the namespaces with no worker scraped."""
+    (alert,) = [rule for rule in prometheus_rules() if rule.get("alert") == "WorkerTargetDown"]
+    up_matchers = [matchers for metric, matchers in dashboard_selectors(alert["expr"]) if metric == "up"]
+    (worker_matcher,) = [job for matchers in up_matchers for job in re.findall(r'job=~"([^"]+)"', matchers)]
+    assert_selects_only_the_worker(worker_matcher)
+    service_job, _ = scrape_jobs()
+    assert [job for matchers in up_matchers for job in re.findall(r'job="([^"]+)"', matchers)] == [service_job]
 {%- endif %}
 
 
