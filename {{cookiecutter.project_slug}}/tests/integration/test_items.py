@@ -8,6 +8,13 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import Connection, delete, event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.core.exceptions import NotFoundError
+from {{ cookiecutter.package_name }}.db.models import Item
+from {{ cookiecutter.package_name }}.services.items import ItemService
 
 from ..support import Account
 
@@ -110,3 +117,57 @@ async def test_the_schema_says_a_title_needs_a_visible_character(
     assert re.search(pattern, blank) is None
     response = await client.post("/api/v1/items", json={"title": blank}, headers=account.headers)
     assert response.status_code == 422
+
+
+async def deleted_by_another_request(
+    session: AsyncSession, item_id: int, *, when: str, moment: str = "before_cursor_execute"
+) -> None:
+    """At the session's first statement starting with `when` (before or after it runs, as `moment`
+    says), another connection deletes the item and commits, as a concurrent request would."""
+    deleted = False
+
+    def delete_item(conn: Connection, cursor: Any, statement: str, *rest: Any) -> None:
+        nonlocal deleted
+        if statement.startswith(when) and not deleted:
+            deleted = True
+            with conn.engine.begin() as other:
+                other.execute(delete(Item).where(Item.id == item_id))
+
+    # On this session's connection only: the app's other connections are not touched.
+    event.listen((await session.connection()).sync_connection, moment, delete_item)
+
+
+async def owner_and_item(client: AsyncClient, account: Account) -> tuple[int, int]:
+    owner_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
+    return owner_id, (await create(client, account, "racing"))["id"]
+
+
+# Each change, keyed by the statement that writes it.
+CHANGES: dict[str, Callable[[ItemService, int, int], Awaitable[object]]] = {
+    "UPDATE items": lambda items, owner_id, item_id: items.update(owner_id, item_id, {"title": "too late"}),
+    "DELETE FROM items": lambda items, owner_id, item_id: items.delete(owner_id, item_id),
+}
+
+
+@pytest.mark.parametrize("statement", list(CHANGES))
+async def test_a_change_to_an_item_another_request_deletes_meanwhile_finds_it_missing(
+    client: AsyncClient, account: Account, app_context: AppContext, statement: str
+) -> None:
+    owner_id, item_id = await owner_and_item(client, account)
+    async with app_context.database.sessions() as session:
+        await deleted_by_another_request(session, item_id, when=statement)
+        with pytest.raises(NotFoundError):
+            await CHANGES[statement](ItemService(session), owner_id, item_id)
+
+
+async def test_reading_every_item_misses_none_when_one_is_deleted_meanwhile(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    owner_id, first = await owner_and_item(client, account)
+    later = [(await create(client, account, f"item {number}"))["id"] for number in range(5)]
+    async with app_context.database.sessions() as session:
+        # Once the first page is read, its first item goes.
+        await deleted_by_another_request(session, first, when="SELECT items.id", moment="after_cursor_execute")
+        read = [row.id for row in await ItemService(session).all_of(owner_id, page_size=2)]
+
+    assert set(later) <= set(read)

@@ -6,6 +6,7 @@ cover every branch of the web package.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -182,6 +183,15 @@ async def test_create_edit_and_delete_an_item(client: AsyncClient) -> None:
     deleted = await post_form(client, f"/ui/items/{item_id}/delete")
     assert deleted.headers["location"] == "/ui/items?done=deleted"
     assert "You have no items yet." in (await client.get("/ui/items")).text
+
+
+async def test_the_edit_page_gives_a_description_back_as_it_is(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    item_id = await create(client, "Lines", "\nafter an empty line")
+    page = (await client.get(f"/ui/items/{item_id}/edit")).text
+    (text,) = re.findall(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
+    # A browser drops one newline straight after the tag (HTML's parsing rules) and submits the rest.
+    assert html.unescape(text.removeprefix("\n")) == "\nafter an empty line"
 
 
 async def test_item_forms_explain_what_is_wrong(client: AsyncClient) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -133,10 +133,13 @@ class ItemRepository:
         await self.session.flush()
         return item
 
-    async def list_for_owner(self, owner_id: int, *, limit: int, offset: int) -> Sequence[ItemRow]:
+    async def list_for_owner(
+        self, owner_id: int, *, limit: int, offset: int = 0, after_id: int = 0
+    ) -> Sequence[ItemRow]:
+        """A page by position (`offset`), or after the item `after_id` (stable while items are deleted)."""
         columns = select(Item.id, Item.title, Item.description, Item.created_at, Item.updated_at)
-        statement = columns.where(Item.owner_id == owner_id).order_by(Item.id).limit(limit).offset(offset)
-        return (await self.session.execute(statement)).all()
+        statement = columns.where(Item.owner_id == owner_id, Item.id > after_id)
+        return (await self.session.execute(statement.order_by(Item.id).limit(limit).offset(offset))).all()
 
     async def get_for_owner(self, owner_id: int, item_id: int) -> Item:
         """The item, if it belongs to the owner; another user's item is reported as missing."""
@@ -145,9 +148,18 @@ class ItemRepository:
             raise NotFoundError("Item not found")
         return item
 
-    async def delete(self, item: Item) -> None:
-        await self.session.delete(item)
-        await self.session.flush()
+    async def update_for_owner(self, owner_id: int, item_id: int, changes: Mapping[str, Any]) -> Item:
+        """Set `changes` in one statement: an item deleted by another request meanwhile is missing."""
+        statement = update(Item).where(Item.id == item_id, Item.owner_id == owner_id).values(**changes)
+        item: Item | None = await self.session.scalar(statement.returning(Item))
+        if item is None:
+            raise NotFoundError("Item not found")
+        return item
+
+    async def delete_for_owner(self, owner_id: int, item_id: int) -> None:
+        statement = delete(Item).where(Item.id == item_id, Item.owner_id == owner_id).returning(Item.id)
+        if await self.session.scalar(statement) is None:
+            raise NotFoundError("Item not found")
 
 
 # Built once with bound parameters: every authenticated request runs it, and building the

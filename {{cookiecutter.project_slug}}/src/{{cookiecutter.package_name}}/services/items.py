@@ -36,20 +36,21 @@ class ItemService:
 
     async def update(self, owner_id: int, item_id: int, changes: Mapping[str, Any]) -> Item:
         """Set the given fields (validated by the caller's schema) and nothing else."""
-        item = await self.items.get_for_owner(owner_id, item_id)
-        for field, value in changes.items():
-            setattr(item, field, value)
+        if not changes:
+            return await self.get(owner_id, item_id)
+        item = await self.items.update_for_owner(owner_id, item_id, changes)
         await self.session.commit()
         return item
 
     async def delete(self, owner_id: int, item_id: int) -> None:
-        await self.items.delete(await self.items.get_for_owner(owner_id, item_id))
+        await self.items.delete_for_owner(owner_id, item_id)
         await self.session.commit()
 
     async def all_of(self, owner_id: int, *, page_size: int) -> Sequence[ItemRow]:
-        """Every item of the owner, read page by page so no single query is unbounded."""
+        """Every item of the owner, read page by page so no single query is unbounded. Each page
+        starts after the last item read: an item deleted meanwhile cannot shift one past the pages."""
         items: list[ItemRow] = []
-        while page := await self.list(owner_id, limit=page_size, offset=len(items)):
+        while page := await self.items.list_for_owner(owner_id, limit=page_size, after_id=items[-1].id if items else 0):
             items += page
             if len(page) < page_size:
                 break
