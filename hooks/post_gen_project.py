@@ -159,7 +159,7 @@ class PreCommitInstall:
                 "no git repository, so the pre-commit hook was not installed: run `pre-commit install` after `git init`"
             )
         elif shutil.which("pre-commit") is None:
-            warn("pre-commit not found: run `make install && uv run pre-commit install` later")
+            warn("pre-commit not found: run `make install && .venv/bin/pre-commit install` later")
         else:
             self.process = subprocess.Popen(  # nosec B603 B607 - fixed argument list, no shell
                 ["pre-commit", "install"], cwd=project_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -21,7 +21,7 @@ import pytest
 from .checks import installed_import_names, unrefused_import_names
 from .conftest import bake_ok
 from .services import create_database, postgres_server, redis_server
-from .variants import TEMPLATE_DIR, pairwise_combinations, variant_id
+from .variants import TEMPLATE_DIR, option_space, pairwise_combinations, variant_id
 
 pytestmark = pytest.mark.slow
 # A CI job matrix runs one combination per job by setting TEMPLATE_VARIANT to its JSON.
@@ -113,6 +113,20 @@ def test_generated_project_passes_its_own_gates(
     run_gate(project, env, "git", "add", "-A")
     run_gate(project, env, ".venv/bin/pre-commit", "run", "--all-files")
     assert_installs_again_offline(project, env)
+
+
+def test_make_install_points_the_git_hook_at_the_project(cookies: Any, uv_cache: Path) -> None:
+    # The bake installs the hook with whichever pre-commit it finds: the template's environment's
+    # here, as under the template's `make bake`, which may be deleted later.
+    project = bake_ok(cookies, {"init_git": True, "install_pre_commit": True})
+    hook = project / ".git" / "hooks" / "pre-commit"
+    python = interpreter(option_space()["python_version"][0])
+    env = {**os.environ, "UV_CACHE_DIR": str(uv_cache), "UV_PYTHON": python, "UV_PYTHON_DOWNLOADS": "never"}
+
+    run_gate(project, env, "make", "install")
+
+    (line,) = [line for line in hook.read_text(encoding="utf-8").splitlines() if line.startswith("INSTALL_PYTHON=")]
+    assert line.startswith(f"INSTALL_PYTHON={project / '.venv' / 'bin'}/"), line
 
 
 def assert_installs_again_offline(project: Path, env: dict[str, str]) -> None:
