@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -69,6 +72,24 @@ async def test_a_success_forgets_the_attempts_before_it() -> None:
     await login_guard.check("ada@example.com", "10.0.0.1")
     await login_guard.check("ada@example.com", "10.0.0.1")
     assert await login_guard.is_locked("ada@example.com")
+
+
+ON_REDIS = pytest.mark.skipif("TEST_REDIS_URL" not in os.environ, reason="set TEST_REDIS_URL to run it on Redis")
+
+
+@pytest.mark.parametrize(
+    "redis_url", [None, pytest.param(os.environ.get("TEST_REDIS_URL"), marks=ON_REDIS)], ids=["memory", "redis"]
+)
+async def test_attempts_sent_at_once_are_held_to_the_lockout(redis_url: str | None) -> None:
+    login_guard = guard(login_lockout_threshold=5, login_rate_limit="100/minute", redis_url=redis_url)
+    account = f"{uuid4().hex}@example.com"  # a Redis shared with other tests has no counts for it
+    try:
+        outcomes = await asyncio.gather(
+            *(login_guard.check(account, f"10.0.0.{number}") for number in range(20)), return_exceptions=True
+        )
+    finally:
+        await login_guard.close()
+    assert [type(outcome) for outcome in outcomes].count(AccountLockedError) == 15
 
 
 async def test_an_unreachable_redis_fails_open_with_a_warning_and_a_metric(capsys: pytest.CaptureFixture[str]) -> None:
