@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from .variants import TEMPLATE_DIR, optional_modules
 
 FAST = {"init_git": False, "install_pre_commit": False}
 ALL_ON = {**dict.fromkeys(optional_modules(), True), "database": "postgresql"}
+# The Apache License 2.0 as apache.org publishes it (LICENSE-2.0.txt; Debian's common-licenses/Apache-2.0).
+APACHE_2_0_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
 
 
 def run_cookiecutter(output: Path, *answers: str, temp_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -133,3 +137,37 @@ def test_files_with_their_own_jinja_are_copied_byte_for_byte(cookies: Any) -> No
             "{{cookiecutter.package_name}}", "orders_service"
         )
         assert (project / relative).read_bytes() == source.read_bytes(), relative
+
+
+@pytest.mark.parametrize(
+    ("license_answer", "spdx", "first_lines"),
+    [
+        ("MIT", "MIT", ["MIT License", "", "Copyright (c) Zoë O'Brien & Co", ""]),
+        ("Apache-2.0", "Apache-2.0", ["", " " * 33 + "Apache License", " " * 27 + "Version 2.0, January 2004"]),
+        ("Proprietary", "LicenseRef-Proprietary", ["Copyright (c) Zoë O'Brien & Co. All rights reserved.", ""]),
+    ],
+)
+def test_each_licence_answer_gives_its_license_file(
+    cookies: Any, license_answer: str, spdx: str, first_lines: list[str]
+) -> None:
+    project = bake_ok(cookies, {**FAST, "license": license_answer, "author_name": "Zoë O'Brien & Co"})
+    text = (project / "LICENSE").read_text(encoding="utf-8")
+    project_table = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    assert text.splitlines()[: len(first_lines)] == first_lines
+    assert text.endswith("\n")
+    assert not text.endswith("\n\n")
+    assert project_table["license"] == spdx
+    assert project_table["license-files"] == ["LICENSE"]
+    if license_answer == "MIT":
+        assert "Permission is hereby granted, free of charge" in text
+    elif license_answer == "Apache-2.0":
+        assert hashlib.sha256(text.encode()).hexdigest() == APACHE_2_0_SHA256, "the standard text, verbatim"
+    else:
+        assert "No licence is granted" in text
+
+
+def test_licence_holder_falls_back_to_the_project_when_author_name_is_blank(cookies: Any) -> None:
+    project = bake_ok(cookies, {**FAST, "license": "MIT", "author_name": " ", "owner": "orders"})
+
+    assert "Copyright (c) The Orders Service authors\n" in (project / "LICENSE").read_text(encoding="utf-8")
