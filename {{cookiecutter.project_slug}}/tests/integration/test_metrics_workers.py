@@ -190,6 +190,23 @@ def test_a_worker_forgets_what_workers_no_longer_running_had_in_progress(
     assert {path.name for path in (tmp_path / "workers").iterdir()} == {str(running), str(os.getpid())}
 
 
+def test_a_scrape_reads_again_when_a_file_vanishes_while_it_reads() -> None:
+    # As when a worker starting up deletes a dead worker's file that this scrape had listed.
+    metrics = Metrics(version="1", environment="test")
+    reads: list[str] = []
+
+    def pool_stats() -> dict[str, int]:
+        reads.append("read")
+        if len(reads) == 1:
+            raise FileNotFoundError("gauge_livesum_123.db")
+        return {"idle": 1}
+
+    metrics.watch_pool(pool_stats)
+
+    assert b'db_pool_connections{state="idle"} 1.0' in metrics.exposition()
+    assert len(reads) == 2
+
+
 def test_one_worker_keeps_its_metrics_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(MULTIPROCESS_DIR, raising=False)
     with multiprocess_mode(1):

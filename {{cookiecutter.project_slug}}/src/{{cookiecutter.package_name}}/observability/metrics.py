@@ -9,6 +9,7 @@ directory and a scrape of any worker sums them all.
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 from ..core.exceptions import AccountLockedError, RateLimitedError
 from ..core.middleware import is_last_message, route_template
@@ -114,7 +116,7 @@ class Metrics:
         self._add_process_collector(_PoolCollector(pool_stats))
 
     def exposition(self) -> bytes:
-        return generate_latest(self.scraped)
+        return _exposition_of(self.scraped)
 
     def _add_process_collector(self, collector: Collector) -> None:
         # Values only this process knows (multiprocess files hold counters, histograms and gauges):
@@ -122,6 +124,14 @@ class Metrics:
         self.registry.register(collector)
         if self.scraped is not self.registry:
             self.scraped.register(collector)
+
+
+# With several workers, one starting up creates its files (empty for a moment) and deletes those of
+# dead workers while another reads the directory for a scrape: that reading fails, and reading the
+# directory again finds it settled.
+@retry(retry=retry_if_exception_type((FileNotFoundError, struct.error)), stop=stop_after_attempt(3), reraise=True)
+def _exposition_of(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
 
 
 def _forget_dead_workers(directory: Path) -> None:
