@@ -16,7 +16,17 @@ from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, User
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import CLIENT_ADDRESS, PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
+from ..support import (
+    CLIENT_ADDRESS,
+    NEW_PASSWORD,
+    PASSWORD,
+    WRONG_PASSWORD,
+    Account,
+    Clock,
+    Mailbox,
+    text_part,
+    token_from,
+)
 
 STATUS = "/api/v1/users/me/2fa"
 SETUP = "/api/v1/users/me/2fa/setup"
@@ -24,6 +34,7 @@ ENABLE = "/api/v1/users/me/2fa/enable"
 DISABLE = "/api/v1/users/me/2fa/disable"
 REGENERATE = "/api/v1/users/me/2fa/recovery-codes"
 TOKEN = "/api/v1/auth/token"
+PASSWORD_CHANGE = "/api/v1/users/me/password"
 MFA = "/api/v1/auth/mfa"
 CONFIRMED = {"password": PASSWORD}
 
@@ -269,6 +280,46 @@ class TestLockout:
 
         assert locked.status_code == 429
         assert locked.json()["error"]["code"] == "account_locked"
+
+    async def test_the_password_alone_does_not_reset_the_count_of_wrong_codes(
+        self, client: AsyncClient, enrolled: Enrolled
+    ) -> None:
+        headers = enrolled.account.headers
+        for number in range(4):
+            wrong = await client.post(DISABLE, headers=headers, json={**CONFIRMED, "code": f"{number:06d}"})
+            assert wrong.status_code == 401
+            # Confirmed with the right password, but refused before it is checked: nothing resets.
+            assert (await client.post(SETUP, headers=headers, json=CONFIRMED)).status_code == 409
+
+        locked = await client.post(DISABLE, headers=headers, json={**CONFIRMED, "code": enrolled.code()})
+
+        assert (locked.status_code, locked.json()["error"]["code"]) == (429, "account_locked")
+
+    async def test_a_password_change_leaves_wrong_codes_counted(self, client: AsyncClient, enrolled: Enrolled) -> None:
+        headers = enrolled.account.headers
+        for number in range(3):
+            wrong = await client.post(DISABLE, headers=headers, json={**CONFIRMED, "code": f"{number:06d}"})
+            assert wrong.status_code == 401
+        change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+        assert (await client.post(PASSWORD_CHANGE, headers=headers, json=change)).status_code == 204
+
+        locked = await client.post(TOKEN, data={"username": enrolled.account.email, "password": NEW_PASSWORD})
+
+        assert (locked.status_code, locked.json()["error"]["code"]) == (429, "account_locked")
+
+    async def test_wrong_codes_at_enrolment_lock_the_account(
+        self, client: AsyncClient, verified_account: Account, clock: Clock
+    ) -> None:
+        """A stolen access token cannot guess the code that turns two-factor login on and shows the recovery codes."""
+        headers = verified_account.headers
+        secret = (await client.post(SETUP, headers=headers, json=CONFIRMED)).json()["secret"]
+        right = pyotp.TOTP(secret).at(clock.now)
+        for wrong in [code for code in ("111111", "222222", "333333", "444444", "555555") if code != right][:4]:
+            assert (await client.post(ENABLE, headers=headers, json={"code": wrong})).status_code == 400
+
+        locked = await client.post(ENABLE, headers=headers, json={"code": right})
+
+        assert (locked.status_code, locked.json()["error"]["code"]) == (429, "account_locked")
 
 
 async def test_disabling_needs_the_password_and_a_code(

@@ -383,6 +383,22 @@ class TestCodeLockout:
         relogin = await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)
         assert relogin.status_code == 429  # the password step too
 
+    async def test_wrong_enrolment_codes_lock_the_account(
+        self, client: AsyncClient, mailbox: Mailbox, clock: Clock
+    ) -> None:
+        await sign_up_and_log_in(client)
+        await confirm_address(client, mailbox)
+        page = await post_form(client, "/ui/account/two-factor/setup", password=PASSWORD)
+        secret = re.search(r'<code id="secret">([A-Z2-7]+)</code>', page.text)
+        assert secret, page.text
+        totp = pyotp.TOTP(secret.group(1))
+        wrong = totp.at(clock.now + timedelta(hours=1))
+        for _ in range(3):
+            assert (await post_form(client, "/ui/account/two-factor/enable", code=wrong)).status_code == 400
+        locked = await post_form(client, "/ui/account/two-factor/enable", code=totp.at(clock.now))
+        assert locked.status_code == 429
+        assert "temporarily locked" in locked.text
+
 
 async def test_replacing_recovery_codes_and_turning_off_need_the_password_and_a_code(
     client: AsyncClient, mailbox: Mailbox, clock: Clock

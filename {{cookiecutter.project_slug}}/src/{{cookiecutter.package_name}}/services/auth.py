@@ -16,7 +16,7 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredentialsError
+from ..core.exceptions import AuthenticationError, ConflictError, InvalidCodeError, InvalidCredentialsError
 from ..core.ratelimit import LoginGuard
 from ..core.security import PasswordHasher, TokenService, new_account_token
 from ..core.security import RefreshToken as IssuedRefreshToken
@@ -210,8 +210,22 @@ class AuthService:
     async def start_two_factor(self, user: User, password: str, client_ip: str) -> Enrolment:
         """A new authenticator secret, once the password is confirmed: a stolen access token alone
         cannot put the attacker's authenticator on the account."""
+        if user.two_factor_enabled:
+            raise ConflictError("Two-factor login is already enabled: disable it first")
         await self._check_current_password(user, password, client_ip, Action.TWO_FACTOR_ENABLE)
         return await self.two_factor.start_enrolment(user)
+
+    async def enable_two_factor(self, user: User, code: str, client_ip: str) -> list[str]:
+        """Switch two-factor login on with a code from the new authenticator; returns the recovery
+        codes. Codes count toward the lockout: a stolen access token cannot guess its way to them."""
+        await self.login_guard.check(user.email, client_ip)
+        try:
+            codes = await self.two_factor.enable(user, code)
+        except InvalidCodeError:
+            await self._record_failed_check(Action.TWO_FACTOR_ENABLE, user.email, user)
+            raise
+        await self.login_guard.record_success(user.email)
+        return codes
 
     async def disable_two_factor(self, principal: Principal, password: str, code: str, client_ip: str) -> None:
         user = await self._confirm_identity(principal, password, code, client_ip)
@@ -267,13 +281,17 @@ class AuthService:
         return user
 
     async def _check_current_password(self, user: User, password: str, client_ip: str, action: Action) -> None:
-        """Checked like a login (rate limit and lockout included); a wrong one is a failed `action`."""
+        """Checked like a login (rate limit and lockout included); a wrong one is a failed `action`.
+
+        For a two-factor user the password alone is half a login: it leaves the count standing, or
+        the right password would let wrong codes be guessed without end."""
         await self.login_guard.check(user.email, client_ip)
         valid, _ = await self.passwords.verify(password, user.password_hash)
         if not valid:
             await self._record_failed_check(action, user.email, user)
             raise InvalidCredentialsError("The current password is incorrect")
-        await self.login_guard.record_success(user.email)
+        if not user.two_factor_enabled:
+            await self.login_guard.record_success(user.email)
 
     async def _start_session(self, user: User, refreshable: bool) -> IssuedTokens:
         """A new login session, recording where the request came from; it lasts as long as the

@@ -64,9 +64,8 @@ class TwoFactorService:
         return TwoFactorStatus(enabled=user.two_factor_enabled, recovery_codes_left=codes_left)
 
     async def start_enrolment(self, user: User) -> Enrolment:
-        """A new secret for the user's authenticator; two-factor login starts once a code confirms it."""
-        if user.two_factor_enabled:
-            raise ConflictError("Two-factor login is already enabled: disable it first")
+        """A new secret for the user's authenticator; two-factor login starts once a code confirms it.
+        The caller has confirmed the password and that two-factor login is off."""
         secret = new_totp_secret()
         user.totp_secret = self.totp_secrets.encrypt(secret)
         user.totp_last_step = None

@@ -19,7 +19,13 @@ from starlette.responses import Response
 from ..api.deps import Auth, Context, EmailChanges, Session, SessionId, Sessions, TwoFactor, client_ip
 from ..api.v1.schemas import AccountDeletion, EmailChange, PasswordConfirmation, TwoFactorCode, TwoFactorConfirmation
 from ..core.errors import http_status
-from ..core.exceptions import ConflictError, EmailNotVerifiedError, InvalidCodeError, ServiceError
+from ..core.exceptions import (
+    ConflictError,
+    EmailNotVerifiedError,
+    InvalidCodeError,
+    RateLimitedError,
+    ServiceError,
+)
 from ..db.models import Role, User
 from ..db.repositories import UserRepository
 from .rendering import field_errors, redirect, render
@@ -91,15 +97,15 @@ async def start_enrolment(
 
 @router.post("/two-factor/enable")
 async def enable(
-    request: Request, account: VerifiedAccount, two_factor: TwoFactor, code: FormText = "", csrf_token: FormText = ""
+    request: Request, account: VerifiedAccount, auth: Auth, code: FormText = "", csrf_token: FormText = ""
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        codes = await two_factor.enable(account, TwoFactorCode(code=code).code)
+        codes = await auth.enable_two_factor(account, TwoFactorCode(code=code).code, client_ip(request))
     except ValidationError as error:
         return render(request, "two_factor_enrol.html", {"errors": field_errors(error)}, 422)
-    except InvalidCodeError as error:
-        return render(request, "two_factor_enrol.html", {"errors": {"code": error.message}}, 400)
+    except (InvalidCodeError, RateLimitedError) as error:
+        return render(request, "two_factor_enrol.html", {"errors": {"code": error.message}}, http_status(error))
     except ConflictError as error:  # already enabled, or no enrolment started
         return security_page(request, account, error=error.message, status_code=409)
     return render(request, "recovery_codes.html", {"codes": codes})

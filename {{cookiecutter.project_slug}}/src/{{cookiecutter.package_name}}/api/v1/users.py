@@ -115,12 +115,12 @@ async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth:
 @router.post(
     "/me/2fa/enable",
     response_model=RecoveryCodes,
-    responses=documented_errors(400, 401, 403, 409, 422),
+    responses=documented_errors(400, 401, 403, 409, 422, 429),
     summary="Turn two-factor login on with a code from the authenticator",
 )
-async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, two_factor: TwoFactor) -> RecoveryCodes:
+async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, auth: Auth, request: Request) -> RecoveryCodes:
     """Returns ten single-use recovery codes: store them safely, they are not shown again."""
-    return RecoveryCodes(recovery_codes=await two_factor.enable(user, body.code))
+    return RecoveryCodes(recovery_codes=await auth.enable_two_factor(user, body.code, client_ip(request)))
 
 
 @router.post(
