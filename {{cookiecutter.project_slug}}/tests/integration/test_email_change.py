@@ -3,10 +3,13 @@ done when the link sent to the new address is followed, told to the old address.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from httpx import AsyncClient
 
 from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
 from .test_account_deletion import recorded
@@ -131,6 +134,22 @@ async def test_an_address_that_is_yours_or_another_accounts_is_refused(
     assert (taken.status_code, taken.json()["error"]["code"]) == (409, "conflict")
     assert own == 409
     assert mailbox.messages == []
+
+
+class TestMailBudget:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        return settings_factory(email_rate_limit_per_client="4/hour")
+
+    async def test_once_the_budget_is_spent_a_taken_address_is_not_told_apart(
+        self, client: AsyncClient, account: Account
+    ) -> None:
+        other = await client.post("/api/v1/auth/register", json={"email": NEW_EMAIL, "password": PASSWORD})
+        assert other.status_code == 201
+        statuses = [await ask(client, account, new_email=f"free{number}@example.org") for number in range(4)]
+        assert statuses[-1] == 429  # registrations and requests share the client's budget
+
+        assert await ask(client, account, new_email=NEW_EMAIL) == 429
 
 
 async def test_only_the_newest_link_works(client: AsyncClient, account: Account, mailbox: Mailbox) -> None:

@@ -50,13 +50,16 @@ class EmailChangeService:
     async def request(
         self, principal: Principal, new_email: str, password: str, code: str | None, client_ip: str
     ) -> None:
-        """Mail a confirmation link to `new_email` (ConflictError when it is this or another account's)."""
+        """Mail a confirmation link to `new_email` (ConflictError when it is this or another account's).
+
+        The e-mail budgets are spent before the address is looked up, so they also bound how fast
+        anyone can ask whether an address has an account."""
         user = await self.auth.confirm_owner(principal, password, code, client_ip, Action.EMAIL_CHANGE_REQUEST)
+        await self.login_guard.check_sending(new_email, client_ip)
         if new_email == user.email:
             raise ConflictError("This is already your e-mail address")
         if await self.users.by_email(new_email) is not None:
             raise ConflictError("An account with this e-mail address already exists")
-        await self.login_guard.check_sending(new_email, client_ip)
         await self.tokens.spend_all(user.id, TokenPurpose.EMAIL_CHANGE)
         token = new_account_token()
         ttl = timedelta(seconds=self.settings.email_verification_ttl_seconds)
