@@ -14,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from . import __version__
 from .about import DESCRIPTION, TITLE
 from .api import health
+from .api.v1 import PREFIX as API_PREFIX
 from .api.v1.router import router as api_v1_router
 from .context import AppContext
 from .core.errors import EXCEPTION_HANDLERS
@@ -165,7 +166,9 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(RequestContextMiddleware{% if cookiecutter.use_sentry %}, report_error=report_unhandled{% endif %})
     app.add_middleware(CorrelationIdMiddleware, header_name=REQUEST_ID_HEADER, validator=is_well_formed)
     docs_paths = [path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if path]
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs_paths, hsts=settings.is_production)
+    app.add_middleware(
+        SecurityHeadersMiddleware, docs_paths=docs_paths, api_prefix=f"{API_PREFIX}/", hsts=settings.is_production
+    )
     app.state.context.metrics.instrument(app)
 
 

@@ -163,6 +163,16 @@ async def test_api_responses_carry_strict_security_headers(client: AsyncClient) 
     assert "strict-transport-security" not in headers  # only in production, behind HTTPS
 
 
+async def test_api_answers_may_not_be_cached(client: AsyncClient, account: Account) -> None:
+    answers = [
+        await client.post("/api/v1/auth/token", data={"username": account.email, "password": account.password}),
+        await client.get("/api/v1/users/me", headers=account.headers),
+        await client.get("/api/v1/nowhere"),
+    ]
+    assert [answer.headers.get("cache-control") for answer in answers] == ["no-store"] * 3
+    assert "cache-control" not in (await client.get("/health/live")).headers
+
+
 async def test_the_docs_page_may_load_swagger_ui(client: AsyncClient) -> None:
     response = await client.get("/docs")
     assert response.status_code == 200

@@ -109,11 +109,16 @@ HSTS = "max-age=63072000; includeSubDomains"
 
 
 class SecurityHeadersMiddleware:
-    """Adds the security headers to every response; HSTS only when the service runs behind HTTPS (production)."""
+    """Adds the security headers to every response; HSTS only when the service runs behind HTTPS (production).
 
-    def __init__(self, app: ASGIApp, *, docs_paths: Iterable[str], hsts: bool) -> None:
+    Answers under `api_prefix` carry account data, tokens and secrets: no cache, in a browser or
+    a proxy, may keep them (`Cache-Control: no-store`, as RFC 6749 asks of token answers).
+    """
+
+    def __init__(self, app: ASGIApp, *, docs_paths: Iterable[str], api_prefix: str, hsts: bool) -> None:
         self.app = app
         self.docs_paths = frozenset(docs_paths)
+        self.api_prefix = api_prefix
         common = [
             ("x-content-type-options", "nosniff"),
             ("x-frame-options", "DENY"),
@@ -124,13 +129,20 @@ class SecurityHeadersMiddleware:
             common.append(("strict-transport-security", HSTS))
         self.own_policy_headers = common
         self.api_headers = [*common, ("content-security-policy", API_CSP)]
+        self.private_api_headers = [*self.api_headers, ("cache-control", "no-store")]
         self.docs_headers = [*common, ("content-security-policy", DOCS_CSP)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.docs_headers if scope["path"] in self.docs_paths else self.api_headers
+        path = scope["path"]
+        if path in self.docs_paths:
+            extra = self.docs_headers
+        elif path.startswith(self.api_prefix):
+            extra = self.private_api_headers
+        else:
+            extra = self.api_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
