@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from collections.abc import Callable
 
 import pytest
@@ -117,6 +119,24 @@ async def test_a_permanent_refusal_is_not_retried_and_its_log_line_names_no_addr
     (line,) = [json.loads(line) for line in output.splitlines() if "email_not_sent" in line]
     assert line["error"] == "SMTPRecipientsRefused: SMTP 550"
     assert "nobody@example.com" not in output
+
+
+async def test_a_message_cut_off_at_shutdown_is_logged_and_counted(
+    settings_factory: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # takes the connection, never greets
+        settings = settings_factory(smtp_port=silent.getsockname()[1])
+        configure_logging(settings)
+        mailer, outcomes = mailer_with_outcomes(settings)
+        delivery = asyncio.create_task(mailer.deliver(mailer.compose("two_factor_enabled", "ada@example.com")))
+        connection, _ = await asyncio.to_thread(silent.accept)
+        delivery.cancel()  # what the server does to background tasks when its shutdown timeout runs out
+        with connection, pytest.raises(asyncio.CancelledError):
+            await delivery
+    assert outcomes == ["failed"]
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "email_not_sent" in line]
+    assert line["subject"].startswith("Two-factor authentication is on")
+    assert line["error"].startswith("cancelled")
 
 
 async def test_the_console_backend_writes_the_message_to_the_log(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -86,11 +87,18 @@ class Mailer:
         try:
             await smtp.send_with_retries(message, self.settings)
         except smtp.DeliveryError as error:
-            # Neither the body nor the recipient: the body holds the token, the address is personal data.
-            log.error("email_not_sent", message_id=message["Message-ID"], subject=message["Subject"], error=str(error))
-            self.on_outcome("failed")
+            self._not_sent(message, str(error))
             return
+        except asyncio.CancelledError:
+            # The process is stopping and SHUTDOWN_TIMEOUT_SECONDS ran out: the message is lost, say which.
+            self._not_sent(message, "cancelled: the process stopped before the server took the message")
+            raise
         self.on_outcome("sent")
+
+    def _not_sent(self, message: EmailMessage, error: str) -> None:
+        # Neither the body nor the recipient: the body holds the token, the address is personal data.
+        log.error("email_not_sent", message_id=message["Message-ID"], subject=message["Subject"], error=error)
+        self.on_outcome("failed")
 {%- if cookiecutter.use_celery %}
 
     async def _queued(self, jobs: JobQueue, message: EmailMessage) -> bool:
