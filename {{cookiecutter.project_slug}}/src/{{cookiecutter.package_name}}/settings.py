@@ -14,7 +14,7 @@ from email.utils import formataddr
 from functools import cached_property
 from ipaddress import ip_address
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     database_command_timeout_seconds: float = Field(default=15.0, gt=0)
+    database_migration_lock_timeout_seconds: float = Field(default=10.0, gt=0)
     database_startup_attempts: int = Field(default=5, ge=1)
     database_startup_backoff_seconds: float = Field(default=0.2, ge=0)
     database_echo: bool = False
@@ -234,8 +235,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported database {backend!r}: use postgresql+asyncpg:// or sqlite+aiosqlite://")
         if driver not in ("", ASYNC_DRIVERS[backend]):
             raise ValueError(f"driver {driver!r} is not installed: use {backend}+{ASYNC_DRIVERS[backend]}://")
-        # Only the scheme changes: the rest of the URL (password escapes, query) stays as written.
-        return f"{backend}+{ASYNC_DRIVERS[backend]}" + value[len(scheme) :]
+        if backend == "sqlite" and url.database in (None, "", ":memory:"):
+            raise ValueError("an in-memory SQLite database lives as long as one connection: name a file")
+        if "password" in url.query:
+            raise ValueError("put the password in the URL (postgresql://user:password@host/db), not in its query")
+        # Only the scheme changes, and libpq's `sslmode` becomes asyncpg's `ssl` (same values): the
+        # rest of the URL (password escapes, other query keys) stays as written.
+        address, _, query = value[len(scheme) :].partition("?")
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            address += "?" + urlencode([("ssl" if key == "sslmode" else key, item) for key, item in pairs])
+        return f"{backend}+{ASYNC_DRIVERS[backend]}" + address
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

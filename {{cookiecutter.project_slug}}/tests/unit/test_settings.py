@@ -62,8 +62,8 @@ def test_malformed_values_are_refused(field: str, value: Any) -> None:
         ),
         ("postgresql://app@db.internal/app", "postgresql+asyncpg://app@db.internal/app"),
         (POSTGRES_URL, POSTGRES_URL),
+        ("postgres://app@db/app?sslmode=require", "postgresql+asyncpg://app@db/app?ssl=require"),
         ("sqlite:///./app.db", "sqlite+aiosqlite:///./app.db"),
-        ("sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite:///:memory:"),
     ],
 )
 def test_database_urls_from_hosting_platforms_get_the_async_driver(given: str, used: str) -> None:
@@ -78,9 +78,12 @@ def test_database_urls_from_hosting_platforms_get_the_async_driver(given: str, u
             "driver 'psycopg2' is not installed: use postgresql+asyncpg://",
         ),
         ("mysql://app:hunter2@db/app", "unsupported database 'mysql'"),  # pragma: allowlist secret
+        ("postgresql://app@db/app?password=hunter2", "put the password in the URL"),  # pragma: allowlist secret
+        ("sqlite+aiosqlite:///:memory:", "an in-memory SQLite database lives as long as one connection"),
+        ("sqlite://", "an in-memory SQLite database lives as long as one connection"),
     ],
 )
-def test_other_drivers_are_refused_without_echoing_the_url(url: str, problem: str) -> None:
+def test_urls_the_service_cannot_use_are_refused_without_echoing_them(url: str, problem: str) -> None:
     with pytest.raises(ValidationError) as raised:
         IsolatedSettings(database_url=url)
     assert problem in str(raised.value)
