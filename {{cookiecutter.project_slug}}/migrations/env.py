@@ -20,7 +20,7 @@ target_metadata = Base.metadata
 MIGRATION_LOCK_KEY = 0x6D696772  # "migr"
 
 
-def run_migrations(connection: Connection) -> None:
+def run_migrations(connection: Connection, lock_timeout_seconds: float) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -31,6 +31,9 @@ def run_migrations(connection: Connection) -> None:
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+            # An ALTER waiting for a table that a long transaction reads makes every request on that
+            # table queue behind it: give up instead, and let the next attempt try again.
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {round(lock_timeout_seconds * 1000)}")
         context.run_migrations()
 
 
@@ -40,7 +43,7 @@ async def run_on_new_engine(settings: Settings) -> None:
     engine = create_async_engine(settings.database_url, poolclass=pool.NullPool, connect_args=connect_args)
     try:
         async with engine.connect() as connection:
-            await connection.run_sync(run_migrations)
+            await connection.run_sync(run_migrations, settings.database_migration_lock_timeout_seconds)
     finally:
         await engine.dispose()
 
@@ -56,6 +59,6 @@ shared_connection = context.config.attributes.get("connection")
 if context.is_offline_mode():
     run_offline(get_settings().database_url)
 elif shared_connection is not None:
-    run_migrations(shared_connection)
+    run_migrations(shared_connection, get_settings().database_migration_lock_timeout_seconds)
 else:
     asyncio.run(run_on_new_engine(get_settings()))

@@ -33,6 +33,7 @@ from .settings import Settings, SettingsError, get_settings
 
 PACKAGE = __package__ or __name__.partition(".")[0]
 REFUSED_CONNECTION_SQLSTATES = ("28", "3D000")
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
 Command = Callable[[Settings, argparse.Namespace], int]
 T = TypeVar("T")
 
@@ -87,6 +88,15 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
         command.upgrade(config, args.revision)
     except CommandError as error:
         print(f"cannot migrate: {error}", file=sys.stderr)
+        return 1
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        print(
+            "cannot migrate: a table stayed locked by another transaction for longer than"
+            " DATABASE_MIGRATION_LOCK_TIMEOUT_SECONDS; nothing changed, try again once it ends",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -254,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         url = make_url(settings.database_url).render_as_string(hide_password=True)
         if _not_migrated(error):
-            print(f"the database at {url} has no tables yet: run `python -m {PACKAGE} migrate`", file=sys.stderr)
+            print(f"the database at {url} is behind this release: run `python -m {PACKAGE} migrate`", file=sys.stderr)
             return 1
         if not _cannot_connect(error):
             raise
@@ -264,10 +274,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _not_migrated(error: BaseException) -> bool:
-    """A table is missing: PostgreSQL's undefined_table (42P01), SQLite's "no such table"."""
+    """A table or column is missing: PostgreSQL's undefined_table (42P01) or undefined_column
+    (42703); SQLite's "no such table", "no such column" or "has no column named"."""
     if not isinstance(error, DBAPIError):
         return False
-    return getattr(error.orig, "sqlstate", None) == "42P01" or "no such table" in str(error.orig)
+    if getattr(error.orig, "sqlstate", None) in ("42P01", "42703"):
+        return True
+    return any(problem in str(error.orig) for problem in ("no such table", "no such column", "has no column named"))
 
 
 def _cannot_connect(error: BaseException) -> bool:

@@ -9,8 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.settings import get_settings
 from ..support import PASSWORD, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+NOT_MIGRATED = "is behind this release: run `python -m {{ cookiecutter.package_name }} migrate`\n"
 
 
 @pytest.fixture
@@ -141,7 +142,19 @@ def test_a_database_without_its_tables_is_one_line_saying_to_migrate(
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     assert main(command) == 1
     error = capsys.readouterr().err
-    assert error.endswith("has no tables yet: run `python -m {{ cookiecutter.package_name }} migrate`\n"), error
+    assert error.endswith(NOT_MIGRATED), error
+    assert error.count("\n") == 1
+
+
+def test_a_database_behind_the_release_is_one_line_saying_to_migrate(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", "0007", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0  # before audit details
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    capsys.readouterr()
+    assert main(["create-user", "--email", "ops@example.com", "--password-stdin"]) == 1
+    error = capsys.readouterr().err
+    assert error.endswith(NOT_MIGRATED), error
     assert error.count("\n") == 1
 
 
@@ -285,6 +298,68 @@ def test_migrations_started_at_once_take_turns() -> None:
         assert [run.returncode for run in runs] == [0, 0], [stderr[-2000:] for _, stderr in results]
     finally:
         asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+
+
+def test_a_hosting_platforms_sslmode_is_understood(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Platforms hand out URLs with libpq's `?sslmode=`, which asyncpg calls `ssl`."""
+    server = _postgresql_test_url()
+    name = f"sslmode_{uuid4().hex[:8]}"
+    asyncio.run(_run_sql(server, f'CREATE DATABASE "{name}"'))
+    try:
+        url = server.set(database=name, query={"sslmode": "disable"})  # the test server has no TLS
+        monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+        assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
+    finally:
+        asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+
+
+def test_a_migration_waiting_on_a_locked_table_stops_in_one_line(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = _postgresql_test_url()
+    name = f"migrate_locked_{uuid4().hex[:8]}"
+    asyncio.run(_run_sql(server, f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name)
+    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DATABASE_MIGRATION_LOCK_TIMEOUT_SECONDS", "0.2")
+    migrate_to = ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
+    try:
+        assert main([*migrate_to, "0006"]) == 0
+        # A long transaction reads the table that 0007 alters, like a report or a pg_dump.
+        with reading_in_a_transaction(url, "login_sessions"):
+            capsys.readouterr()
+            assert main(migrate_to) == 1
+            error = capsys.readouterr().err
+        assert error.startswith("cannot migrate: a table stayed locked"), error
+        assert error.count("\n") == 1
+        assert main(migrate_to) == 0  # once it ends, the next attempt goes through
+    finally:
+        asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+
+
+@contextmanager
+def reading_in_a_transaction(url: URL, table: str) -> Iterator[None]:
+    """An open transaction that has read `table`, on a thread of its own, until the block ends."""
+    started, finish = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+                started.set()
+                await asyncio.to_thread(finish.wait)
+        finally:
+            await engine.dispose()
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    try:
+        assert started.wait(timeout=30)
+        yield
+    finally:
+        finish.set()
+        holder.join(timeout=30)
 
 
 async def _run_sql(url: URL, statement: str) -> None:
