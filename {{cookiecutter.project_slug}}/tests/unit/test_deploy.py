@@ -17,7 +17,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
-{%- if cookiecutter.use_opentelemetry %}
+{%- if cookiecutter.use_opentelemetry or cookiecutter.use_vault %}
 from urllib.parse import urlsplit
 {%- endif %}
 
@@ -54,6 +54,10 @@ KUBECTL = shutil.which("kubectl")
 # Prometheus and the probes reach these inside the cluster; the Ingress must not publish them.
 INTERNAL_ROUTES = ("/metrics", "/health/")
 PORTAL_LABEL = "backstage.io/kubernetes-id"
+{%- if cookiecutter.use_vault %}
+# The port a URL without one connects to.
+DEFAULT_PORTS = {"https": 443, "http": 80}
+{%- endif %}
 # What the Secret the operator creates adds (docs/deploy.md lists its keys).
 OPERATOR_SECRET: dict[str, Any] = {
     "secret_key": SECRET_KEY,
@@ -214,6 +218,10 @@ def test_the_network_policy_lets_the_service_reach_what_its_settings_name(enviro
     assert settings.smtp_port in tcp_ports
 {%- if cookiecutter.database == "postgresql" %}
     assert make_url(settings.database_url).port in tcp_ports
+{%- endif %}
+{%- if cookiecutter.use_vault %}
+    vault = urlsplit(config(environment)["VAULT_ADDR"])
+    assert (vault.port or DEFAULT_PORTS[vault.scheme]) in tcp_ports
 {%- endif %}
 {%- if cookiecutter.use_opentelemetry %}
     assert urlsplit(config(environment)["OTEL_EXPORTER_OTLP_ENDPOINT"]).port in tcp_ports
