@@ -190,6 +190,21 @@ def test_the_docs_name_every_placeholder_to_set(environment: str) -> None:
 {%- endif %}
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_pod_pulls_the_image_with_the_registry_secret_the_docs_create(environment: str) -> None:
+    """The image is private by default: each pod's service account names the pull secret that
+    docs/deploy.md's first deploy creates, so no pod waits in ImagePullBackOff."""
+    docs = " ".join((PROJECT / "docs" / "deploy.md").read_text(encoding="utf-8").split())
+    (created,) = re.findall(r"`kubectl create secret docker-registry ([\w-]+) ", docs)
+    accounts = {o["metadata"]["name"]: o for o in rendered(environment) if o["kind"] == "ServiceAccount"}
+    pods = workloads(environment)
+    assert pods
+    for o, template in pods:
+        pod = template["spec"]
+        pull_secrets = pod.get("imagePullSecrets", []) + accounts[pod["serviceAccountName"]].get("imagePullSecrets", [])
+        assert created in [secret["name"] for secret in pull_secrets], o["metadata"]["name"]
+
+
 def published(path: str, ingress_paths: list[dict[str, Any]]) -> bool:
     """Whether a request for `path` matches one of the Ingress paths (Kubernetes' matching rules)."""
     return any(
