@@ -17,9 +17,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
-{%- if cookiecutter.use_opentelemetry or cookiecutter.use_vault %}
 from urllib.parse import urlsplit
-{%- endif %}
 
 import pytest
 import yaml
@@ -29,6 +27,9 @@ from opentelemetry.sdk import environment_variables as otel_variables
 {%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy.engine import make_url
+{%- endif %}
+{%- if cookiecutter.use_playwright %}
+from starlette.routing import Mount
 {%- endif %}
 
 {% if not cookiecutter.use_celery and cookiecutter.database == "postgresql" -%}
@@ -41,6 +42,8 @@ from {{ cookiecutter.package_name }}.observability.tracing import service_resour
 {%- if cookiecutter.use_vault %}
 from {{ cookiecutter.package_name }}.secrets.vault import VaultConfig
 {%- endif %}
+from {{ cookiecutter.package_name }}.services.account_recovery import RESET_PAGE, VERIFY_PAGE
+from {{ cookiecutter.package_name }}.services.email_change import CONFIRM_PAGE
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
@@ -222,6 +225,25 @@ def test_the_ingress_publishes_every_route_but_metrics_and_health(environment: s
     assert internal == {"/metrics", "/health/live", "/health/ready"}
     assert sorted(path for path in routes - internal if not published(path, ingress_paths)) == []
     assert sorted(path for path in internal if published(path, ingress_paths)) == []
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_links_in_mail_lead_to_the_pages_that_take_their_tokens(environment: str) -> None:
+    base = urlsplit(settings_from(config(environment)).public_base_url)
+    (rule,) = find(environment, "Ingress", SLUG)["spec"]["rules"]
+    app = create_app(IsolatedSettings())
+    pages = {RESET_PAGE, VERIFY_PAGE, CONFIRM_PAGE}
+{%- if cookiecutter.use_playwright %}
+    # The web UI serves them where it is mounted, published on the Ingress host.
+    (ui,) = [route for route in app.routes if isinstance(route, Mount) and route.path == base.path]
+    assert pages <= {route.path for route in iter_route_contexts(ui.routes)}
+    assert base.hostname == rule["host"]
+    assert all(published(base.path + page, rule["http"]["paths"]) for page in pages)
+{%- else %}
+    # The service serves no pages: the links lead to the user's own front end, not to the API's host.
+    assert pages.isdisjoint(route.path for route in iter_route_contexts(app.routes))
+    assert base.hostname != rule["host"]
+{%- endif %}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
