@@ -17,9 +17,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
-{%- if cookiecutter.use_opentelemetry %}
 from urllib.parse import urlsplit
-{%- endif %}
 
 import pytest
 import yaml
@@ -29,6 +27,9 @@ from opentelemetry.sdk import environment_variables as otel_variables
 {%- endif %}
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy.engine import make_url
+{%- endif %}
+{%- if cookiecutter.use_playwright %}
+from starlette.routing import Mount
 {%- endif %}
 
 {% if not cookiecutter.use_celery and cookiecutter.database == "postgresql" -%}
@@ -41,6 +42,8 @@ from {{ cookiecutter.package_name }}.observability.tracing import service_resour
 {%- if cookiecutter.use_vault %}
 from {{ cookiecutter.package_name }}.secrets.vault import VaultConfig
 {%- endif %}
+from {{ cookiecutter.package_name }}.services.account_recovery import RESET_PAGE, VERIFY_PAGE
+from {{ cookiecutter.package_name }}.services.email_change import CONFIRM_PAGE
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
@@ -54,6 +57,10 @@ KUBECTL = shutil.which("kubectl")
 # Prometheus and the probes reach these inside the cluster; the Ingress must not publish them.
 INTERNAL_ROUTES = ("/metrics", "/health/")
 PORTAL_LABEL = "backstage.io/kubernetes-id"
+{%- if cookiecutter.use_vault %}
+# The port a URL without one connects to.
+DEFAULT_PORTS = {"https": 443, "http": 80}
+{%- endif %}
 # What the Secret the operator creates adds (docs/deploy.md lists its keys).
 OPERATOR_SECRET: dict[str, Any] = {
     "secret_key": SECRET_KEY,
@@ -186,6 +193,21 @@ def test_the_docs_name_every_placeholder_to_set(environment: str) -> None:
 {%- endif %}
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_pod_pulls_the_image_with_the_registry_secret_the_docs_create(environment: str) -> None:
+    """The image is private by default: each pod's service account names the pull secret that
+    docs/deploy.md's first deploy creates, so no pod waits in ImagePullBackOff."""
+    docs = " ".join((PROJECT / "docs" / "deploy.md").read_text(encoding="utf-8").split())
+    (created,) = re.findall(r"`kubectl create secret docker-registry ([\w-]+) ", docs)
+    accounts = {o["metadata"]["name"]: o for o in rendered(environment) if o["kind"] == "ServiceAccount"}
+    pods = workloads(environment)
+    assert pods
+    for o, template in pods:
+        pod = template["spec"]
+        pull_secrets = pod.get("imagePullSecrets", []) + accounts[pod["serviceAccountName"]].get("imagePullSecrets", [])
+        assert created in [secret["name"] for secret in pull_secrets], o["metadata"]["name"]
+
+
 def published(path: str, ingress_paths: list[dict[str, Any]]) -> bool:
     """Whether a request for `path` matches one of the Ingress paths (Kubernetes' matching rules)."""
     return any(
@@ -206,6 +228,25 @@ def test_the_ingress_publishes_every_route_but_metrics_and_health(environment: s
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_links_in_mail_lead_to_the_pages_that_take_their_tokens(environment: str) -> None:
+    base = urlsplit(settings_from(config(environment)).public_base_url)
+    (rule,) = find(environment, "Ingress", SLUG)["spec"]["rules"]
+    app = create_app(IsolatedSettings())
+    pages = {RESET_PAGE, VERIFY_PAGE, CONFIRM_PAGE}
+{%- if cookiecutter.use_playwright %}
+    # The web UI serves them where it is mounted, published on the Ingress host.
+    (ui,) = [route for route in app.routes if isinstance(route, Mount) and route.path == base.path]
+    assert pages <= {route.path for route in iter_route_contexts(ui.routes)}
+    assert base.hostname == rule["host"]
+    assert all(published(base.path + page, rule["http"]["paths"]) for page in pages)
+{%- else %}
+    # The service serves no pages: the links lead to the user's own front end, not to the API's host.
+    assert pages.isdisjoint(route.path for route in iter_route_contexts(app.routes))
+    assert base.hostname != rule["host"]
+{%- endif %}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_network_policy_lets_the_service_reach_what_its_settings_name(environment: str) -> None:
     egress = find(environment, "NetworkPolicy", SLUG)["spec"]["egress"]
     tcp_ports = {port["port"] for rule in egress for port in rule["ports"] if port.get("protocol", "TCP") == "TCP"}
@@ -214,6 +255,10 @@ def test_the_network_policy_lets_the_service_reach_what_its_settings_name(enviro
     assert settings.smtp_port in tcp_ports
 {%- if cookiecutter.database == "postgresql" %}
     assert make_url(settings.database_url).port in tcp_ports
+{%- endif %}
+{%- if cookiecutter.use_vault %}
+    vault = urlsplit(config(environment)["VAULT_ADDR"])
+    assert (vault.port or DEFAULT_PORTS[vault.scheme]) in tcp_ports
 {%- endif %}
 {%- if cookiecutter.use_opentelemetry %}
     assert urlsplit(config(environment)["OTEL_EXPORTER_OTLP_ENDPOINT"]).port in tcp_ports
