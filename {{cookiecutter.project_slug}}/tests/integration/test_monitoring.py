@@ -28,18 +28,22 @@ from ..support import Account
 
 MONITORING = Path(__file__).resolve().parents[2] / "monitoring"
 ALERTS_DOC = MONITORING.parent / "docs" / "alerts.md"
+CATALOG = MONITORING.parent / "catalog-info.yaml"
 PROMETHEUS_RULES = sorted((MONITORING / "prometheus" / "rules").glob("*.yml"))
 GRAFANA = MONITORING / "grafana"
 # Series Prometheus makes itself rather than scraping them.
 PROMETHEUS_SERIES = {"up"}
 SELECTED_METRIC = re.compile(r"([a-zA-Z_][a-zA-Z0-9_:]*)\s*[{\[]")
 RECORDED_NAME = re.compile(r"\b[a-zA-Z_][a-zA-Z0-9_]*(?::[a-zA-Z0-9_]+)+\b")
-GROUPING = re.compile(r"\b(?:by|without)\s*\([^)]*\)")
+GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 # A quoted string, a range, or a name with its matchers and, for a function, its opening parenthesis.
 SELECTOR = re.compile(
     r'"[^"]*"|\[[^\]]*\]|(?P<metric>[a-zA-Z_][a-zA-Z0-9_:]*)\s*(?P<matchers>\{[^}]*\})?\s*(?P<call>\()?'
 )
 ALERT_EXPRESSION = re.compile(r"(?P<query>.+) (?P<op>[<>]) (?P<threshold>[0-9.]+)")
+# Words of PromQL the selector pattern would take for metric names.
+KEYWORDS = {"and", "or", "unless", "bool", "offset"}
+JOB_MATCHER = re.compile(r'\bjob\s*(?P<op>=~|!~|!=|=)\s*"(?P<value>[^"]*)"')
 
 
 def _load(path: Path) -> Any:
@@ -143,14 +147,14 @@ def test_every_alert_is_documented_and_linked_to_its_runbook() -> None:
         assert anchor in sections
 
 
-def dashboard_selectors(expression: str) -> list[tuple[str, str]]:
+def series_selectors(expression: str) -> list[tuple[str, str]]:
     """(metric, label matchers) of every series a PromQL expression selects."""
-    # Grouping labels, quoted strings and ranges name no series.
+    # Grouping and matching labels, quoted strings and ranges name no series.
     expression = GROUPING.sub("", expression)
     return [
         (match["metric"], match["matchers"] or "")
         for match in SELECTOR.finditer(expression)
-        if match["metric"] and not match["call"]
+        if match["metric"] and not match["call"] and match["metric"] not in KEYWORDS
     ]
 
 
@@ -160,19 +164,17 @@ def test_every_dashboard_query_reads_the_chosen_job_and_namespace() -> None:
     assert [variable["name"] for variable in board["templating"]["list"]] == ["job", "namespace"]
     for panel in board["panels"]:
         for target in panel["targets"]:
-            selectors = dashboard_selectors(target["expr"])
+            selectors = series_selectors(target["expr"])
             assert selectors, target["expr"]
             for metric, matchers in selectors:
                 assert 'namespace=~"$namespace"' in matchers, (panel["title"], metric)
                 assert re.search(r'job=~?"[^"]*\$job\b', matchers), (panel["title"], metric)
+
+
+def scrape_jobs() -> list[str]:
+    """The job names in prometheus.yml: the service's{% if cookiecutter.use_celery %}, then the worker's{% endif %}."""
+    return [config["job_name"] for config in _load(MONITORING / "prometheus" / "prometheus.yml")["scrape_configs"]]
 {%- if cookiecutter.use_celery %}
-
-
-def scrape_jobs() -> tuple[str, str]:
-    """The service's and the worker's job names in prometheus.yml."""
-    scrape_configs = _load(MONITORING / "prometheus" / "prometheus.yml")["scrape_configs"]
-    service_job, worker_job = [config["job_name"] for config in scrape_configs]
-    return service_job, worker_job
 
 
 def assert_selects_only_the_worker(job_pattern: str) -> None:
@@ -191,7 +193,7 @@ def test_the_job_panels_select_the_worker_scrape_job() -> None:
         job_matcher
         for panel in board["panels"]
         for target in panel["targets"]
-        for metric, matchers in dashboard_selectors(target["expr"])
+        for metric, matchers in series_selectors(target["expr"])
         if metric.startswith("celery_")
         for job_matcher in re.findall(r'job=~"([^"]+)"', matchers)
     }
@@ -202,12 +204,47 @@ def test_the_job_panels_select_the_worker_scrape_job() -> None:
 def test_the_worker_alert_reads_the_worker_scrape_job_and_the_service_job() -> None:
     """WorkerTargetDown reads the worker's `up`, and the service's for the namespaces with no worker scraped."""
     (alert,) = [rule for rule in prometheus_rules() if rule.get("alert") == "WorkerTargetDown"]
-    up_matchers = [matchers for metric, matchers in dashboard_selectors(alert["expr"]) if metric == "up"]
+    up_matchers = [matchers for metric, matchers in series_selectors(alert["expr"]) if metric == "up"]
     (worker_matcher,) = [job for matchers in up_matchers for job in re.findall(r'job=~"([^"]+)"', matchers)]
     assert_selects_only_the_worker(worker_matcher)
     service_job, _ = scrape_jobs()
     assert [job for matchers in up_matchers for job in re.findall(r'job="([^"]+)"', matchers)] == [service_job]
 {%- endif %}
+
+
+def rule_queries() -> list[str]:
+    """Every query of the alert and recording rules, and of the portal's graphs (catalog-info.yaml)."""
+    queries = [rule["expr"] for rule in prometheus_rules()]
+    queries += [
+        query["model"]["expr"] for rule in grafana_rules() for query in rule["data"] if "expr" in query["model"]
+    ]
+    (component, *_) = yaml.safe_load_all(CATALOG.read_text(encoding="utf-8"))
+    # `<query>|<label>,<query>|<label>`: a query of the annotation cannot hold a comma.
+    graphs = component["metadata"]["annotations"]["prometheus.io/rule"].split(",")
+    queries += [graph.rpartition("|")[0] for graph in graphs]
+    return queries
+
+
+def test_every_rule_reads_only_this_services_scrape_jobs() -> None:
+    """One Prometheus may scrape other services that export the same series and record the same rule
+    names (another service made from this template, any app instrumented the same way). Every series
+    a rule or a portal graph selects, recorded ones included, is therefore limited to the service's
+    job{% if cookiecutter.use_celery %} or the worker's{% endif %}: otherwise this service's alerts would fire for the others."""
+    service_job, *_ = scrape_jobs()
+    for query in rule_queries():
+        selectors = series_selectors(query)
+        assert selectors, query
+        for metric, matchers in selectors:
+            jobs = [(match["op"], match["value"]) for match in JOB_MATCHER.finditer(matchers)]
+            assert len(jobs) == 1, f"{metric} is not limited to one scrape job in {query!r}"
+            ((operator, job),) = jobs
+{%- if cookiecutter.use_celery %}
+            if "celery_" in metric or (metric == "up" and operator == "=~"):
+                assert operator == "=~", (metric, query)
+                assert_selects_only_the_worker(job)
+                continue
+{%- endif %}
+            assert (operator, job) == ("=", service_job), f"{metric} reads job{operator}{job!r} in {query!r}"
 
 
 def test_provisioning_is_complete_and_uses_one_datasource() -> None:

@@ -446,6 +446,26 @@ def test_the_prometheus_rule_is_the_monitoring_rule_file(environment: str) -> No
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_monitors_give_the_jobs_the_rules_select(environment: str) -> None:
+    """The rules read only the jobs prometheus.yml names, `{{ cookiecutter.project_slug }}`{% if cookiecutter.use_celery %} and `{{ cookiecutter.project_slug }}-worker`{% endif %}. Without a
+    jobLabel the Prometheus Operator names a ServiceMonitor's job after the Service it scrapes{% if cookiecutter.use_celery %}, and
+    a PodMonitor's `<namespace>/<PodMonitor name>`{% endif %}."""
+    scrape_configs = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = [config["job_name"] for config in scrape_configs["scrape_configs"]]
+    monitor = find(environment, "ServiceMonitor", SLUG)["spec"]
+    assert "jobLabel" not in monitor
+    scraped = [
+        o["metadata"]["name"]
+        for o in rendered(environment)
+        if o["kind"] == "Service" and monitor["selector"]["matchLabels"].items() <= o["metadata"]["labels"].items()
+    ]
+    assert scraped == jobs[:1]
+{%- if cookiecutter.use_celery %}
+    assert "jobLabel" not in find(environment, "PodMonitor", jobs[1])["spec"]
+{%- endif %}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_dashboard_is_the_monitoring_dashboard(environment: str) -> None:
     dashboard = json.loads((MONITORING / "grafana" / "dashboards" / "service.json").read_text(encoding="utf-8"))
     config_map = find(environment, "ConfigMap", f"{SLUG}-dashboard")
