@@ -268,8 +268,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         if not _cannot_connect(error):
             raise
+        reason = _reason(error)
+        if reason.startswith("TimeoutError"):  # connecting or a statement: the driver does not say which
+            timeouts = "DATABASE_CONNECT_TIMEOUT_SECONDS to connect, DATABASE_COMMAND_TIMEOUT_SECONDS per statement"
+            print(f"the database at {url} did not answer in time ({timeouts})", file=sys.stderr)
+            return 1
         # `serve` waits for the database itself; the one-off commands have nothing to wait for.
-        print(f"cannot connect to the database at {url}: {_reason(error)}", file=sys.stderr)
+        print(f"cannot connect to the database at {url}: {reason}", file=sys.stderr)
         return 1
 
 

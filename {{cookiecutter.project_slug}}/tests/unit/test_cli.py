@@ -326,7 +326,7 @@ def test_a_migration_waiting_on_a_locked_table_stops_in_one_line(
     try:
         assert main([*migrate_to, "0006"]) == 0
         # A long transaction reads the table that 0007 alters, like a report or a pg_dump.
-        with reading_in_a_transaction(url, "login_sessions"):
+        with in_an_open_transaction(url, "SELECT count(*) FROM login_sessions"):
             capsys.readouterr()
             assert main(migrate_to) == 1
             error = capsys.readouterr().err
@@ -337,16 +337,40 @@ def test_a_migration_waiting_on_a_locked_table_stops_in_one_line(
         asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
 
 
+def test_a_statement_that_outlasts_its_timeout_is_one_line_naming_the_timeouts(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = _postgresql_test_url()
+    name = f"purge_timeout_{uuid4().hex[:8]}"
+    asyncio.run(_run_sql(server, f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name)
+    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+    try:
+        assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
+        monkeypatch.setenv("DATABASE_COMMAND_TIMEOUT_SECONDS", "0.5")
+        with in_an_open_transaction(url, "LOCK TABLE audit_events IN EXCLUSIVE MODE"):  # the purge waits
+            capsys.readouterr()
+            assert main(["purge-audit-events"]) == 1
+            error = capsys.readouterr().err
+        assert error.startswith("the database at postgresql+asyncpg://"), error
+        assert error.endswith(
+            "did not answer in time (DATABASE_CONNECT_TIMEOUT_SECONDS to connect, "
+            "DATABASE_COMMAND_TIMEOUT_SECONDS per statement)\n"
+        ), error
+    finally:
+        asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+
+
 @contextmanager
-def reading_in_a_transaction(url: URL, table: str) -> Iterator[None]:
-    """An open transaction that has read `table`, on a thread of its own, until the block ends."""
+def in_an_open_transaction(url: URL, statement: str) -> Iterator[None]:
+    """A transaction that has run `statement` (and holds its locks), on a thread of its own, until the block ends."""
     started, finish = threading.Event(), threading.Event()
 
     async def hold() -> None:
         engine = create_async_engine(url, poolclass=NullPool)
         try:
             async with engine.connect() as connection:
-                await connection.execute(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+                await connection.execute(text(statement))
                 started.set()
                 await asyncio.to_thread(finish.wait)
         finally:
