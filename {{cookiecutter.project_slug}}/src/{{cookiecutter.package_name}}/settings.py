@@ -238,7 +238,7 @@ class Settings(BaseSettings):
         if backend == "sqlite" and url.database in (None, "", ":memory:"):
             raise ValueError("an in-memory SQLite database lives as long as one connection: name a file")
         if "password" in url.query:
-            raise ValueError("put the password in the URL (postgresql://user:password@host/db), not in its query")
+            raise ValueError("the password goes before the host (user:password@host), not in the query")
         # Only the scheme changes, and libpq's `sslmode` becomes asyncpg's `ssl` (same values): the
         # rest of the URL (password escapes, other query keys) stays as written.
         address, _, query = value[len(scheme) :].partition("?")

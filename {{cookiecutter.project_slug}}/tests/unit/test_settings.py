@@ -78,7 +78,7 @@ def test_database_urls_from_hosting_platforms_get_the_async_driver(given: str, u
             "driver 'psycopg2' is not installed: use postgresql+asyncpg://",
         ),
         ("mysql://app:hunter2@db/app", "unsupported database 'mysql'"),  # pragma: allowlist secret
-        ("postgresql://app@db/app?password=hunter2", "put the password in the URL"),  # pragma: allowlist secret
+        ("postgresql://app@db/app?password=hunter2", "the password goes before the host"),  # pragma: allowlist secret
         ("sqlite+aiosqlite:///:memory:", "an in-memory SQLite database lives as long as one connection"),
         ("sqlite://", "an in-memory SQLite database lives as long as one connection"),
     ],
