@@ -283,82 +283,68 @@ def test_migrate_leaves_a_database_from_a_newer_release_alone(
     assert error.count("\n") == 1
 
 
-def test_migrations_started_at_once_take_turns() -> None:
+@pytest.fixture
+def new_database() -> Iterator[URL]:
+    """A database of its own on the PostgreSQL server of TEST_DATABASE_URL, dropped afterwards."""
     server = _postgresql_test_url()
-    name = f"migrate_race_{uuid4().hex[:8]}"
+    name = f"cli_{uuid4().hex[:8]}"
     asyncio.run(_run_sql(server, f'CREATE DATABASE "{name}"'))
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
-        command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
-        runs = [
-            subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, stderr=subprocess.PIPE, text=True)  # noqa: S603
-            for _ in range(2)
-        ]
-        results = [run.communicate(timeout=120) for run in runs]
-        assert [run.returncode for run in runs] == [0, 0], [stderr[-2000:] for _, stderr in results]
-    finally:
-        asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+    yield server.set(database=name)
+    asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
 
 
-def test_a_hosting_platforms_sslmode_is_understood(database_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migrations_started_at_once_take_turns(new_database: URL) -> None:
+    url = new_database.render_as_string(hide_password=False)
+    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
+    runs = [
+        subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, stderr=subprocess.PIPE, text=True)  # noqa: S603
+        for _ in range(2)
+    ]
+    results = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [stderr[-2000:] for _, stderr in results]
+
+
+def test_a_hosting_platforms_sslmode_is_understood(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, new_database: URL
+) -> None:
     """Platforms hand out URLs with libpq's `?sslmode=`, which asyncpg calls `ssl`."""
-    server = _postgresql_test_url()
-    name = f"sslmode_{uuid4().hex[:8]}"
-    asyncio.run(_run_sql(server, f'CREATE DATABASE "{name}"'))
-    try:
-        url = server.set(database=name, query={"sslmode": "disable"})  # the test server has no TLS
-        monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
-        assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
-    finally:
-        asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+    url = new_database.set(query={"sslmode": "disable"})  # the test server has no TLS
+    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+    assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
 
 
 def test_a_migration_waiting_on_a_locked_table_stops_in_one_line(
-    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], new_database: URL
 ) -> None:
-    server = _postgresql_test_url()
-    name = f"migrate_locked_{uuid4().hex[:8]}"
-    asyncio.run(_run_sql(server, f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name)
-    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DATABASE_URL", new_database.render_as_string(hide_password=False))
     monkeypatch.setenv("DATABASE_MIGRATION_LOCK_TIMEOUT_SECONDS", "0.2")
     migrate_to = ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
-    try:
-        assert main([*migrate_to, "0006"]) == 0
-        # A long transaction reads the table that 0007 alters, like a report or a pg_dump.
-        with in_an_open_transaction(url, "SELECT count(*) FROM login_sessions"):
-            capsys.readouterr()
-            assert main(migrate_to) == 1
-            error = capsys.readouterr().err
-        assert error.startswith("cannot migrate: a table stayed locked"), error
-        assert error.count("\n") == 1
-        assert main(migrate_to) == 0  # once it ends, the next attempt goes through
-    finally:
-        asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+    assert main([*migrate_to, "0006"]) == 0
+    # A long transaction reads the table that 0007 alters, like a report or a pg_dump.
+    with in_an_open_transaction(new_database, "SELECT count(*) FROM login_sessions"):
+        capsys.readouterr()
+        assert main(migrate_to) == 1
+        error = capsys.readouterr().err
+    assert error.startswith("cannot migrate: a table stayed locked"), error
+    assert error.count("\n") == 1
+    assert main(migrate_to) == 0  # once it ends, the next attempt goes through
 
 
 def test_a_statement_that_outlasts_its_timeout_is_one_line_naming_the_timeouts(
-    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], new_database: URL
 ) -> None:
-    server = _postgresql_test_url()
-    name = f"purge_timeout_{uuid4().hex[:8]}"
-    asyncio.run(_run_sql(server, f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name)
-    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
-    try:
-        assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
-        monkeypatch.setenv("DATABASE_COMMAND_TIMEOUT_SECONDS", "0.5")
-        with in_an_open_transaction(url, "LOCK TABLE audit_events IN EXCLUSIVE MODE"):  # the purge waits
-            capsys.readouterr()
-            assert main(["purge-audit-events"]) == 1
-            error = capsys.readouterr().err
-        assert error.startswith("the database at postgresql+asyncpg://"), error
-        assert error.endswith(
-            "did not answer in time (DATABASE_CONNECT_TIMEOUT_SECONDS to connect, "
-            "DATABASE_COMMAND_TIMEOUT_SECONDS per statement)\n"
-        ), error
-    finally:
-        asyncio.run(_run_sql(server, f'DROP DATABASE "{name}"'))
+    monkeypatch.setenv("DATABASE_URL", new_database.render_as_string(hide_password=False))
+    assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
+    monkeypatch.setenv("DATABASE_COMMAND_TIMEOUT_SECONDS", "0.5")
+    with in_an_open_transaction(new_database, "LOCK TABLE audit_events IN EXCLUSIVE MODE"):  # the purge waits
+        capsys.readouterr()
+        assert main(["purge-audit-events"]) == 1
+        error = capsys.readouterr().err
+    assert error.startswith("the database at postgresql+asyncpg://"), error
+    assert error.endswith(
+        "did not answer in time (DATABASE_CONNECT_TIMEOUT_SECONDS to connect, "
+        "DATABASE_COMMAND_TIMEOUT_SECONDS per statement)\n"
+    ), error
 
 
 @contextmanager
