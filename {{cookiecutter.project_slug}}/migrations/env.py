@@ -5,6 +5,7 @@ connection in `config.attributes["connection"]` (the test suite shares its conne
 """
 
 import asyncio
+import time
 
 from alembic import context
 from sqlalchemy import pool
@@ -15,8 +16,9 @@ from {{ cookiecutter.package_name }}.db.models import Base
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 target_metadata = Base.metadata
-# Held for the migration's transaction on PostgreSQL: releases started at once (replicas on the
-# image's default command) take turns, and the second finds nothing left to do.
+# Held for the whole run on PostgreSQL: releases started at once (replicas on the image's default
+# command) take turns, and the second finds nothing left to do. A session lock, not a transaction's:
+# a revision that builds an index CONCURRENTLY commits on the way.
 MIGRATION_LOCK_KEY = 0x6D696772  # "migr"
 
 
@@ -27,14 +29,30 @@ def run_migrations(connection: Connection, lock_timeout_seconds: float) -> None:
         # SQLite cannot ALTER most things in place: Alembic copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # Each revision commits on its own, so one that must run outside a transaction can.
+        transaction_per_migration=True,
     )
-    with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
-            # An ALTER waiting for a table that a long transaction reads makes every request on that
-            # table queue behind it: give up instead, and let the next attempt try again.
-            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {round(lock_timeout_seconds * 1000)}")
-        context.run_migrations()
+    if connection.dialect.name != "postgresql":
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # Polled, not waited for in the database: a statement waiting there holds a snapshot, and the
+    # other run's CREATE INDEX CONCURRENTLY would wait for that snapshot in turn.
+    while not connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({MIGRATION_LOCK_KEY})").scalar():
+        connection.rollback()
+        time.sleep(1)
+    # An ALTER waiting for a table that a long transaction reads makes every request on that table
+    # queue behind it: give up instead, and let the next attempt try again.
+    connection.exec_driver_sql(f"SET lock_timeout = {round(lock_timeout_seconds * 1000)}")
+    connection.commit()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        connection.rollback()
+        connection.exec_driver_sql("RESET lock_timeout")
+        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+        connection.commit()
 
 
 async def run_on_new_engine(settings: Settings) -> None:

@@ -66,6 +66,7 @@ def _configured_database_url() -> str | None:
 def _drop_and_migrate(connection: Connection) -> None:
     Base.metadata.drop_all(connection)
     connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    connection.commit()  # the migrations commit revision by revision
     config = Config(str(PROJECT_DIR / "alembic.ini"))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
@@ -133,7 +134,7 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str)
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     engine = _setup_engine(url)
     try:
-        async with engine.begin() as connection:
+        async with engine.connect() as connection:
             await connection.run_sync(_drop_and_migrate)
     finally:
         await engine.dispose()

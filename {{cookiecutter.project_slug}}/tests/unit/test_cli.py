@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -28,6 +29,7 @@ from {{ cookiecutter.package_name }}.settings import get_settings
 from ..support import PASSWORD, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+MIGRATE = ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
 NOT_MIGRATED = "is behind this release: run `python -m {{ cookiecutter.package_name }} migrate`\n"
 
 
@@ -46,7 +48,7 @@ def database_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def migrate(database_file: Path) -> None:
-    assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
+    assert main(MIGRATE) == 0
 
 
 def rows(database_file: Path, query: str) -> list[Any]:
@@ -68,7 +70,7 @@ def test_migrate_needs_its_configuration(database_file: Path, capsys: pytest.Cap
 @pytest.mark.parametrize(
     "command",
     [
-        ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")],
+        MIGRATE,
         ["create-user", "--email", "ops@example.com", "--password-stdin"],
         ["purge-audit-events"],
         ["purge-expired-credentials"],
@@ -122,7 +124,7 @@ def test_a_refused_connection_is_one_line_naming_the_reason(
     url = refused_url(tmp_path)
     monkeypatch.setenv("DATABASE_URL", url if isinstance(url, str) else url.render_as_string(hide_password=False))
     threads = set(threading.enumerate())
-    assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 1
+    assert main(MIGRATE) == 1
     for thread in set(threading.enumerate()) - threads:
         thread.join(timeout=10)
     error = capsys.readouterr().err
@@ -149,7 +151,7 @@ def test_a_database_without_its_tables_is_one_line_saying_to_migrate(
 def test_a_database_behind_the_release_is_one_line_saying_to_migrate(
     database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["migrate", "0007", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0  # before audit details
+    assert main([*MIGRATE, "0007"]) == 0  # before audit details
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     capsys.readouterr()
     assert main(["create-user", "--email", "ops@example.com", "--password-stdin"]) == 1
@@ -277,7 +279,7 @@ def test_migrate_leaves_a_database_from_a_newer_release_alone(
     capsys.readouterr()
     migrate(database_file)  # the rolled-back release's image migrates before it serves: it must start
     assert "newer than this release: nothing to migrate" in capsys.readouterr().out
-    assert main(["migrate", "0001", "--config", str(PROJECT_DIR / "alembic.ini")]) == 1
+    assert main([*MIGRATE, "0001"]) == 1
     error = capsys.readouterr().err
     assert error.startswith("cannot migrate: ")
     assert error.count("\n") == 1
@@ -294,6 +296,7 @@ def new_database() -> Iterator[URL]:
 
 
 def test_migrations_started_at_once_take_turns(new_database: URL) -> None:
+    """The waiting run holds no snapshot meanwhile: the other's CREATE INDEX CONCURRENTLY waits for older ones."""
     url = new_database.render_as_string(hide_password=False)
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
     runs = [
@@ -310,7 +313,7 @@ def test_a_hosting_platforms_sslmode_is_understood(
     """Platforms hand out URLs with libpq's `?sslmode=`, which asyncpg calls `ssl`."""
     url = new_database.set(query={"sslmode": "disable"})  # the test server has no TLS
     monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
-    assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
+    assert main(MIGRATE) == 0
 
 
 def test_a_migration_waiting_on_a_locked_table_stops_in_one_line(
@@ -318,23 +321,87 @@ def test_a_migration_waiting_on_a_locked_table_stops_in_one_line(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", new_database.render_as_string(hide_password=False))
     monkeypatch.setenv("DATABASE_MIGRATION_LOCK_TIMEOUT_SECONDS", "0.2")
-    migrate_to = ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
-    assert main([*migrate_to, "0006"]) == 0
+    assert main([*MIGRATE, "0006"]) == 0
     # A long transaction reads the table that 0007 alters, like a report or a pg_dump.
     with in_an_open_transaction(new_database, "SELECT count(*) FROM login_sessions"):
         capsys.readouterr()
-        assert main(migrate_to) == 1
+        assert main(MIGRATE) == 1
         error = capsys.readouterr().err
     assert error.startswith("cannot migrate: a table stayed locked"), error
     assert error.count("\n") == 1
-    assert main(migrate_to) == 0  # once it ends, the next attempt goes through
+    assert main(MIGRATE) == 0  # once it ends, the next attempt goes through
+
+
+# A login writing its audit event, its transaction still open.
+AUDIT_WRITE = "INSERT INTO audit_events (occurred_at, action, outcome) VALUES (now(), 'login', 'success')"
+
+
+def test_audit_events_are_written_while_their_index_builds(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, new_database: URL
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", new_database.render_as_string(hide_password=False))
+    assert main([*MIGRATE, "0008"]) == 0
+    results: list[int] = []
+    with in_an_open_transaction(new_database, AUDIT_WRITE):
+        migration = threading.Thread(target=lambda: results.append(main(MIGRATE)))
+        migration.start()
+        _wait_until(new_database, INDEX_BUILD_WAITING)
+        # A plain CREATE INDEX would queue this write behind it until the open transaction ends.
+        asyncio.run(_run_sql(new_database, "SET lock_timeout = '5s'", AUDIT_WRITE))
+    migration.join(timeout=60)
+    assert results == [0]
+    assert asyncio.run(_audit_target_index_is_valid(new_database)) is True
+
+
+def test_an_interrupted_index_build_is_redone_by_the_next_migration(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], new_database: URL
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", new_database.render_as_string(hide_password=False))
+    monkeypatch.setenv("DATABASE_MIGRATION_LOCK_TIMEOUT_SECONDS", "0.2")
+    assert main([*MIGRATE, "0008"]) == 0
+    with in_an_open_transaction(new_database, AUDIT_WRITE):
+        assert main(MIGRATE) == 1
+    assert capsys.readouterr().err.startswith("cannot migrate: a table stayed locked")
+    assert asyncio.run(_audit_target_index_is_valid(new_database)) is False  # left behind, unusable
+    assert main(MIGRATE) == 0
+    assert asyncio.run(_audit_target_index_is_valid(new_database)) is True
+
+
+INDEX_BUILD_WAITING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX%'"
+)
+
+
+def _wait_until(url: URL, counting_query: str) -> None:
+    for _ in range(300):
+        if asyncio.run(_scalar(url, counting_query)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never true: {counting_query}")
+
+
+async def _audit_target_index_is_valid(url: URL) -> object:
+    """True, False for an index left invalid, None when there is none."""
+    return await _scalar(
+        url,
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ix_audit_events_target_id_id')",
+    )
+
+
+async def _scalar(url: URL, query: str) -> object:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.scalar(text(query))
+    finally:
+        await engine.dispose()
 
 
 def test_a_statement_that_outlasts_its_timeout_is_one_line_naming_the_timeouts(
     database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], new_database: URL
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", new_database.render_as_string(hide_password=False))
-    assert main(["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]) == 0
+    assert main(MIGRATE) == 0
     monkeypatch.setenv("DATABASE_COMMAND_TIMEOUT_SECONDS", "0.5")
     with in_an_open_transaction(new_database, "LOCK TABLE audit_events IN EXCLUSIVE MODE"):  # the purge waits
         capsys.readouterr()
@@ -372,11 +439,12 @@ def in_an_open_transaction(url: URL, statement: str) -> Iterator[None]:
         holder.join(timeout=30)
 
 
-async def _run_sql(url: URL, statement: str) -> None:
+async def _run_sql(url: URL, *statements: str) -> None:
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         async with engine.connect() as connection:
-            await connection.execute(text(statement))
+            for statement in statements:
+                await connection.execute(text(statement))
     finally:
         await engine.dispose()
 

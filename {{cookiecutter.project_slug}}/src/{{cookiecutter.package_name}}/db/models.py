@@ -183,7 +183,11 @@ class AuditEvent(Base):
     """A security-relevant action: append-only, written in the transaction of the change it records."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_actor_id_occurred_at", "actor_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_actor_id_occurred_at", "actor_id", "occurred_at"),
+        # The admin search by target, newest first.
+        Index("ix_audit_events_target_id_id", "target_id", "id"),
+    )
 
     id: Mapped[IdPrimaryKey]
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
