@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=30)
     refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=60)
     # Audit events older than this are purged ({% if cookiecutter.use_celery %}daily by the Celery beat job{% else %}by `purge-audit-events`, which operators schedule{% endif %}).
-    audit_retention_days: int = Field(default=365, ge=1)
+    # At most a century: the purge's cutoff date must exist ("keep forever" is a large number, not infinity).
+    audit_retention_days: int = Field(default=365, ge=1, le=36_500)
 
     # Password hashing (argon2id). The defaults are the argon2 library's (RFC 9106); only tests lower them.
     argon2_time_cost: int = Field(default=3, ge=1)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from fastapi import BackgroundTasks, FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.context import AppContext
@@ -17,12 +17,13 @@ from {{ cookiecutter.package_name }}.core.exceptions import InvalidCredentialsEr
 from {{ cookiecutter.package_name }}.core.security import PasswordHasher
 from {{ cookiecutter.package_name }}.db.models import User
 from {{ cookiecutter.package_name }}.mail import Outbox
+from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.services.audit import AuditTrail, Origin
 from {{ cookiecutter.package_name }}.services.auth import AuthService
 from {{ cookiecutter.package_name }}.services.two_factor import TwoFactorService
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Mailbox, log_in, token_from
+from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Mailbox, log_in, token_from
 
 MakeAccount = Callable[[str], Awaitable[Account]]
 
@@ -228,3 +229,46 @@ async def test_repeated_failures_lock_the_account(client: AsyncClient, account: 
     metrics = (await client.get("/metrics")).text.splitlines()
     (counted,) = [line for line in metrics if line.startswith('login_attempts_rejected_total{reason="account_locked"}')]
     assert float(counted.split()[-1]) >= 1
+
+
+@pytest.fixture
+def app_with_one_connection(settings: Settings) -> FastAPI:
+    """An app whose pool holds a single connection, given up on after 0.1 s."""
+    one = {"database_pool_size": 1, "database_max_overflow": 0, "database_pool_timeout_seconds": 0.1}
+    return create_app(settings.model_copy(update=one))
+
+
+async def test_logins_the_database_could_not_answer_do_not_lock_the_account(
+    app_with_one_connection: FastAPI, settings: Settings
+) -> None:
+    app = app_with_one_connection
+    transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
+    async with app.router.lifespan_context(app), AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await register(client, "outage@example.com"))[0] == 201
+        async with app.state.context.database.engine.connect():  # takes the only connection: the database is out
+            for _ in range(settings.login_lockout_threshold):
+                response = await client.post(
+                    "/api/v1/auth/token", data={"username": "outage@example.com", "password": PASSWORD}
+                )
+                assert response.status_code == 503, response.text
+        await log_in(client, "outage@example.com")
+
+
+async def test_a_login_hands_its_connection_back_while_the_password_is_hashed(
+    app_with_one_connection: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hashing takes tens of milliseconds: a flood of logins must not hold every connection meanwhile."""
+    app = app_with_one_connection
+    context: AppContext = app.state.context
+    verify = context.passwords.verify
+
+    async def verify_while_another_request_queries(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+        async with context.database.engine.connect() as other:  # the pool's only connection
+            await other.execute(text("SELECT 1"))
+        return await verify(password, password_hash)
+
+    transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
+    async with app.router.lifespan_context(app), AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await register(client, "flood@example.com"))[0] == 201
+        monkeypatch.setattr(context.passwords, "verify", verify_while_another_request_queries)
+        await log_in(client, "flood@example.com")

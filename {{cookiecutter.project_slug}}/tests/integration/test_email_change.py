@@ -86,6 +86,28 @@ async def test_a_new_password_spends_a_pending_address_change(
     assert not await can_log_in(client, NEW_EMAIL, OTHER_PASSWORD)
 
 
+@pytest.mark.parametrize("how", ["deactivated", "sessions revoked"])
+async def test_an_admin_stopping_the_account_spends_a_pending_address_change(
+    client: AsyncClient, account: Account, admin: Account, mailbox: Mailbox, how: str
+) -> None:
+    """The compromised-account runbook's first step also stops the link an intruder asked for."""
+    assert await ask(client, account) == 202
+    change_link = token_from(mailbox.last_to(NEW_EMAIL))
+    user = f"/api/v1/admin/users/{await user_id_of(client, account)}"
+    if how == "deactivated":
+        for is_active in (False, True):
+            response = await client.patch(user, json={"is_active": is_active}, headers=admin.headers)
+            assert response.status_code == 200, response.text
+    else:
+        response = await client.post(f"{user}/revoke-sessions", headers=admin.headers)
+        assert response.status_code == 204, response.text
+
+    response = await client.post(CONFIRM, json={"token": change_link})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_token")
+    assert await can_log_in(client, account.email)
+
+
 async def test_a_new_address_spends_the_reset_links_mailed_to_the_old_one(
     client: AsyncClient, account: Account, mailbox: Mailbox
 ) -> None:

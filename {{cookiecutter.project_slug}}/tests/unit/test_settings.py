@@ -46,7 +46,12 @@ def test_log_level_is_case_insensitive() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("login_rate_limit", "ten per minute"), ("database_url", "not a url"), ("max_body_bytes", 0)],
+    [
+        ("login_rate_limit", "ten per minute"),
+        ("database_url", "not a url"),
+        ("max_body_bytes", 0),
+        ("audit_retention_days", 800_000),  # the purge's cutoff would be before year 1
+    ],
 )
 def test_malformed_values_are_refused(field: str, value: Any) -> None:
     with pytest.raises(ValidationError):

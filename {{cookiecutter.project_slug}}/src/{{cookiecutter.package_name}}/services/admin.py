@@ -8,8 +8,15 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.exceptions import ConflictError
-from ..db.models import AuditEvent, Role, User
-from ..db.repositories import AuditEventRepository, AuditFilters, LoginSessionRepository, UserFilters, UserRepository
+from ..db.models import SPENT_BY_A_NEW_PASSWORD, AuditEvent, Role, User
+from ..db.repositories import (
+    AccountTokenRepository,
+    AuditEventRepository,
+    AuditFilters,
+    LoginSessionRepository,
+    UserFilters,
+    UserRepository,
+)
 from ..mail import Outbox
 from .audit import Action, AuditTrail
 from .auth import Principal
@@ -27,6 +34,7 @@ class AdminService:
         self.outbox = outbox
         self.users = UserRepository(session)
         self.login_sessions = LoginSessionRepository(session)
+        self.account_tokens = AccountTokenRepository(session)
 
     async def list_users(self, admin: Principal, filters: UserFilters, *, limit: int, offset: int) -> Sequence[User]:
         users = await self.users.page(filters, limit=limit, offset=offset)
@@ -64,13 +72,16 @@ class AdminService:
         if steps_down:
             await self._refuse_leaving_no_admin()
         if changed:
-            await self.login_sessions.revoke_all(user_id)
+            if user.is_active:
+                await self.login_sessions.revoke_all(user_id)
+            else:
+                await self._end_access(user_id)
             await self.session.commit()
         return user
 
     async def revoke_sessions(self, admin: Principal, user_id: int) -> None:
         await self.users.get(user_id)  # NotFoundError for an unknown user
-        await self.login_sessions.revoke_all(user_id)
+        await self._end_access(user_id)
         self.audit.record(Action.REVOKE_SESSIONS, actor_id=admin.user_id, target_user_id=user_id)
         await self.session.commit()
 
@@ -85,8 +96,13 @@ class AdminService:
         user = await self.users.get(user_id)
         if not user.two_factor_enabled:
             raise ConflictError("Two-factor login is not enabled")
-        await self.login_sessions.revoke_all(user_id)
-        await self.two_factor.disable(user, admin_id=admin.user_id)
+        await self.two_factor.switch_off(user)
+        # Only now: a login that was completing with a code holds the rows just changed, so its
+        # session has been written by the time the sessions end.
+        await self._end_access(user_id)
+        self.audit.record(Action.TWO_FACTOR_RESET, actor_id=admin.user_id, target_user_id=user_id)
+        await self.session.commit()
+        self.outbox.send("two_factor_disabled", user.email)
 
     async def delete_user(self, admin: Principal, user_id: int) -> None:
         """Delete an account with everything it owns; ConflictError for the last active admin."""
@@ -100,6 +116,12 @@ class AdminService:
         self.audit.record(Action.DELETE_USER, actor_id=admin.user_id, target_user_id=user_id)
         await self.session.commit()
         self.outbox.send("account_deleted", user.email)
+
+    async def _end_access(self, user_id: int) -> None:
+        """End every session of the user and spend the links they left pending (password reset,
+        address change, a login's second step): whoever took the account over loses those too."""
+        await self.login_sessions.revoke_all(user_id)
+        await self.account_tokens.spend_all(user_id, *SPENT_BY_A_NEW_PASSWORD)
 
     async def _refuse_the_last_admin(self) -> None:
         if await self.users.count_active_admins() <= 1:

@@ -129,8 +129,12 @@ class AuthService:
 
         RateLimitedError while limited or locked out, InvalidCredentialsError otherwise.
         """
-        await self.login_guard.check(email, client_ip)
+        # Looked up first: an attempt that fails because the database does is not counted as a failure.
         user = await self.users.by_email(email)
+        # The connection goes back to the pool while the password is hashed, so a flood of logins
+        # cannot hold every connection; `hold_password` checks the hash again under a row lock.
+        await self.session.commit()
+        await self.login_guard.check(email, client_ip)
         valid, new_hash = await self.passwords.verify(password, user.password_hash if user else None)
         # The password must still be the one checked: a change or reset that committed meanwhile ends
         # every session, and this login's too.

@@ -108,18 +108,19 @@ class TwoFactorService:
         await self.session.commit()
         return codes
 
-    async def disable(self, user: User, *, admin_id: int | None = None) -> None:
-        """Switched off by its user, or reset by an admin (`admin_id`) for a user who lost every code."""
+    async def disable(self, user: User) -> None:
+        """Switched off by its user."""
+        await self.switch_off(user)
+        self.audit.record(Action.TWO_FACTOR_DISABLE, actor_id=user.id, target_user_id=user.id)
+        await self.session.commit()
+        self.outbox.send("two_factor_disabled", user.email)
+
+    async def switch_off(self, user: User) -> None:
+        """Forget the secret and the recovery codes; the caller records why, commits and tells the user."""
         user.totp_secret = None
         user.totp_enabled_at = None
         user.totp_last_step = None
         await self.recovery_codes.delete_all(user.id)
-        if admin_id is None:
-            self.audit.record(Action.TWO_FACTOR_DISABLE, actor_id=user.id, target_user_id=user.id)
-        else:
-            self.audit.record(Action.TWO_FACTOR_RESET, actor_id=admin_id, target_user_id=user.id)
-        await self.session.commit()
-        self.outbox.send("two_factor_disabled", user.email)
 
     async def _accept_totp(self, user: User, code: str) -> bool:
         if user.totp_secret is None:
