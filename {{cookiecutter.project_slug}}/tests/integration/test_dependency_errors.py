@@ -16,13 +16,15 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from {{ cookiecutter.package_name }}.api.deps import Session
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import CLIENT_ADDRESS, PASSWORD, log_in
+from ..support import CLIENT_ADDRESS, PASSWORD, Account, log_in
 
 pytestmark = pytest.mark.own_app  # the tests add routes that raise
 UNREACHABLE = "postgresql+asyncpg://app@127.0.0.1:1/app"  # nothing listens on port 1
@@ -153,3 +155,39 @@ async def test_a_terminated_postgresql_connection_is_a_503(app: FastAPI, setting
     async with start(app) as client:
         response = await client.get("/killed")
     assert (response.status_code, response.json()["error"]["code"]) == (503, "database_unavailable")
+
+
+async def test_a_read_only_postgresql_database_is_a_503(
+    app: FastAPI, client: AsyncClient, account: Account, settings: Settings
+) -> None:
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL's read-only transactions (a hot standby after a failover)")
+    engine = app.state.context.database.engine  # this test's own app (own_app): the setting ends with it
+
+    def read_only(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+        dbapi_connection.autocommit = True  # the setting of a standby, or of default_transaction_read_only=on
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET default_transaction_read_only = on")
+        cursor.close()
+        dbapi_connection.autocommit = False
+
+    event.listen(engine.sync_engine, "connect", read_only)
+    await engine.dispose()  # reconnect, as after a failover
+    response = await client.post("/api/v1/items", json={"title": "refused"}, headers=account.headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "database_unavailable")
+    assert response.headers["retry-after"] == "5"
+
+
+async def test_a_postgresql_statement_timeout_is_a_503(app: FastAPI, settings: Settings) -> None:
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        pytest.skip("PostgreSQL's server-side statement_timeout")
+
+    async def slow(session: Session) -> None:
+        await session.execute(text("SET LOCAL statement_timeout = 50"))  # as a role's statement_timeout would
+        await session.execute(text("SELECT pg_sleep(5)"))
+
+    app.add_api_route("/slow", slow)
+    async with start(app) as client:
+        response = await client.get("/slow")
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "database_unavailable")
+    assert response.headers["retry-after"] == "5"

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AccountToken, AuditEvent, utc_now
@@ -245,3 +246,71 @@ class TestMailsPerClient:
         assert statuses == [202, 202, 429]
         refused = await client.post(RESET, json={"email": addresses[0]})
         assert int(refused.headers["Retry-After"]) > 0
+
+
+def connection_closed(email: str) -> InterfaceError:
+    """What the first use of a pooled connection raises after PostgreSQL restarted."""
+    closed = Exception("connection is closed")
+    return InterfaceError("SELECT * FROM users WHERE email = $1", {"email": email}, closed, connection_invalidated=True)
+
+
+def log_events(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+async def emails_counted(client: AsyncClient, outcome: str) -> float:
+    sample = 'emails_total{outcome="' + outcome + '"} '
+    metrics = (await client.get("/metrics")).text
+    return next((float(line.removeprefix(sample)) for line in metrics.splitlines() if line.startswith(sample)), 0.0)
+
+
+async def test_the_link_goes_out_when_the_database_fails_once_after_the_answer(
+    client: AsyncClient, account: Account, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool replaces a dead connection: one more attempt sends the link the client was promised."""
+    look_up = UserRepository.by_email
+    failures = [connection_closed(account.email)]
+
+    async def failing_once(self: UserRepository, email: str) -> Any:
+        if failures:
+            raise failures.pop()
+        return await look_up(self, email)
+
+    monkeypatch.setattr(UserRepository, "by_email", failing_once)
+    sent = await emails_counted(client, "sent")
+    response = await client.post(RESET, json={"email": account.email})
+
+    assert response.status_code == 202
+    assert reset_mails_to(mailbox) == [account.email]
+    assert await emails_counted(client, "sent") == sent + 1
+
+
+async def test_a_link_the_database_keeps_from_going_out_is_logged_and_counted(
+    client: AsyncClient,
+    account: Account,
+    mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The client has its 202 already: the failure goes where the EmailDeliveryFailing alert looks."""
+    attempts: list[str] = []
+
+    async def failing(self: UserRepository, email: str) -> Any:
+        attempts.append(email)
+        raise connection_closed(email)
+
+    monkeypatch.setattr(UserRepository, "by_email", failing)
+    failed = await emails_counted(client, "failed")
+    capsys.readouterr()
+    response = await client.post(RESET, json={"email": account.email})
+
+    assert response.status_code == 202
+    assert reset_mails_to(mailbox) == []
+    assert attempts == [account.email, account.email]  # one retry, no more
+    events = log_events(capsys.readouterr().out)
+    assert [line["event"] for line in events if line["level"] == "error"] == ["email_not_sent"]
+    not_sent = next(line for line in events if line["event"] == "email_not_sent")
+    assert not_sent["template"] == "password_reset"
+    assert "connection is closed" in not_sent["error"]
+    assert account.email not in json.dumps(not_sent)  # the address is personal data
+    assert await emails_counted(client, "failed") == failed + 1

@@ -10,9 +10,11 @@ from uuid import UUID
 
 from fastapi import BackgroundTasks, Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..context import AppContext
+from ..core.availability import is_unavailable
 from ..core.exceptions import AuthenticationError, EmailNotVerifiedError, PermissionDeniedError
 from ..core.request_id import current_request_id
 from ..db.models import MAX_ID, Role, User
@@ -190,7 +192,11 @@ Recovery = Annotated[AccountRecovery, Depends(get_account_recovery)]
 class RecoveryMail:
     """Sends reset and verification links after the response, each in a database session of its own
     (the request's is closed by then). So a slow mail server never delays an answer, and the answer
-    cannot tell whether an address has an account."""
+    cannot tell whether an address has an account.
+
+    The client has its answer by then, so a database that cannot be reached is tried once more (the
+    pool replaces a connection that died, e.g. in a PostgreSQL restart); if it still fails, the
+    message is logged and counted as not sent, like a failed delivery."""
 
     def __init__(self, context: AppContext, origin: Origin, background_tasks: BackgroundTasks) -> None:
         self.context = context
@@ -198,12 +204,30 @@ class RecoveryMail:
         self.background_tasks = background_tasks
 
     def send_password_reset(self, email: str) -> None:
-        self.background_tasks.add_task(self._run, lambda recovery: recovery.send_password_reset(email))
+        self.background_tasks.add_task(
+            self._run, "password_reset", lambda recovery: recovery.send_password_reset(email)
+        )
 
     def send_verification(self, user_id: int) -> None:
-        self.background_tasks.add_task(self._run, lambda recovery: recovery.send_verification(user_id))
+        self.background_tasks.add_task(
+            self._run, "email_verification", lambda recovery: recovery.send_verification(user_id)
+        )
 
-    async def _run(self, work: Callable[[AccountRecovery], Awaitable[None]]) -> None:
+    async def _run(self, template: str, work: Callable[[AccountRecovery], Awaitable[None]]) -> None:
+        for attempt in (1, 2):
+            try:
+                await self._attempt(work)
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise  # a bug: the server logs it as unhandled_error
+                if attempt == 2:
+                    # The driver's message only: the statement's parameters hold the address.
+                    cause = error.orig if isinstance(error, DBAPIError) else error
+                    self.context.mailer.not_sent(repr(cause), template=template)
+            else:
+                return
+
+    async def _attempt(self, work: Callable[[AccountRecovery], Awaitable[None]]) -> None:
         async with self.context.database.sessions() as session:
             audit = AuditTrail(session, self.origin, on_recorded=self.context.metrics.count_audit_event)
             await work(account_recovery(session, audit, self.context))

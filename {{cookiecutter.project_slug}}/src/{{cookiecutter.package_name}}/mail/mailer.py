@@ -95,10 +95,15 @@ class Mailer:
             raise
         self.on_outcome("sent")
 
-    def _not_sent(self, message: EmailMessage, error: str) -> None:
+    def not_sent(self, error: str, **about: object) -> None:
+        """Log and count a message that did not go out, also one its caller could not even compose
+        (the data for it could not be read): emails_total{outcome="failed"} is what the alert watches."""
         # Neither the body nor the recipient: the body holds the token, the address is personal data.
-        log.error("email_not_sent", message_id=message["Message-ID"], subject=message["Subject"], error=error)
+        log.error("email_not_sent", **about, error=error)
         self.on_outcome("failed")
+
+    def _not_sent(self, message: EmailMessage, error: str) -> None:
+        self.not_sent(error, message_id=message["Message-ID"], subject=message["Subject"])
 {%- if cookiecutter.use_celery %}
 
     async def _queued(self, jobs: JobQueue, message: EmailMessage) -> bool:
