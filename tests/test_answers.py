@@ -26,6 +26,7 @@ from .checks import (
     unrendered_jinja,
 )
 from .conftest import bake_ok
+from .hook_modules import pre_gen
 from .variants import TEMPLATE_DIR, optional_modules
 
 FAST = {"init_git": False, "install_pre_commit": False}
@@ -102,6 +103,24 @@ def test_hostile_but_legal_answers_render_valid_files(
     assert ruff_problems(project, ruff) == []
     assert ci_shell_problems(project, shellcheck) == []
     assert dockerfile_problems(project, hadolint) == []
+
+
+@pytest.mark.parametrize(
+    "longest",
+    [
+        # every option: use_kubernetes caps the slug, not the package name
+        {**ALL_ON, "project_slug": "s" * pre_gen.MAX_KUBERNETES_SLUG_LENGTH},
+        {**ALL_ON, "use_kubernetes": False, "project_slug": "s" * pre_gen.MAX_NAME_LENGTH},
+    ],
+    ids=["all-options", "longest-slug"],
+)
+def test_longest_allowed_names_pass_the_projects_own_ruff(cookies: Any, ruff: str, longest: dict[str, Any]) -> None:
+    """Generated lines holding the package name must not need reformatting when the name is long."""
+    longest_name = pre_gen.MAX_NAME_LENGTH
+    answers = {**FAST, **longest, "project_name": "N" * longest_name, "package_name": "p" * longest_name}
+    project = bake_ok(cookies, answers)
+
+    assert ruff_problems(project, ruff) == []
 
 
 # Any printable text a person might type as a name: letters of any script, punctuation, symbols.
