@@ -55,6 +55,13 @@ def hook_copies(temp_dir: Path) -> list[str]:
         ("package_name=class", "ERROR: package_name 'class' is a Python keyword"),
         ("package_name=json", "ERROR: package_name 'json' would shadow a standard library module"),
         ("author_email=not-an-email", "ERROR: author_email 'not-an-email' is not an e-mail address"),
+        # The pattern alone let these through, and hatchling's e-mail check crashed the first make install.
+        ("author_email=jane@example..com", "ERROR: author_email 'jane@example..com' is not an e-mail address"),
+        ("author_email=a<b>@example.com", "ERROR: author_email 'a<b>@example.com' is not an e-mail address"),
+        ("author_email=a,b@example.com", "ERROR: author_email 'a,b@example.com' is not an e-mail address"),
+        ("author_email=.jane@example.com", "ERROR: author_email '.jane@example.com' is not an e-mail address"),
+        ("author_email=jane.@example.com", "ERROR: author_email 'jane.@example.com' is not an e-mail address"),
+        ("author_name=Jane\nDoe", "ERROR: author_name 'Jane\\nDoe' cannot be the author in the package metadata"),
         ("project_name=3D Printer", "ERROR: project_slug '3d-printer' is not a valid folder"),
         ("project_name=", "ERROR: project_name is empty"),  # no slug to derive: the hook still runs
         ("project_name=!!!", "ERROR: project_slug '-' is not a valid folder"),
