@@ -13,6 +13,8 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 # tojson escapes quotes (including ') so the rendered text can never close this raw string.
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
@@ -104,9 +106,7 @@ def validate(answers: Mapping[str, object]) -> list[str]:
             f" allow at most {MAX_KUBERNETES_SLUG_LENGTH} characters"
         )
     problems.extend(package_problems(package))
-    email = str(answers.get("author_email", ""))
-    if not EMAIL_PATTERN.fullmatch(email):
-        problems.append(f"author_email {email!r} is not an e-mail address: use the form name@example.com")
+    problems.extend(author_problems(answers))
     version = str(answers.get("version", ""))
     if not VERSION_PATTERN.fullmatch(version):
         problems.append(f"version {version!r} is not a PEP 440 version: use the form 0.1.0")
@@ -114,6 +114,26 @@ def validate(answers: Mapping[str, object]) -> list[str]:
     for key, value in answers.items():
         if (key.startswith("use_") or key in BAKE_STEPS) and not isinstance(value, bool):
             problems.append(f"{key} must be true or false, not {value!r}")
+    return problems
+
+
+def author_problems(answers: Mapping[str, object]) -> list[str]:
+    """``author_name`` and ``author_email`` must pass the check hatchling makes when it builds the package
+    (``email.headerregistry.Address``): otherwise the first ``make install`` stops with its traceback."""
+    problems = []
+    name, email = str(answers.get("author_name", "")), str(answers.get("author_email", ""))
+    try:
+        valid_email = bool(EMAIL_PATTERN.fullmatch(email) and Address(addr_spec=email))
+    except (ValueError, HeaderParseError):
+        valid_email = False
+    if not valid_email:
+        problems.append(f"author_email {email!r} is not an e-mail address: use the form name@example.com")
+    try:
+        Address(display_name=name, addr_spec="jane@example.com")
+    except (ValueError, HeaderParseError) as error:
+        problems.append(
+            f"author_name {name!r} cannot be the author in the package metadata ({error}): use one line of text"
+        )
     return problems
 
 

@@ -26,6 +26,7 @@ from .checks import (
     unrendered_jinja,
 )
 from .conftest import bake_ok
+from .hook_modules import pre_gen
 from .variants import TEMPLATE_DIR, optional_modules
 
 FAST = {"init_git": False, "install_pre_commit": False}
@@ -54,6 +55,13 @@ def hook_copies(temp_dir: Path) -> list[str]:
         ("package_name=class", "ERROR: package_name 'class' is a Python keyword"),
         ("package_name=json", "ERROR: package_name 'json' would shadow a standard library module"),
         ("author_email=not-an-email", "ERROR: author_email 'not-an-email' is not an e-mail address"),
+        # The pattern alone let these through, and hatchling's e-mail check crashed the first make install.
+        ("author_email=jane@example..com", "ERROR: author_email 'jane@example..com' is not an e-mail address"),
+        ("author_email=a<b>@example.com", "ERROR: author_email 'a<b>@example.com' is not an e-mail address"),
+        ("author_email=a,b@example.com", "ERROR: author_email 'a,b@example.com' is not an e-mail address"),
+        ("author_email=.jane@example.com", "ERROR: author_email '.jane@example.com' is not an e-mail address"),
+        ("author_email=jane.@example.com", "ERROR: author_email 'jane.@example.com' is not an e-mail address"),
+        ("author_name=Jane\nDoe", "ERROR: author_name 'Jane\\nDoe' cannot be the author in the package metadata"),
         ("project_name=3D Printer", "ERROR: project_slug '3d-printer' is not a valid folder"),
         ("project_name=", "ERROR: project_name is empty"),  # no slug to derive: the hook still runs
         ("project_name=!!!", "ERROR: project_slug '-' is not a valid folder"),
@@ -102,6 +110,24 @@ def test_hostile_but_legal_answers_render_valid_files(
     assert ruff_problems(project, ruff) == []
     assert ci_shell_problems(project, shellcheck) == []
     assert dockerfile_problems(project, hadolint) == []
+
+
+@pytest.mark.parametrize(
+    "longest",
+    [
+        # every option: use_kubernetes caps the slug, not the package name
+        {**ALL_ON, "project_slug": "s" * pre_gen.MAX_KUBERNETES_SLUG_LENGTH},
+        {**ALL_ON, "use_kubernetes": False, "project_slug": "s" * pre_gen.MAX_NAME_LENGTH},
+    ],
+    ids=["all-options", "longest-slug"],
+)
+def test_longest_allowed_names_pass_the_projects_own_ruff(cookies: Any, ruff: str, longest: dict[str, Any]) -> None:
+    """Generated lines holding the package name must not need reformatting when the name is long."""
+    longest_name = pre_gen.MAX_NAME_LENGTH
+    answers = {**FAST, **longest, "project_name": "N" * longest_name, "package_name": "p" * longest_name}
+    project = bake_ok(cookies, answers)
+
+    assert ruff_problems(project, ruff) == []
 
 
 # Any printable text a person might type as a name: letters of any script, punctuation, symbols.

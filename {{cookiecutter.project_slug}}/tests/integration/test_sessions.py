@@ -11,7 +11,11 @@ from httpx import AsyncClient
 from sqlalchemy import func, select, update
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import LoginSession, RefreshToken, utc_now
+from {{ cookiecutter.package_name }}.db.models import (
+    LoginSession,
+    RefreshToken,
+    utc_now,
+)
 
 from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, log_in
 from .test_account_deletion import recorded

@@ -35,7 +35,12 @@ from sqlalchemy import make_url, select
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
-from {{ cookiecutter.package_name }}.db.models import AuditEvent, LoginSession, RefreshToken, utc_now
+from {{ cookiecutter.package_name }}.db.models import (
+    AuditEvent,
+    LoginSession,
+    RefreshToken,
+    utc_now,
+)
 from {{ cookiecutter.package_name }}.db.repositories import ItemRepository
 from {{ cookiecutter.package_name }}.mail import Mailer
 from {{ cookiecutter.package_name }}.main import create_app
@@ -48,7 +53,10 @@ from {{ cookiecutter.package_name }}.tasks.app import (
     create_celery,
 )
 from {{ cookiecutter.package_name }}.tasks.metrics import WorkerMetrics
-from {{ cookiecutter.package_name }}.tasks.queue import JobQueue, JobQueueUnavailableError
+from {{ cookiecutter.package_name }}.tasks.queue import (
+    JobQueue,
+    JobQueueUnavailableError,
+)
 
 from ..support import CLIENT_ADDRESS, Account, Mailbox, free_port
 

@@ -38,10 +38,17 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from {{ cookiecutter.package_name }} import __version__
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.observability.tracing import ENDPOINT_VARIABLES, service_resource, tracing_requested
+from {{ cookiecutter.package_name }}.observability.tracing import (
+    ENDPOINT_VARIABLES,
+    service_resource,
+    tracing_requested,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.use_celery %}
-from {{ cookiecutter.package_name }}.tasks.app import PURGE_EXPIRED_CREDENTIALS, create_celery
+from {{ cookiecutter.package_name }}.tasks.app import (
+    PURGE_EXPIRED_CREDENTIALS,
+    create_celery,
+)
 {%- endif %}
 
 from ..support import CLIENT_ADDRESS, PASSWORD, SECRET_KEY, Account
@@ -55,6 +62,7 @@ from .test_tasks import run_worker
 # The environment, not the settings, switches tracing on: an app shared with other tests would not trace.
 pytestmark = pytest.mark.own_app
 SERVER = Span.SpanKind.SPAN_KIND_SERVER
+PACKAGE = "{{ cookiecutter.package_name }}"
 
 
 class Receiver(ThreadingHTTPServer):
@@ -257,7 +265,7 @@ def test_a_worker_process_traces_its_jobs_statements(
         "CELERY_BROKER_URL": settings.celery_broker_url,
         "CELERY_RESULT_BACKEND": settings.celery_result_backend,
     }
-    command = [sys.executable, "-m", "celery", "-A", "{{ cookiecutter.package_name }}.tasks.worker", "worker", "--pool", "threads"]
+    command = [sys.executable, "-m", "celery", "-A", f"{PACKAGE}.tasks.worker", "worker", "--pool", "threads"]
     log = tmp_path / "worker.log"
     with log.open("wb") as output:
         worker = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 - fixed arguments

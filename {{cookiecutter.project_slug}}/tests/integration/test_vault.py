@@ -20,7 +20,11 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 
 from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.settings import Settings, SettingsError, get_settings
+from {{ cookiecutter.package_name }}.settings import (
+    Settings,
+    SettingsError,
+    get_settings,
+)
 
 from ..fake_vault import FakeVault
 from ..support import CLIENT_ADDRESS

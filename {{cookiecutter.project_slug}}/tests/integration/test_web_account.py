@@ -20,7 +20,11 @@ from sqlalchemy import func, select, update
 from starlette.routing import Mount
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import LoginSession, RefreshToken, utc_now
+from {{ cookiecutter.package_name }}.db.models import (
+    LoginSession,
+    RefreshToken,
+    utc_now,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web import MOUNT_PATH
 

@@ -28,9 +28,10 @@ from {{ cookiecutter.package_name }}.settings import get_settings
 
 from ..support import PASSWORD, free_port
 
+PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 MIGRATE = ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
-NOT_MIGRATED = "is behind this release: run `python -m {{ cookiecutter.package_name }} migrate`\n"
+NOT_MIGRATED = f"is behind this release: run `python -m {PACKAGE} migrate`\n"
 
 
 @pytest.fixture
@@ -298,7 +299,7 @@ def new_database() -> Iterator[URL]:
 def test_migrations_started_at_once_take_turns(new_database: URL) -> None:
     """The waiting run holds no snapshot meanwhile: the other's CREATE INDEX CONCURRENTLY waits for older ones."""
     url = new_database.render_as_string(hide_password=False)
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
+    command = [sys.executable, "-m", PACKAGE, "migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
     runs = [
         subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url}, stderr=subprocess.PIPE, text=True)  # noqa: S603
         for _ in range(2)

@@ -33,7 +33,11 @@ from starlette.routing import Mount
 {%- endif %}
 
 {% if not cookiecutter.use_celery and cookiecutter.database == "postgresql" -%}
-from {{ cookiecutter.package_name }}.__main__ import build_parser, purge_audit_events, purge_credentials
+from {{ cookiecutter.package_name }}.__main__ import (
+    build_parser,
+    purge_audit_events,
+    purge_credentials,
+)
 {% endif -%}
 from {{ cookiecutter.package_name }}.main import create_app
 {%- if cookiecutter.use_opentelemetry %}
@@ -42,7 +46,10 @@ from {{ cookiecutter.package_name }}.observability.tracing import service_resour
 {%- if cookiecutter.use_vault %}
 from {{ cookiecutter.package_name }}.secrets.vault import VaultConfig
 {%- endif %}
-from {{ cookiecutter.package_name }}.services.account_recovery import RESET_PAGE, VERIFY_PAGE
+from {{ cookiecutter.package_name }}.services.account_recovery import (
+    RESET_PAGE,
+    VERIFY_PAGE,
+)
 from {{ cookiecutter.package_name }}.services.email_change import CONFIRM_PAGE
 from {{ cookiecutter.package_name }}.settings import Settings
 

@@ -10,7 +10,10 @@ from httpx import ASGITransport, AsyncClient
 from starlette.types import Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
-from {{ cookiecutter.package_name }}.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from {{ cookiecutter.package_name }}.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+)
 from {{ cookiecutter.package_name }}.core.request_id import is_well_formed
 
 from ..support import IsolatedSettings

@@ -12,13 +12,14 @@ from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.openapi import DOCUMENT_PATH, openapi_document
 from {{ cookiecutter.package_name }}.settings import Settings
 
+PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def test_the_committed_openapi_document_is_current(settings: Settings) -> None:
     committed = json.loads((PROJECT_DIR / DOCUMENT_PATH).read_text(encoding="utf-8"))
     current = openapi_document(create_app(settings))
-    assert committed == current, f"{DOCUMENT_PATH} is stale: run `python -m {{ cookiecutter.package_name }} openapi` and commit it"
+    assert committed == current, f"{DOCUMENT_PATH} is stale: run `python -m {PACKAGE} openapi` and commit it"
 
 
 def test_the_openapi_command_writes_the_document(settings: Settings, tmp_path: Path) -> None:

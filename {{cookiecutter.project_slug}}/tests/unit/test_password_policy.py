@@ -2,7 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.core.password_policy import COMMON_PASSWORDS, MAX_LENGTH, password_problem
+from {{ cookiecutter.package_name }}.core.password_policy import (
+    COMMON_PASSWORDS,
+    MAX_LENGTH,
+    password_problem,
+)
 
 
 def test_the_shipped_list_of_breached_passwords_is_loaded_whole() -> None:

@@ -10,7 +10,10 @@ from uuid import uuid4
 
 import pytest
 
-from {{ cookiecutter.package_name }}.core.exceptions import AccountLockedError, RateLimitedError
+from {{ cookiecutter.package_name }}.core.exceptions import (
+    AccountLockedError,
+    RateLimitedError,
+)
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
 from {{ cookiecutter.package_name }}.core.ratelimit import LoginGuard
 
