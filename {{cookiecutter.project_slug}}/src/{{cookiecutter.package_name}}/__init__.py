@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 try:
-    __version__ = version(__name__)
+    # The distribution is named after the project, which the package need not be.
+    __version__ = version("{{ cookiecutter.project_slug }}")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
