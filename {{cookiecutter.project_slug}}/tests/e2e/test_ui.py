@@ -96,6 +96,31 @@ def test_create_edit_and_delete_an_item(page: Page) -> None:
     expect(page.get_by_text("You have no items yet.")).to_be_visible()
 
 
+def test_a_link_from_another_site_leaves_the_forms_open_in_other_tabs_working(page: Page, base_url: str) -> None:
+    signed_up_and_in(page)
+    page.get_by_role("link", name="New item").click()
+    page.get_by_label("Title").fill("Written before the link")
+    elsewhere = page.context.new_page()  # a mail or a chat in another tab, on another site
+    link = f'<a href="{base_url}/ui/items">Open the service</a>'
+    elsewhere.route("https://elsewhere.example/", lambda route: route.fulfill(content_type="text/html", body=link))
+    elsewhere.goto("https://elsewhere.example/")
+    elsewhere.get_by_role("link", name="Open the service").click()
+    expect(elsewhere.get_by_role("heading", name="My items")).to_be_visible()
+
+    page.get_by_role("button", name="Create").click()
+
+    expect(page.get_by_role("status")).to_have_text("Item created.")
+
+
+def test_on_a_phone_a_long_title_wraps_and_a_description_keeps_its_lines(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 800})
+    signed_up_and_in(page)
+    create_item(page, "https://example.com/" + "a" * 120, "Milk\nEggs")
+    expect(page.get_by_role("status")).to_have_text("Item created.")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.locator(".description").inner_text() == "Milk\nEggs"
+
+
 def test_log_out_ends_the_session(page: Page) -> None:
     signed_up_and_in(page)
     page.get_by_role("button", name="Log out").click()

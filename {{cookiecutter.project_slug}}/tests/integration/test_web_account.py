@@ -67,6 +67,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("post", "/account/two-factor/enable"): "member",
     ("post", "/account/two-factor/recovery-codes"): "member",
     ("post", "/account/two-factor/disable"): "member",
+    ("post", "/account/password"): "member",
     ("post", "/account/email"): "member",
     ("get", "/account/sessions"): "member",
     ("post", "/account/sessions/{session_id}/end"): "member",
@@ -604,6 +605,28 @@ async def session_id_of(client: AsyncClient, access_token: str) -> str:
     (session_id,) = [session["id"] for session in sessions if session["current"]]
     session_id_text: str = session_id
     return session_id_text
+
+
+async def test_a_member_changes_their_password_and_every_session_ends(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    other_session = await log_in_from(client, "Another browser")
+    sessions = await client.get("/ui/account/sessions")
+    assert 'href="/ui/account/two-factor">change your password</a>' in sessions.text
+    assert "Change my password</button>" in (await client.get("/ui/account/two-factor")).text
+    wrong = await post_form(client, "/ui/account/password", current_password=WRONG_PASSWORD, new_password=NEW_PASSWORD)
+    assert wrong.status_code == 401
+    assert "The current password is incorrect" in wrong.text
+    weak = await post_form(client, "/ui/account/password", current_password=PASSWORD, new_password=TOO_SHORT)
+    assert weak.status_code == 422
+    assert "at least 12 characters" in weak.text
+
+    response = await post_form(client, "/ui/account/password", current_password=PASSWORD, new_password=NEW_PASSWORD)
+
+    assert response.headers["location"] == "/ui/login?done=password-changed"
+    assert 'session=""' in response.headers["set-cookie"]
+    assert (await client.get("/api/v1/users/me", headers=bearer(other_session))).status_code == 401
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 401
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=NEW_PASSWORD)).status_code == 303
 
 
 async def test_a_member_deletes_their_account_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:

@@ -1,10 +1,12 @@
 """The account's security page: two-factor login (enrolment, recovery codes, switching it off),
-changing the e-mail address and deleting the account; and the list of the account's sessions.
+changing the password or the e-mail address and deleting the account; and the list of the
+account's sessions.
 
 The same rules as the API: enrolment needs a verified e-mail address and the password, and
 replacing the recovery codes or switching two-factor login off needs the password and a current
-code, checked like a login (rate limit and lockout included); changing the address and deleting
-the account need the password, and a code when two-factor login is on. Ending sessions needs neither.
+code, checked like a login (rate limit and lockout included); a new password needs the current one
+and ends every session; changing the address and deleting the account need the password, and a
+code when two-factor login is on. Ending sessions needs neither.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from ..api.deps import Auth, Context, EmailChanges, Session, SessionId, Sessions, TwoFactor, client_ip
-from ..api.v1.schemas import AccountDeletion, EmailChange, PasswordConfirmation, TwoFactorCode, TwoFactorConfirmation
+from ..api.v1.schemas import (
+    AccountDeletion,
+    EmailChange,
+    PasswordChange,
+    PasswordConfirmation,
+    TwoFactorCode,
+    TwoFactorConfirmation,
+)
 from ..core.errors import http_status
 from ..core.exceptions import (
     ConflictError,
@@ -147,6 +156,29 @@ async def disable(
     except (ValidationError, ServiceError) as error:
         return refused(request, account, error)
     return redirect("/account/two-factor", done="two-factor-off")
+
+
+@router.post("/password")
+async def change_password(
+    request: Request,
+    context: Context,
+    user: SignedInUser,
+    account: SignedInAccount,
+    auth: Auth,
+    current_password: FormText = "",
+    new_password: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    """Every session ends, this one too: the user logs in again with the new password."""
+    check_csrf(request, csrf_token)
+    try:
+        body = PasswordChange(current_password=current_password, new_password=new_password)
+        await auth.change_password(user, body.current_password, body.new_password, client_ip(request))
+    except (ValidationError, ServiceError) as error:
+        return refused(request, account, error)
+    response = redirect("/login", done="password-changed")
+    end_session(response, context)
+    return response
 
 
 @router.post("/email")

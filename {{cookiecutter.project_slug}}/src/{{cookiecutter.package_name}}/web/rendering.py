@@ -40,6 +40,7 @@ NOTICES = {
     "session-ended": "That session is logged out.",
     "other-sessions-ended": "Every other session is logged out.",
     "account-deleted": "Your account and everything in it are deleted.",
+    "password-changed": "Your password is changed, and every session ended: log in with the new one.",
     "created": "Item created.",
     "updated": "Item saved.",
     "deleted": "Item deleted.",

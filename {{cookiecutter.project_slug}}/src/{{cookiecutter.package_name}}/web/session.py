@@ -104,8 +104,10 @@ def issue_csrf_token(request: Request) -> str:
 
 
 def remember_csrf_token(request: Request, response: Response, context: AppContext) -> None:
+    # Lax, not Strict: a link from another site (a mail, a chat) must find the token, or its page
+    # would set a new one and fail every form open in another tab. Lax keeps it off cross-site POSTs.
     if token := getattr(request.state, "new_csrf_token", None):
-        _set_cookie(response, context, CSRF_COOKIE, token, max_age=None, samesite="strict")
+        _set_cookie(response, context, CSRF_COOKIE, token, max_age=None, samesite="lax")
 
 
 def check_csrf(request: Request, submitted: str) -> None:
