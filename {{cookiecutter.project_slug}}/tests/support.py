@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import threading
@@ -20,7 +21,9 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from httpx import AsyncClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy import text
 
+from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.settings import Settings
 
 PASSWORD = "a long test passphrase 42"  # pragma: allowlist secret
@@ -172,3 +175,16 @@ class Clock:
 
     def advance(self) -> None:
         self.now += timedelta(seconds=30)
+
+
+async def until_a_statement_waits_on_a_lock(app_context: AppContext, statement_start: str) -> None:
+    """Until a statement beginning with `statement_start` waits for a lock (PostgreSQL): the request
+    that sent it is then parked where the test wants it."""
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :start || '%'")
+    async with app_context.database.engine.connect() as watcher:
+        for _ in range(300):
+            if await watcher.scalar(waiting, {"start": statement_start}):
+                return
+            await watcher.rollback()
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"no {statement_start} waited on a lock")

@@ -6,13 +6,17 @@ e-mail, and the audit log keeps the account's id.
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select, text
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, Item, LoginSession
+from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox
+from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, until_a_statement_waits_on_a_lock
 from .test_admin import user_id_of
 from .test_two_factor import enrol
 
@@ -119,3 +123,32 @@ async def test_an_admin_deletes_an_account(
     assert await owned_rows(app_context, user_id) == (0, 0)
     assert mailbox.last_to(account.email)["Subject"].startswith("Your account is deleted")
     assert await recorded(app_context, "admin.delete_user") == [(admin_id, str(user_id), "success")]
+
+
+async def test_a_deletion_waits_for_a_refresh_of_the_account_instead_of_deadlocking(
+    client: AsyncClient, account: Account, app_context: AppContext, settings: Settings
+) -> None:
+    """A refresh locks its token, then writes a new one, which needs the user's row; a deletion
+    that took the user's row first would wait for the token: one of them failed with a 500."""
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    user_id = await user_id_of(client, account)
+    async with app_context.database.engine.connect() as refresh:
+        token = text("SELECT session_id, jti FROM refresh_tokens WHERE user_id = :user")
+        session_id, jti = (await refresh.execute(token, {"user": user_id})).one()
+        await refresh.execute(text("UPDATE refresh_tokens SET used_at = now() WHERE jti = :jti"), {"jti": jti})
+        deletion = asyncio.create_task(client.post(DELETE, json={"password": PASSWORD}, headers=account.headers))
+        await until_a_statement_waits_on_a_lock(app_context, "DELETE FROM")
+        await refresh.execute(text("SET LOCAL lock_timeout = '5s'"))
+        await refresh.execute(
+            text(
+                "INSERT INTO refresh_tokens (jti, session_id, user_id, expires_at, created_at) "
+                "VALUES ('next', :session, :user, now() + interval '1 day', now())"
+            ),
+            {"session": session_id, "user": user_id},
+        )
+        await refresh.commit()
+    response = await deletion
+
+    assert response.status_code == 204, response.text
+    assert await owned_rows(app_context, user_id) == (0, 0)

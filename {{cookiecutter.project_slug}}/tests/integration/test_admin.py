@@ -7,8 +7,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from httpx import AsyncClient, Response
+from sqlalchemy import make_url, text
 
-from ..support import Account, log_in
+from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.settings import Settings
+
+from ..support import Account, log_in, until_a_statement_waits_on_a_lock
 
 
 async def user_id_of(client: AsyncClient, account: Account) -> int:
@@ -86,14 +90,35 @@ async def test_two_admins_removing_each_other_at_once_leave_one_admin(
         return client.delete(url, headers=headers)
 
     responses = await asyncio.gather(remove(member_id, admin.headers), remove(admin_id, second_admin))
-    # The loser gets 409, or 401 when the winner had already removed it (ending its sessions).
-    assert sorted(response.status_code for response in responses) in ([done, 401], [done, 409])
+    # The loser gets 409, 401 when the winner had already removed it (ending its sessions), or 403
+    # when the winner's change committed while the loser's request was on its way.
+    assert sorted(response.status_code for response in responses) in ([done, 401], [done, 403], [done, 409])
     admin_lists = []
     for headers in (admin.headers, second_admin):
         response = await client.get("/api/v1/admin/users", params={"role": "admin"}, headers=headers)
         if response.status_code == 200:
             admin_lists.append(response.json())
     assert [len(admins) for admins in admin_lists] == [1]
+
+
+async def test_an_admin_demoted_while_their_request_waits_is_refused(
+    client: AsyncClient, account: Account, admin: Account, app_context: AppContext, settings: Settings
+) -> None:
+    """Their role was checked when the request began; the change itself checks it again."""
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    member_id, admin_id = await user_id_of(client, account), await user_id_of(client, admin)
+    async with app_context.database.engine.connect() as other_admin:
+        demotion = text("UPDATE users SET role = 'member' WHERE id = :admin")
+        await other_admin.execute(demotion, {"admin": admin_id})
+        url = f"/api/v1/admin/users/{member_id}"
+        deactivation = asyncio.create_task(client.patch(url, json={"is_active": False}, headers=admin.headers))
+        await until_a_statement_waits_on_a_lock(app_context, "SELECT users.id")
+        await other_admin.commit()
+    response = await deactivation
+
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden")
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
 
 
 async def test_an_unchanged_patch_keeps_the_sessions(client: AsyncClient, account: Account, admin: Account) -> None:

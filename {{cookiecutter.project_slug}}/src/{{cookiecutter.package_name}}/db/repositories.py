@@ -102,13 +102,20 @@ class UserRepository:
         return result.rowcount == 1
 
     async def delete(self, user_id: int) -> None:
-        """The database deletes what the user owns (items, sessions, tokens, codes) with it."""
+        """The database deletes what the user owns (items, sessions, tokens, codes) with it.
+
+        Refresh tokens and sessions go first, in the order a token refresh locks them: the user's
+        row held first would make the cascade wait for a refresh that waits for that row."""
+        await self.session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
+        await self.session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
         await self.session.execute(delete(User).where(User.id == user_id))
 
-    async def count_active_admins(self) -> int:
-        """Locks the active admins' rows (PostgreSQL) so two demotions cannot both see a second admin."""
-        statement = select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True)).with_for_update()
-        return len((await self.session.scalars(statement)).all())
+    async def lock_active_admins(self) -> Sequence[int]:
+        """The active admins' ids. Their rows stay locked (PostgreSQL) until the transaction ends,
+        taken in one order, so two admin changes take turns instead of deadlocking, and a demotion
+        that committed first is seen."""
+        statement = select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True)).order_by(User.id)
+        return (await self.session.scalars(statement.with_for_update())).all()
 
 
 @dataclass(frozen=True, slots=True)

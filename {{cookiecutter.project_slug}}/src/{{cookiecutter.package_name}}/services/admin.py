@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import ConflictError
+from ..core.exceptions import ConflictError, PermissionDeniedError
 from ..db.models import SPENT_BY_A_NEW_PASSWORD, AuditEvent, Role, User
 from ..db.repositories import (
     AccountTokenRepository,
@@ -53,6 +53,7 @@ class AdminService:
 
         ConflictError when it would leave no active admin (nobody could administer the service).
         """
+        await self._still_an_admin(admin)
         user = await self.users.get(user_id)
         is_active_admin = user.role == Role.ADMIN and user.is_active
         stays_active_admin = (role or user.role) == Role.ADMIN and (user.is_active if is_active is None else is_active)
@@ -80,6 +81,7 @@ class AdminService:
         return user
 
     async def revoke_sessions(self, admin: Principal, user_id: int) -> None:
+        await self._still_an_admin(admin)
         await self.users.get(user_id)  # NotFoundError for an unknown user
         await self._end_access(user_id)
         self.audit.record(Action.REVOKE_SESSIONS, actor_id=admin.user_id, target_user_id=user_id)
@@ -93,6 +95,7 @@ class AdminService:
         """
         if user_id == admin.user_id:
             raise ConflictError(OWN_TWO_FACTOR)
+        await self._still_an_admin(admin)
         user = await self.users.get(user_id)
         if not user.two_factor_enabled:
             raise ConflictError("Two-factor login is not enabled")
@@ -106,6 +109,7 @@ class AdminService:
 
     async def delete_user(self, admin: Principal, user_id: int) -> None:
         """Delete an account with everything it owns; ConflictError for the last active admin."""
+        await self._still_an_admin(admin)
         user = await self.users.get(user_id)
         is_active_admin = user.role == Role.ADMIN and user.is_active
         if is_active_admin:
@@ -117,6 +121,12 @@ class AdminService:
         await self.session.commit()
         self.outbox.send("account_deleted", user.email)
 
+    async def _still_an_admin(self, admin: Principal) -> None:
+        """The role was checked when the request began; another admin may have demoted, deactivated
+        or deleted this one since. Checked again with the admins' rows held, so the changes take turns."""
+        if admin.user_id not in await self.users.lock_active_admins():
+            raise PermissionDeniedError
+
     async def _end_access(self, user_id: int) -> None:
         """End every session of the user and spend the links they left pending (password reset,
         address change, a login's second step): whoever took the account over loses those too."""
@@ -124,14 +134,14 @@ class AdminService:
         await self.account_tokens.spend_all(user_id, *SPENT_BY_A_NEW_PASSWORD)
 
     async def _refuse_the_last_admin(self) -> None:
-        if await self.users.count_active_admins() <= 1:
+        if len(await self.users.lock_active_admins()) <= 1:
             raise ConflictError(LAST_ADMIN)
 
     async def _refuse_leaving_no_admin(self) -> None:
         """SQLite ignores FOR UPDATE, so two admins removing each other can both pass the check
         before the change. Counted again after it is written (SQLite's write lock held), the second
         one sees the first."""
-        if await self.users.count_active_admins() == 0:
+        if not await self.users.lock_active_admins():
             await self.session.rollback()
             raise ConflictError(LAST_ADMIN)
 
