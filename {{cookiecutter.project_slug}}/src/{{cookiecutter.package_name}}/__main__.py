@@ -34,6 +34,11 @@ from .settings import Settings, SettingsError, get_settings
 PACKAGE = __package__ or __name__.partition(".")[0]
 REFUSED_CONNECTION_SQLSTATES = ("28", "3D000")
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
+# A database that was reached but refused the work: said as it is, not as "cannot connect".
+REACHED_BUT_REFUSED = {
+    "57014": "cancelled a statement that ran longer than its statement_timeout",
+    "25006": "is read-only (a standby?): point DATABASE_URL at the primary",
+}
 Command = Callable[[Settings, argparse.Namespace], int]
 T = TypeVar("T")
 
@@ -93,8 +98,8 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
         if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
         print(
-            "cannot migrate: a table stayed locked by another transaction for longer than"
-            " DATABASE_MIGRATION_LOCK_TIMEOUT_SECONDS; nothing changed, try again once it ends",
+            "cannot migrate: another transaction held a lock for longer than DATABASE_MIGRATION_LOCK_TIMEOUT_SECONDS;"
+            " the revisions before the one that waited are applied (`alembic current`), try again once it ends",
             file=sys.stderr,
         )
         return 1
@@ -265,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = make_url(settings.database_url).render_as_string(hide_password=True)
         if _not_migrated(error):
             print(f"the database at {url} is behind this release: run `python -m {PACKAGE} migrate`", file=sys.stderr)
+            return 1
+        refusal = REACHED_BUT_REFUSED.get(getattr(getattr(error, "orig", None), "sqlstate", None) or "")
+        if refusal:
+            print(f"the database at {url} {refusal}", file=sys.stderr)
             return 1
         if not _cannot_connect(error):
             raise

@@ -155,7 +155,8 @@ def build_context(settings: Settings) -> AppContext:
 def add_middleware(app: FastAPI, settings: Settings) -> None:
     """Innermost first: each call wraps everything added before it."""
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    if settings.cors_origins:
+    app.add_middleware(RequestContextMiddleware{% if cookiecutter.use_sentry %}, report_error=report_unhandled{% endif %})
+    if settings.cors_origins:  # outside the request context: the 500s it answers need CORS headers too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -163,7 +164,6 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestContextMiddleware{% if cookiecutter.use_sentry %}, report_error=report_unhandled{% endif %})
     app.add_middleware(CorrelationIdMiddleware, header_name=REQUEST_ID_HEADER, validator=is_well_formed)
     docs_paths = [path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if path]
     app.add_middleware(

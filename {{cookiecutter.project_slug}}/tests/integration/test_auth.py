@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.core.exceptions import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.core.security import PasswordHasher
 from {{ cookiecutter.package_name }}.db.models import User
+from {{ cookiecutter.package_name }}.db.repositories import UserRepository
 from {{ cookiecutter.package_name }}.mail import Outbox
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.services.audit import AuditTrail, Origin
@@ -24,6 +25,7 @@ from {{ cookiecutter.package_name }}.services.two_factor import TwoFactorService
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Mailbox, log_in, token_from
+from .test_password_reset import connection_closed
 
 MakeAccount = Callable[[str], Awaitable[Account]]
 
@@ -252,6 +254,25 @@ async def test_logins_the_database_could_not_answer_do_not_lock_the_account(
                 )
                 assert response.status_code == 503, response.text
         await log_in(client, "outage@example.com")
+
+
+async def test_logins_the_database_failed_after_the_right_password_do_not_lock_the_account(
+    client: AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after a failover to a read-only standby: the password checks out, the write fails."""
+    assert (await register(client, "failover@example.com"))[0] == 201
+
+    async def unavailable(self: UserRepository, user: User, new_hash: str | None) -> bool:
+        raise connection_closed(user.email)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(UserRepository, "hold_password", unavailable)
+        for _ in range(settings.login_lockout_threshold):
+            response = await client.post(
+                "/api/v1/auth/token", data={"username": "failover@example.com", "password": PASSWORD}
+            )
+            assert response.status_code == 503, response.text
+    await log_in(client, "failover@example.com")
 
 
 async def test_a_login_hands_its_connection_back_while_the_password_is_hashed(

@@ -57,16 +57,18 @@ async def test_invalid_json_gets_the_envelope(client: AsyncClient, account: Acco
 
 
 @pytest.mark.own_app  # adds a route
-async def test_crashes_get_the_envelope_with_security_headers(app: FastAPI, client: AsyncClient) -> None:
+async def test_crashes_get_the_envelope_with_security_and_cors_headers(app: FastAPI, client: AsyncClient) -> None:
     async def crash() -> None:
         raise RuntimeError("secret internals")
 
     app.add_api_route("/crash", crash)
-    response = await client.get("/crash")
+    response = await client.get("/crash", headers={"Origin": "https://app.example.com"})
     assert response.status_code == 500
     assert_envelope(response.json(), "internal_error")
     assert "secret internals" not in response.text
     assert response.headers["x-content-type-options"] == "nosniff"
+    # A browser client may read the envelope and its request id, to report them.
+    assert response.headers["access-control-allow-origin"] == "https://app.example.com"
 
 
 async def test_a_declared_oversized_body_is_refused(client: AsyncClient, account: Account) -> None:

@@ -328,7 +328,7 @@ def test_a_migration_waiting_on_a_locked_table_stops_in_one_line(
         capsys.readouterr()
         assert main(MIGRATE) == 1
         error = capsys.readouterr().err
-    assert error.startswith("cannot migrate: a table stayed locked"), error
+    assert error.startswith("cannot migrate: another transaction held a lock"), error
     assert error.count("\n") == 1
     assert main(MIGRATE) == 0  # once it ends, the next attempt goes through
 
@@ -362,7 +362,7 @@ def test_an_interrupted_index_build_is_redone_by_the_next_migration(
     assert main([*MIGRATE, "0008"]) == 0
     with in_an_open_transaction(new_database, AUDIT_WRITE):
         assert main(MIGRATE) == 1
-    assert capsys.readouterr().err.startswith("cannot migrate: a table stayed locked")
+    assert capsys.readouterr().err.startswith("cannot migrate: another transaction held a lock")
     assert asyncio.run(_audit_target_index_is_valid(new_database)) is False  # left behind, unusable
     assert main(MIGRATE) == 0
     assert asyncio.run(_audit_target_index_is_valid(new_database)) is True
@@ -413,6 +413,50 @@ def test_a_statement_that_outlasts_its_timeout_is_one_line_naming_the_timeouts(
         "did not answer in time (DATABASE_CONNECT_TIMEOUT_SECONDS to connect, "
         "DATABASE_COMMAND_TIMEOUT_SECONDS per statement)\n"
     ), error
+
+
+@pytest.mark.parametrize(
+    ("setting", "held", "command", "answer"),
+    [
+        (
+            "statement_timeout = 200",
+            "LOCK TABLE audit_events IN EXCLUSIVE MODE",  # the purge waits until the server cancels it
+            ["purge-audit-events"],
+            "cancelled a statement that ran longer than its statement_timeout",
+        ),
+        (  # what a standby answers when DATABASE_URL still names it after a failover
+            "default_transaction_read_only = on",
+            "SELECT 1",
+            ["create-user", "--email", "ops@example.com", "--password-stdin"],
+            "is read-only (a standby?): point DATABASE_URL at the primary",
+        ),
+    ],
+    ids=["statement timeout", "read-only"],
+)
+def test_a_database_that_refuses_the_work_says_so_in_one_line(
+    database_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    new_database: URL,
+    setting: str,
+    held: str,
+    command: list[str],
+    answer: str,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", new_database.render_as_string(hide_password=False))
+    assert main(MIGRATE) == 0
+    _set_for_new_sessions(new_database, setting)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PASSWORD}\n"))
+    with in_an_open_transaction(new_database, held):
+        capsys.readouterr()
+        assert main(command) == 1
+    error = capsys.readouterr().err
+    assert error.endswith(f"{answer}\n"), error
+    assert error.count("\n") == 1
+
+
+def _set_for_new_sessions(url: URL, setting: str) -> None:
+    asyncio.run(_run_sql(url, f'ALTER DATABASE "{url.database}" SET {setting}'))
 
 
 @contextmanager

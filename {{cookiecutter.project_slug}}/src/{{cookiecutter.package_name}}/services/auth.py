@@ -16,6 +16,7 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..core.availability import is_unavailable
 from ..core.exceptions import AuthenticationError, ConflictError, InvalidCodeError, InvalidCredentialsError
 from ..core.ratelimit import LoginGuard
 from ..core.security import PasswordHasher, TokenService, new_account_token
@@ -136,9 +137,25 @@ class AuthService:
         await self.session.commit()
         await self.login_guard.check(email, client_ip)
         valid, new_hash = await self.passwords.verify(password, user.password_hash if user else None)
+        if user is None or not valid or not user.is_active:
+            await self._record_failed_check(Action.LOGIN, email, user)
+            raise InvalidCredentialsError
+        try:
+            return await self._log_in_with_the_right_password(email, user, new_hash, refreshable)
+        except Exception as error:
+            # The database failed after the right password: the attempt must not stay counted as a
+            # failure, or a failover would lock out everyone who tried again. A two-factor user's
+            # count waits for the code, as always.
+            if is_unavailable(error) and not user.two_factor_enabled:
+                await self.login_guard.record_success(email)
+            raise
+
+    async def _log_in_with_the_right_password(
+        self, email: str, user: User, new_hash: str | None, refreshable: bool
+    ) -> IssuedTokens | SecondFactorRequired:
         # The password must still be the one checked: a change or reset that committed meanwhile ends
         # every session, and this login's too.
-        if user is None or not valid or not user.is_active or not await self.users.hold_password(user, new_hash):
+        if not await self.users.hold_password(user, new_hash):
             await self._record_failed_check(Action.LOGIN, email, user)
             raise InvalidCredentialsError
         if user.two_factor_enabled:
