@@ -32,7 +32,6 @@ class TaskStatus(BaseModel):
     "/items/export",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TaskAccepted,
-    responses=documented_errors(503),
     summary="Export your items as JSON in the background",
 )
 async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted:
@@ -45,7 +44,7 @@ async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted
 @router.get(
     "/tasks/{task_id}",
     response_model=TaskStatus,
-    responses=documented_errors(404, 503),
+    responses=documented_errors(404),
     summary="The state of one of your background jobs",
 )
 async def read_task(task_id: str, user_id: CurrentUserId, context: Context) -> TaskStatus:
