@@ -105,6 +105,7 @@ async def test_ready_fails_when_the_database_is_unreachable(settings_factory: Ca
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as client:
         response = await client.get("/health/ready")
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"  # like every other 503
     error = response.json()["error"]
     assert error["code"] == "not_ready"
     assert "database" in error["message"]

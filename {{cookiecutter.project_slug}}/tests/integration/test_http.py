@@ -206,5 +206,5 @@ async def test_openapi_documents_the_contract(client: AsyncClient) -> None:
     assert spec["info"]["title"]
     assert {tag["name"] for tag in spec["tags"]} >= {"auth", "users", "items", "health"}
     register = spec["paths"]["/api/v1/auth/register"]["post"]
-    assert {"201", "409", "422"} <= set(register["responses"])
+    assert {"201", "409", "413", "422", "503"} <= set(register["responses"])
     assert "ErrorEnvelope" in spec["components"]["schemas"]

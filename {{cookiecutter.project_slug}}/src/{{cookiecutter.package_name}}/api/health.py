@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from ..context import ReadinessCheck
-from ..core.errors import documented_errors, error_response
+from ..core.errors import RETRY_AFTER_UNAVAILABLE, documented_errors, error_response
 from .deps import Context
 
 CheckStatus = Literal["ok", "error", "timeout"]
@@ -50,7 +50,9 @@ async def ready(context: Context) -> Readiness | Response:
     required = [name for name in failing if name not in context.degradable_checks]
     if required:
         details = [{"check": name, "status": checks[name]} for name in failing]
-        return error_response(503, "not_ready", f"Failing checks: {', '.join(failing)}", details=details)
+        message = f"Failing checks: {', '.join(failing)}"
+        headers = {"Retry-After": RETRY_AFTER_UNAVAILABLE}  # as every other 503 answers
+        return error_response(503, "not_ready", message, details=details, headers=headers)
     return Readiness(status="degraded" if failing else "ok", checks=checks)
 
 

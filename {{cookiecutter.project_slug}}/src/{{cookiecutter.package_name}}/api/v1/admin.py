@@ -63,7 +63,7 @@ async def read_user(user_id: UserId, admin: Admin, actions: AdminActions) -> Use
 @router.patch(
     "/users/{user_id}",
     response_model=AdminUserRead,
-    responses=documented_errors(400, 404, 409),
+    responses=documented_errors(400, 404, 409, 413),
     summary="Change an account's role or switch it off and on",
 )
 async def update_user(user_id: UserId, body: AdminUserUpdate, admin: Admin, actions: AdminActions) -> User:

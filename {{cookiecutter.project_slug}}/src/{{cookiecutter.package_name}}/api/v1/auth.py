@@ -34,7 +34,7 @@ router = APIRouter(prefix=f"{PREFIX}/auth", tags=["auth"])
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=documented_errors(400, 409, 422, 429),
+    responses=documented_errors(400, 409, 413, 422, 429),
     summary="Create an account",
 )
 async def register(
@@ -53,7 +53,7 @@ async def register(
 @router.post(
     "/token",
     response_model=TokenPair | SecondFactorChallenge,
-    responses=documented_errors(400, 401, 422, 429),
+    responses=documented_errors(400, 401, 413, 422, 429),
     summary="Log in: exchange e-mail and password for tokens",
 )
 async def issue_tokens(
@@ -70,7 +70,7 @@ async def issue_tokens(
 @router.post(
     "/mfa",
     response_model=TokenPair,
-    responses=documented_errors(400, 401, 422, 429),
+    responses=documented_errors(400, 401, 413, 422, 429),
     summary="Log in, second step: a code from the authenticator or a recovery code",
 )
 async def complete_login(body: SecondFactorLogin, request: Request, auth: Auth) -> IssuedTokens:
@@ -81,7 +81,7 @@ async def complete_login(body: SecondFactorLogin, request: Request, auth: Auth) 
 @router.post(
     "/refresh",
     response_model=TokenPair,
-    responses=documented_errors(400, 401, 422),
+    responses=documented_errors(400, 401, 413, 422),
     summary="Exchange a refresh token for a new token pair",
 )
 async def refresh_tokens(body: RefreshRequest, auth: Auth) -> IssuedTokens:
@@ -103,7 +103,7 @@ async def logout(user: CurrentUser, auth: Auth) -> None:
 @router.post(
     "/password-reset",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=documented_errors(400, 422, 429),
+    responses=documented_errors(400, 413, 422, 429),
     summary="Ask for a password-reset link",
 )
 async def request_password_reset(
@@ -117,7 +117,7 @@ async def request_password_reset(
 @router.post(
     "/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented_errors(400, 422),
+    responses=documented_errors(400, 413, 422),
     summary="Set a new password with the token from the reset link",
 )
 async def reset_password(body: PasswordReset, recovery: Recovery) -> None:
@@ -128,7 +128,7 @@ async def reset_password(body: PasswordReset, recovery: Recovery) -> None:
 @router.post(
     "/verify-email",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented_errors(400, 422),
+    responses=documented_errors(400, 413, 422),
     summary="Confirm the e-mail address with the token from the verification link",
 )
 async def verify_email(body: EmailVerification, recovery: Recovery) -> None:
@@ -153,7 +153,7 @@ async def resend_verification(
 @router.post(
     "/email-change/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented_errors(400, 409, 422),
+    responses=documented_errors(400, 409, 413, 422),
     summary="Move the account to its new e-mail address with the token from the confirmation link",
 )
 async def confirm_email_change(body: EmailChangeConfirmation, email_changes: EmailChanges) -> None:

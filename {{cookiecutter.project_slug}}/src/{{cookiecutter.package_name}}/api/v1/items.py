@@ -23,7 +23,7 @@ router = APIRouter(prefix=f"{PREFIX}/items", tags=["items"], responses=documente
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ItemRead,
-    responses=documented_errors(400),
+    responses=documented_errors(400, 413),
     summary="Create an item",
 )
 async def create_item(body: ItemCreate, user_id: CurrentUserId, items: Items) -> Item:
@@ -47,7 +47,7 @@ async def read_item(item_id: ItemId, user_id: CurrentUserId, items: Items) -> It
 
 
 @router.patch(
-    "/{item_id:int}", response_model=ItemRead, responses=documented_errors(400, 404), summary="Change an item"
+    "/{item_id:int}", response_model=ItemRead, responses=documented_errors(400, 404, 413), summary="Change an item"
 )
 async def update_item(item_id: ItemId, body: ItemUpdate, user_id: CurrentUserId, items: Items) -> Item:
     return await items.update(user_id, item_id, body.model_dump(exclude_unset=True))

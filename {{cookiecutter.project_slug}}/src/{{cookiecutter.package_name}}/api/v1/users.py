@@ -36,7 +36,7 @@ async def read_me(user: CurrentUser, session: Session) -> User:
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented_errors(400, 401, 422, 429),
+    responses=documented_errors(400, 401, 413, 422, 429),
     summary="Change your password",
 )
 async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth, request: Request) -> None:
@@ -55,10 +55,12 @@ async def list_sessions(user: CurrentUser, sessions: Sessions) -> list[LiveSessi
 
 
 # {session_id:uuid} matches ids only (32 hex digits), so /me/sessions/end-others stays a route of its own.
+# Anything else is the router's 404; 422 is listed because FastAPI documents one for any operation with a
+# parameter, with its own {"detail": [...]} schema unless the route names it: this way it is the envelope.
 @router.delete(
     "/me/sessions/{session_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented_errors(401, 404),
+    responses=documented_errors(401, 404, 422),
     summary="End one of your sessions",
 )
 async def end_session(session_id: SessionId, user: CurrentUser, sessions: Sessions) -> None:
@@ -80,7 +82,7 @@ async def end_other_sessions(user: CurrentUser, sessions: Sessions) -> None:
 @router.post(
     "/me/email",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=documented_errors(400, 401, 409, 422, 429),
+    responses=documented_errors(400, 401, 409, 413, 422, 429),
     summary="Change your e-mail address: a confirmation link goes to the new one",
 )
 async def change_email(body: EmailChange, user: CurrentUser, email_changes: EmailChanges, request: Request) -> None:
@@ -103,7 +105,7 @@ async def read_two_factor(user: CurrentUser, two_factor: TwoFactor) -> TwoFactor
 @router.post(
     "/me/2fa/setup",
     response_model=TwoFactorEnrolment,
-    responses=documented_errors(400, 401, 403, 409, 422, 429),
+    responses=documented_errors(400, 401, 403, 409, 413, 422, 429),
     summary="Start two-factor enrolment: a new authenticator secret",
 )
 async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth: Auth, request: Request) -> Enrolment:
@@ -115,7 +117,7 @@ async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth:
 @router.post(
     "/me/2fa/enable",
     response_model=RecoveryCodes,
-    responses=documented_errors(400, 401, 403, 409, 422, 429),
+    responses=documented_errors(400, 401, 403, 409, 413, 422, 429),
     summary="Turn two-factor login on with a code from the authenticator",
 )
 async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, auth: Auth, request: Request) -> RecoveryCodes:
@@ -126,7 +128,7 @@ async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, auth: Auth,
 @router.post(
     "/me/2fa/disable",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented_errors(400, 401, 409, 422, 429),
+    responses=documented_errors(400, 401, 409, 413, 422, 429),
     summary="Turn two-factor login off",
 )
 async def disable_two_factor(body: TwoFactorConfirmation, user: CurrentUser, auth: Auth, request: Request) -> None:
@@ -137,7 +139,7 @@ async def disable_two_factor(body: TwoFactorConfirmation, user: CurrentUser, aut
 @router.post(
     "/me/2fa/recovery-codes",
     response_model=RecoveryCodes,
-    responses=documented_errors(400, 401, 409, 422, 429),
+    responses=documented_errors(400, 401, 409, 413, 422, 429),
     summary="Replace the recovery codes",
 )
 async def regenerate_recovery_codes(
@@ -151,7 +153,7 @@ async def regenerate_recovery_codes(
 @router.post(
     "/me/delete",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented_errors(400, 401, 409, 422, 429),
+    responses=documented_errors(400, 401, 409, 413, 422, 429),
     summary="Delete your account",
 )
 async def delete_account(body: AccountDeletion, user: CurrentUser, auth: Auth, request: Request) -> None:
