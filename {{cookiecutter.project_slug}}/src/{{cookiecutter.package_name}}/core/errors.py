@@ -157,9 +157,10 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Corouti
 }
 
 
-# Python 3.13 renamed 422 to RFC 9110's "Unprocessable Content": one name on every version keeps the
-# exported OpenAPI document (docs/openapi.json) the same whichever Python exports it.
-_PHRASES = {422: "Unprocessable Content"}
+# Python 3.13 renamed 413 and 422 to RFC 9110's "Content Too Large" and "Unprocessable Content": one
+# name on every version keeps the exported OpenAPI document (docs/openapi.json) the same whichever
+# Python exports it.
+_PHRASES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
 
 def _phrase(status: int) -> str:
