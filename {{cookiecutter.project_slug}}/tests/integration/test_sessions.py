@@ -25,10 +25,13 @@ SESSIONS = "/api/v1/users/me/sessions"
 
 
 async def works(client: AsyncClient, account: Account) -> bool:
-    """Whether the account's access token is accepted; asserts the only other answer is 401."""
-    status = (await client.get("/api/v1/users/me", headers=account.headers)).status_code
-    assert status in (200, 401)
-    return status == 200
+    """Whether the account's access token is accepted; asserts the only other answer is RFC 6750's
+    invalid_token 401, which tells a client that this token, not its request, is the problem."""
+    response = await client.get("/api/v1/users/me", headers=account.headers)
+    assert response.status_code in (200, 401)
+    if response.status_code == 401:
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    return response.status_code == 200
 
 
 async def refreshes(client: AsyncClient, account: Account) -> bool:

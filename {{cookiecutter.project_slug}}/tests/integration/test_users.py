@@ -57,11 +57,13 @@ async def test_forged_or_expired_access_tokens_are_refused(
     assert callable(forge)
     response = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {forge(account.access_token)}"})
     assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
 async def test_a_refresh_token_is_not_an_access_token(client: AsyncClient, account: Account) -> None:
     response = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {account.refresh_token}"})
     assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
 async def test_a_deleted_user_is_no_longer_authenticated(

@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..context import AppContext
 from ..core.availability import is_unavailable
-from ..core.exceptions import AuthenticationError, EmailNotVerifiedError, PermissionDeniedError
+from ..core.exceptions import (
+    AuthenticationError,
+    EmailNotVerifiedError,
+    InvalidAccessTokenError,
+    PermissionDeniedError,
+)
 from ..core.request_id import current_request_id
 from ..db.models import MAX_ID, Role, User
 from ..db.repositories import UserRepository
@@ -57,7 +62,10 @@ async def current_user(
     """The caller, from a valid access token whose login session is live (one indexed query)."""
     if not token:
         raise AuthenticationError
-    return await authenticate(session, context.tokens, token)
+    try:
+        return await authenticate(session, context.tokens, token)
+    except AuthenticationError as error:
+        raise InvalidAccessTokenError(error.message) from error
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -28,6 +28,7 @@ from .exceptions import (
     ConflictError,
     DatabaseUnavailableError,
     DependencyUnavailableError,
+    InvalidAccessTokenError,
     InvalidCodeError,
     InvalidTokenError,
     NotFoundError,
@@ -94,6 +95,8 @@ async def _service_error(_: Request, exc: ServiceError) -> Response:
 
 
 def _headers_for(exc: ServiceError) -> dict[str, str]:
+    if isinstance(exc, InvalidAccessTokenError):
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if isinstance(exc, AuthenticationError):
         return {"WWW-Authenticate": "Bearer"}
     if isinstance(exc, RateLimitedError):

@@ -33,6 +33,13 @@ class AuthenticationError(ServiceError):
     message = "Missing, invalid or expired credentials"
 
 
+class InvalidAccessTokenError(AuthenticationError):
+    """A bearer token was sent, but it is invalid or expired, or its session has ended.
+
+    Its 401 says `error="invalid_token"` (RFC 6750), so a client knows to refresh or log in again.
+    """
+
+
 class InvalidCredentialsError(AuthenticationError):
     code = "invalid_credentials"
     message = "Incorrect email or password"
