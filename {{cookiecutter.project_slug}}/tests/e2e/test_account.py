@@ -146,6 +146,7 @@ def test_logging_out_everywhere_else_ends_the_session_in_another_browser(
         expect(page.get_by_role("status")).to_have_text("Every other session is logged out.")
 
         other_page.reload()
-        expect(other_page).to_have_url(re.compile(r"/ui/login$"))
+        expect(other_page).to_have_url(re.compile(r"/ui/login\?done=session-expired$"))
+        expect(other_page.get_by_role("status")).to_have_text("Your session has ended: log in again.")
     finally:
         elsewhere.close()

@@ -169,7 +169,8 @@ def test_an_admin_deactivates_a_member_whose_session_ends(
         expect(admin.get_by_role("row", name=email).get_by_role("cell", name="Deactivated")).to_be_visible()
 
         member.reload()  # the member's next page: the session has ended
-        expect(member).to_have_url(re.compile(r"/ui/login$"))
+        expect(member).to_have_url(re.compile(r"/ui/login\?done=session-expired$"))
+        expect(member.get_by_role("status")).to_have_text("Your session has ended: log in again.")
     finally:
         member.context.close()
         admin.context.close()

@@ -163,7 +163,22 @@ async def test_pages_need_a_valid_session(client: AsyncClient) -> None:
     for path in ("/ui/items", "/ui/items/new", "/ui/items/1/edit"):
         assert (await client.get(path)).headers["location"] == "/ui/login"
     client.cookies.set("session", "not-a-token", path="/ui")
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login?done=session-expired"
+
+
+async def test_a_form_sent_after_the_session_ended_is_not_saved_and_the_user_is_told(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    token = client.cookies["session"]
+    assert (await client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 204
+
+    response = await post_form(client, "/ui/items/new", title="Written while the session ended")
+    assert response.headers["location"] == "/ui/login?done=not-saved"
+    assert "session" not in client.cookies  # the ended session's cookie is dropped
     assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+    login_page = await client.get("/ui/login", params={"done": "not-saved"})
+    assert 'role="status">Your session ended before that form was sent, so nothing was saved' in login_page.text
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"
+    assert "You have no items yet." in (await client.get("/ui/items")).text
 
 
 async def test_create_edit_and_delete_an_item(client: AsyncClient) -> None:
@@ -243,7 +258,7 @@ async def test_logging_out_ends_the_session(client: AsyncClient) -> None:
     assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
     # The token is revoked, not only forgotten: a copy of the cookie no longer works either.
     client.cookies.set("session", token, path="/ui")
-    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login?done=session-expired"
     assert (await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
@@ -287,7 +302,7 @@ async def test_an_admin_deactivates_a_member_whose_session_ends_at_once(client: 
     assert [event["target_id"] for event in events.json()] == [str(member_id)]
 
     client.cookies.set("session", member_token, path="/ui")
-    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login?done=session-expired"
     failed = await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)
     assert failed.status_code == 401
 
@@ -320,7 +335,7 @@ async def test_an_admin_deletes_an_account_after_confirming(client: AsyncClient,
     assert EMAIL not in page.text
     assert (await client.get(f"/ui/admin/users/{member_id}/delete")).status_code == 404
     client.cookies.set("session", member_token, path="/ui")
-    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login?done=session-expired"
 
 
 async def test_the_last_admin_cannot_delete_themselves(client: AsyncClient, admin: Account) -> None:

@@ -223,7 +223,8 @@ async def test_a_reset_link_sets_a_new_password_and_ends_every_session(client: A
 
     response = await post_form(client, "/ui/reset-password", token=link_token, new_password=NEW_PASSWORD)
     assert response.headers["location"] == "/ui/login?done=password-reset"
-    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"  # this session has ended too
+    # This session has ended too.
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login?done=session-expired"
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 401
     assert (await post_form(client, "/ui/login", email=EMAIL, password=NEW_PASSWORD)).status_code == 303
 
@@ -468,7 +469,8 @@ async def test_an_admin_resets_the_two_factor_login_of_a_member_who_lost_every_c
     assert "not enabled" in again.text
 
     client.cookies.set("session", member_session, path="/ui")
-    assert (await client.get("/ui/items")).headers["location"] == "/ui/login"  # the member's session ended
+    # The member's session ended.
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login?done=session-expired"
     client.cookies.delete("session")
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"
 
@@ -627,6 +629,24 @@ async def test_a_member_changes_their_password_and_every_session_ends(client: As
     assert (await client.get("/api/v1/users/me", headers=bearer(other_session))).status_code == 401
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 401
     assert (await post_form(client, "/ui/login", email=EMAIL, password=NEW_PASSWORD)).status_code == 303
+
+
+async def test_a_refused_form_of_the_security_page_shows_its_problems_beside_itself_only(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    response = await post_form(client, "/ui/account/delete", password="x" * 129)  # over the policy's 128
+    assert response.status_code == 422
+    page = response.text
+    # The e-mail form above has a password field too: its field stays clean.
+    assert 'id="delete-password-error"' in page
+    assert 'id="email-password-error"' not in page
+    assert page.count('class="error-summary"') == 1
+    assert 'href="#delete-password"' in page  # the summary leads to the field that needs fixing
+    summary = page.index("error-summary")
+    assert page.index('action="/ui/account/email"') < summary < page.index('action="/ui/account/delete"')
+
+    wrong = await post_form(client, "/ui/account/password", current_password=WRONG_PASSWORD, new_password=NEW_PASSWORD)
+    alert = wrong.text.index('role="alert">The current password is incorrect')
+    assert wrong.text.index('action="/ui/account/email"') > alert > wrong.text.index("<h2>Password</h2>")
 
 
 async def test_a_member_deletes_their_account_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:

@@ -11,7 +11,7 @@ code when two-factor login is on. Ending sessions needs neither.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from markupsafe import Markup
@@ -43,6 +43,9 @@ from .session import SignedInUser, check_csrf, end_session, session_principal
 
 router = APIRouter(prefix="/account", dependencies=[Depends(session_principal)])
 
+# The security page's forms; a refused one shows its problems beside itself, not in the others.
+SecurityForm = Literal["two-factor", "password", "email", "delete"]
+
 
 async def signed_in_account(user: SignedInUser, db: Session) -> User:
     return await UserRepository(db).get(user.user_id)
@@ -64,6 +67,7 @@ def security_page(
     request: Request,
     account: User,
     *,
+    form: SecurityForm | None = None,
     error: str | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
@@ -77,6 +81,7 @@ def security_page(
         "enabled": account.two_factor_enabled,
         "recovery_codes_left": recovery_codes_left,
         "is_admin": account.role == Role.ADMIN,
+        "form": form,
         "error": error,
         "errors": errors or {},
     }
@@ -98,7 +103,7 @@ async def start_enrolment(
         body = PasswordConfirmation(password=password)
         enrolment = await auth.start_two_factor(account, body.password, client_ip(request))
     except (ValidationError, ServiceError) as error:  # a wrong password, or already enabled in another tab
-        return refused(request, account, error)
+        return refused(request, account, "two-factor", error)
     # segno's own markup (paths drawn from the otpauth URI, no text of it): trusted, so not escaped.
     qr_code = Markup(enrolment.qr_code_svg)  # noqa: S704  # nosec B704
     return render(request, "two_factor_enrol.html", {"qr_code": qr_code, "secret": enrolment.secret})
@@ -116,7 +121,7 @@ async def enable(
     except (InvalidCodeError, RateLimitedError) as error:
         return render(request, "two_factor_enrol.html", {"errors": {"code": error.message}}, http_status(error))
     except ConflictError as error:  # already enabled, or no enrolment started
-        return security_page(request, account, error=error.message, status_code=409)
+        return security_page(request, account, form="two-factor", error=error.message, status_code=409)
     return render(request, "recovery_codes.html", {"codes": codes})
 
 
@@ -135,7 +140,7 @@ async def regenerate_recovery_codes(
         body = TwoFactorConfirmation(password=password, code=code)
         codes = await auth.regenerate_recovery_codes(user, body.password, body.code, client_ip(request))
     except (ValidationError, ServiceError) as error:
-        return refused(request, account, error)
+        return refused(request, account, "two-factor", error)
     return render(request, "recovery_codes.html", {"codes": codes})
 
 
@@ -154,7 +159,7 @@ async def disable(
         body = TwoFactorConfirmation(password=password, code=code)
         await auth.disable_two_factor(user, body.password, body.code, client_ip(request))
     except (ValidationError, ServiceError) as error:
-        return refused(request, account, error)
+        return refused(request, account, "two-factor", error)
     return redirect("/account/two-factor", done="two-factor-off")
 
 
@@ -175,7 +180,7 @@ async def change_password(
         body = PasswordChange(current_password=current_password, new_password=new_password)
         await auth.change_password(user, body.current_password, body.new_password, client_ip(request))
     except (ValidationError, ServiceError) as error:
-        return refused(request, account, error)
+        return refused(request, account, "password", error)
     response = redirect("/login", done="password-changed")
     end_session(response, context)
     return response
@@ -197,7 +202,7 @@ async def change_email(
         body = EmailChange(new_email=new_email.strip(), password=password, code=code or None)
         await email_changes.request(user, body.new_email, body.password, body.code, client_ip(request))
     except (ValidationError, ServiceError) as error:  # also: the address is taken, or already this one
-        return refused(request, account, error, new_email=new_email)
+        return refused(request, account, "email", error, new_email=new_email)
     return redirect("/account/two-factor", done="email-change-sent")
 
 
@@ -217,7 +222,7 @@ async def delete_account(
         body = AccountDeletion(password=password, code=code or None)
         await auth.delete_account(user, body.password, body.code, client_ip(request))
     except (ValidationError, ServiceError) as error:
-        return refused(request, account, error)
+        return refused(request, account, "delete", error)
     response = redirect("/login", done="account-deleted")
     end_session(response, context)
     return response
@@ -247,12 +252,14 @@ async def log_out_other_sessions(
     return redirect("/account/sessions", done="other-sessions-ended")
 
 
-def refused(request: Request, account: User, error: ValidationError | ServiceError, new_email: str = "") -> Response:
+def refused(
+    request: Request, account: User, form: SecurityForm, error: ValidationError | ServiceError, new_email: str = ""
+) -> Response:
     """The page again with the reason: a field's problem, a wrong password or code (401), too many tries
     (429), two-factor login already on or off, an address in use or an admin deleting their own account
     (409)."""
     if isinstance(error, ValidationError):
         errors = field_errors(error)
-        return security_page(request, account, errors=errors, status_code=422, new_email=new_email)
+        return security_page(request, account, form=form, errors=errors, status_code=422, new_email=new_email)
     status_code = http_status(error)
-    return security_page(request, account, error=error.message, status_code=status_code, new_email=new_email)
+    return security_page(request, account, form=form, error=error.message, status_code=status_code, new_email=new_email)

@@ -21,7 +21,7 @@ from ..core.exceptions import EmailNotVerifiedError, NotFoundError, PermissionDe
 from . import account, admin, recovery
 from .rendering import HERE, error_page, redirect
 from .routes import router
-from .session import MOUNT_PATH, CsrfError, LoginRequiredError
+from .session import MOUNT_PATH, SESSION_COOKIE, CsrfError, LoginRequiredError, end_session
 
 __all__ = ["MOUNT_PATH", "create_web_app"]
 
@@ -54,7 +54,12 @@ def create_web_app(context: AppContext) -> FastAPI:
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
-    return redirect("/login")
+    if SESSION_COOKIE not in request.cookies:
+        return redirect("/login")
+    # The session expired or was ended elsewhere: say so, since a form it carried was not saved.
+    response = redirect("/login", done="session-expired" if request.method in ("GET", "HEAD") else "not-saved")
+    end_session(response, request.app.state.context)
+    return response
 
 
 async def _csrf_failed(request: Request, exc: Exception) -> Response:

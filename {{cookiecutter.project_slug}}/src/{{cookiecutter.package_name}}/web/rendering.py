@@ -30,6 +30,8 @@ PAGE_HEADERS = {"content-security-policy": PAGE_CSP, "cache-control": "no-store"
 NOTICES = {
     "signed-up": "Your account is ready: we sent you a link to confirm your e-mail address. Log in to continue.",
     "logged-out": "You are logged out.",
+    "session-expired": "Your session has ended: log in again.",
+    "not-saved": "Your session ended before that form was sent, so nothing was saved: log in and try again.",
     "reset-link-sent": "If an account uses that address, a link to choose a new password is on its way.",
     "password-reset": "Your password is changed and every session has ended. Log in with the new password.",
     "email-verified": "Your e-mail address is confirmed.",

@@ -4,7 +4,7 @@ The session cookie carries the service's own access token (HttpOnly, SameSite=La
 production, scoped to the UI's path), so the UI authenticates exactly like the API: a session
 ends when the token expires (ACCESS_TOKEN_TTL_SECONDS), at logout, or when an admin or a password
 change revokes it. Forms are protected by the double-submit
-pattern: a random token in a SameSite=Strict cookie must match the hidden form field.
+pattern: a random token in a SameSite=Lax cookie must match the hidden form field.
 
 Between the password and the code of a two-factor login, the second step's token waits in a
 cookie of its own (HttpOnly, SameSite=Strict, as short-lived as the token), not in a hidden
