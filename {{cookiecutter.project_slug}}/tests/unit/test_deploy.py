@@ -254,6 +254,29 @@ def test_the_links_in_mail_lead_to_the_pages_that_take_their_tokens(environment:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_ingress_lets_through_the_bodies_the_service_refuses_itself(environment: str) -> None:
+    """An over-long body must reach the service, whose 413 has the error envelope; the controller's is HTML."""
+    annotations = find(environment, "Ingress", SLUG)["metadata"]["annotations"]
+    size = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert size.endswith("m")
+    assert int(size.removesuffix("m")) * 1024 * 1024 > settings_from(config(environment)).max_body_bytes
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_only_the_ingress_controller_and_prometheus_reach_the_pods(environment: str) -> None:
+    """The pods trust the forwarded client address of whatever reaches them (FORWARDED_ALLOW_IPS=*), so
+    no other pod of Prometheus' namespace may: it could forge the address the audit log and rate limits use."""
+    assert config(environment)["FORWARDED_ALLOW_IPS"] == "*"
+    ingress = find(environment, "NetworkPolicy", SLUG)["spec"]["ingress"]
+    peers = [
+        (peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"], peer.get("podSelector"))
+        for rule in ingress
+        for peer in rule["from"]
+    ]
+    assert peers == [("ingress-nginx", None), ("monitoring", {"matchLabels": {"app.kubernetes.io/name": "prometheus"}})]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_network_policy_lets_the_service_reach_what_its_settings_name(environment: str) -> None:
     egress = find(environment, "NetworkPolicy", SLUG)["spec"]["egress"]
     tcp_ports = {port["port"] for rule in egress for port in rule["ports"] if port.get("protocol", "TCP") == "TCP"}
