@@ -25,7 +25,7 @@ from .core.logging import configure_logging
 from .core.security import PasswordHasher
 from .db.engine import Database
 from .db.models import Role
-from .observability.metrics import multiprocess_mode
+from .observability.metrics import MetricsDirectoryError, multiprocess_mode
 from .openapi import DOCUMENT_PATH
 from .services.audit import AuditTrail, Origin, purge_expired_events
 from .services.auth import purge_expired_credentials, register_user
@@ -266,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return handler(settings, args)
+    except MetricsDirectoryError as error:  # `serve` with several workers on a read-only filesystem
+        print(error, file=sys.stderr)
+        return 1
     except Exception as error:
         url = make_url(settings.database_url).render_as_string(hide_password=True)
         if _not_migrated(error):

@@ -35,6 +35,26 @@ async def test_ready_reports_each_check(client: AsyncClient) -> None:
     assert response.json() == {"status": "ok", "checks": {"database": "ok"{% if cookiecutter.use_celery %}, "broker": "ok"{% endif %}}}
 
 
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+async def test_probes_answer_head_like_get_without_a_body(client: AsyncClient, path: str) -> None:
+    # Uptime monitors probe with HEAD, which RFC 9110 requires wherever GET is served.
+    got = await client.get(path)
+    head = await client.head(path)
+    assert head.status_code == got.status_code == 200
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.content == b""
+
+
+async def test_a_head_probe_on_an_unready_service_gets_the_503(settings_factory: Callable[..., Settings]) -> None:
+    app = create_app(settings_factory(database_url=UNREACHABLE))  # not started: start-up would wait for it
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as client:
+        response = await client.head("/health/ready")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.content == b""
+
+
 async def ready_with_only(settings_factory: Callable[..., Settings], **checks: ReadinessCheck) -> Response:
     """GET /health/ready on an app of its own whose only checks are `checks`, under a short timeout."""
     app = create_app(settings_factory(readiness_timeout_seconds=TEST_CHECK_TIMEOUT))

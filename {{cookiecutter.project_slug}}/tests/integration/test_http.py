@@ -41,7 +41,7 @@ async def test_wrong_methods_get_the_envelope(client: AsyncClient) -> None:
     response = await client.put("/health/live")
     assert response.status_code == 405
     assert_envelope(response.json(), "method_not_allowed")
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
     item = await client.put("/api/v1/items/1")
     assert item.status_code == 405
     assert item.headers["allow"] == "DELETE, GET, PATCH"  # every method of the path, from an included router

@@ -397,6 +397,10 @@ async def test_other_http_errors_get_an_html_page(client: AsyncClient) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
     assert "<h1>Method Not Allowed</h1>" in response.text
+    # A mount has no routes to name its methods: the static files' own Allow is kept.
+    static = await client.post("/ui/static/app.css")
+    assert static.status_code == 405
+    assert static.headers["allow"] == "GET, HEAD"
 
 
 async def test_a_crash_gets_the_error_page_and_is_logged_and_reported_once(

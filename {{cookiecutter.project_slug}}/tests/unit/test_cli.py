@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -513,6 +514,23 @@ def test_serve_runs_uvicorn_with_uvloop_and_httptools(database_file: Path, monke
     assert (options["loop"], options["http"]) == ("uvloop", "httptools")
     assert (options["host"], options["port"], options["workers"]) == ("0.0.0.0", 9001, 1)  # noqa: S104
     assert options["access_log"] is False
+
+
+def test_serve_with_workers_and_no_writable_temporary_directory_says_what_to_mount(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(app))
+    monkeypatch.setenv("WORKERS", "2")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))  # a read-only root filesystem
+    assert main(["serve"]) == 1
+    assert calls == []
+    error = capsys.readouterr().err
+    assert len(error.splitlines()) == 1
+    assert "mount a writable /tmp" in error
+    assert "TMPDIR" in error
+    assert "PROMETHEUS_MULTIPROC_DIR" in error
 
 
 @pytest.mark.parametrize("port", ["0", "70000"])

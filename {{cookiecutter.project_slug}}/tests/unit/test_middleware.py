@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import pytest
+import uvicorn
 from asgi_correlation_id import CorrelationIdMiddleware
 from httpx import ASGITransport, AsyncClient
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
 from {{ cookiecutter.package_name }}.core.middleware import (
@@ -16,7 +21,7 @@ from {{ cookiecutter.package_name }}.core.middleware import (
 )
 from {{ cookiecutter.package_name }}.core.request_id import is_well_formed
 
-from ..support import IsolatedSettings
+from ..support import IsolatedSettings, free_port
 
 
 async def echo_body(scope: Scope, receive: Receive, send: Send) -> None:
@@ -46,6 +51,25 @@ def client_for(app: object) -> AsyncClient:
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
     for part in parts:
         yield part
+
+
+@contextmanager
+def served(app: ASGIApp) -> Iterator[int]:
+    """`app` behind a real uvicorn, as `serve` runs it, on a free port of its own."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http="httptools", lifespan="off", log_config=None)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join()
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +115,22 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> N
         response = await client.post("/", content=b"x" * 11)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_refused_body_that_was_never_read_ends_the_connection() -> None:
+    # Left open, the connection would take the client's next request for the body still owed
+    # (a client waiting on `Expect: 100-continue` never sends it).
+    with (
+        served(BodySizeLimitMiddleware(echo_body, max_body_bytes=10)) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=5) as client,
+    ):
+        client.sendall(b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):  # until the server closes; a timeout if it keeps the connection
+            answer += chunk
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 413 ")
+    assert b"\r\nconnection: close" in head
 
 
 async def test_a_streamed_body_is_cut_off_at_the_limit() -> None:

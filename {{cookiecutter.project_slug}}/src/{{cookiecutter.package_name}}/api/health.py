@@ -30,7 +30,10 @@ class Readiness(BaseModel):
     checks: dict[str, CheckStatus]
 
 
+# HEAD too, which RFC 9110 requires wherever GET is served and uptime monitors probe with: FastAPI
+# adds it to no route by itself. Left out of the OpenAPI document, which describes the GET.
 @router.get("/live", summary="The process is up")
+@router.head("/live", include_in_schema=False)
 async def live() -> Liveness:
     return Liveness()
 
@@ -41,6 +44,7 @@ async def live() -> Liveness:
     responses=documented_errors(503),
     summary="Every required dependency answers; 503 names the ones that do not",
 )
+@router.head("/ready", response_model=Readiness, include_in_schema=False)
 async def ready(context: Context) -> Readiness | Response:
     names = list(context.readiness_checks)
     seconds = context.settings.readiness_timeout_seconds

@@ -116,7 +116,10 @@ def http_error_headers(request: Request, exc: StarletteHTTPException) -> Mapping
     """The exception's headers, with a 405's Allow naming every method of the path."""
     if exc.status_code != HTTPStatus.METHOD_NOT_ALLOWED:
         return exc.headers
-    return {**(exc.headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    allowed = _allowed_methods(request)
+    if not allowed:  # a 405 from inside a mount (static files): no route names its methods, its own Allow stands
+        return exc.headers
+    return {**(exc.headers or {}), "Allow": ", ".join(allowed)}
 
 
 def _allowed_methods(request: Request) -> list[str]:

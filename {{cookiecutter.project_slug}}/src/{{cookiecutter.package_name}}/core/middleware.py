@@ -8,7 +8,7 @@ interface cannot do.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -179,7 +179,9 @@ class BodySizeLimitMiddleware:
         declared = headers.get("content-length")
         if declared is not None:
             if declared.isdigit() and int(declared) > self.max_body_bytes:
-                await self._too_large(scope, receive, send)
+                # The body is never read: the server would take the client's next request for it
+                # (one waiting on `Expect: 100-continue` never sends it), so the connection ends.
+                await self._too_large(scope, receive, send, headers={"Connection": "close"})
             else:  # the server delivers exactly Content-Length bytes: nothing left to count
                 await self.app(scope, receive, send)
         elif scope["http_version"] < "2" and "transfer-encoding" not in headers:
@@ -217,6 +219,8 @@ class BodySizeLimitMiddleware:
         if rejected and not response_started:
             await self._too_large(scope, receive, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str] | None = None
+    ) -> None:
         message = f"The request body exceeds {self.max_body_bytes} bytes"
-        await error_response(413, "payload_too_large", message)(scope, receive, send)
+        await error_response(413, "payload_too_large", message, headers=headers)(scope, receive, send)

@@ -218,6 +218,10 @@ class RequestMetricsMiddleware:
                 observe()
 
 
+class MetricsDirectoryError(Exception):
+    """No directory for several workers' metrics can be created; the message says what to provide."""
+
+
 @contextmanager
 def multiprocess_mode(workers: int) -> Iterator[None]:
     """Several workers share a fresh metrics directory for as long as the server runs.
@@ -229,7 +233,14 @@ def multiprocess_mode(workers: int) -> Iterator[None]:
     if workers <= 1 or MULTIPROCESS_DIR in os.environ:
         yield
         return
-    with tempfile.TemporaryDirectory(prefix="prometheus-") as directory:
+    try:
+        temporary = tempfile.TemporaryDirectory(prefix="prometheus-")
+    except OSError as error:  # a read-only root filesystem with no writable temporary directory
+        raise MetricsDirectoryError(
+            f"cannot create the metrics directory {workers} workers share ({error}): mount a writable /tmp"
+            f" (a tmpfs), point TMPDIR at a writable directory or set {MULTIPROCESS_DIR} to an empty writable one"
+        ) from error
+    with temporary as directory:
         os.environ[MULTIPROCESS_DIR] = directory
         try:
             yield
