@@ -117,7 +117,7 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> N
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
-def test_a_refused_body_that_was_never_read_ends_the_connection() -> None:
+def test_a_refused_body_the_client_withholds_ends_the_connection() -> None:
     # Left open, the connection would take the client's next request for the body still owed
     # (a client waiting on `Expect: 100-continue` never sends it).
     with (
@@ -131,6 +131,24 @@ def test_a_refused_body_that_was_never_read_ends_the_connection() -> None:
     head = answer.partition(b"\r\n\r\n")[0].lower()
     assert head.startswith(b"http/1.1 413 ")
     assert b"\r\nconnection: close" in head
+
+
+def test_a_refused_body_the_client_sends_keeps_the_connection_for_its_next_request() -> None:
+    with (
+        served(BodySizeLimitMiddleware(echo_body, max_body_bytes=10)) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=5) as client,
+    ):
+        client.sendall(b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\r\n0123456789a")
+        client.sendall(b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 2\r\n\r\nok")
+        answer = b""
+        while answer.count(b"HTTP/1.1 ") < 2 or not answer.endswith(b"\r\n0\r\n\r\n"):  # the echo's last chunk
+            chunk = client.recv(65536)
+            assert chunk, f"the server closed the connection after {answer!r}"
+            answer += chunk
+    first, second = answer.split(b"HTTP/1.1 ")[1:]
+    assert first.startswith(b"413 ")
+    assert b"connection: close" not in first.lower()
+    assert second.startswith(b"200 ")
 
 
 async def test_a_streamed_body_is_cut_off_at_the_limit() -> None:

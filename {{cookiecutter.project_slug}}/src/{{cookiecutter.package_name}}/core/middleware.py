@@ -179,9 +179,7 @@ class BodySizeLimitMiddleware:
         declared = headers.get("content-length")
         if declared is not None:
             if declared.isdigit() and int(declared) > self.max_body_bytes:
-                # The body is never read: the server would take the client's next request for it
-                # (one waiting on `Expect: 100-continue` never sends it), so the connection ends.
-                await self._too_large(scope, receive, send, headers={"Connection": "close"})
+                await self._too_large(scope, receive, send, headers=self._closing_if_body_withheld(headers))
             else:  # the server delivers exactly Content-Length bytes: nothing left to count
                 await self.app(scope, receive, send)
         elif scope["http_version"] < "2" and "transfer-encoding" not in headers:
@@ -218,6 +216,14 @@ class BodySizeLimitMiddleware:
                 raise
         if rejected and not response_started:
             await self._too_large(scope, receive, send)
+
+    @staticmethod
+    def _closing_if_body_withheld(headers: Headers) -> dict[str, str]:
+        # A client waiting on `Expect: 100-continue` never sends the refused body, and the server would
+        # take its next request for it: end that connection. Any other client is already sending the
+        # body, which the server reads and discards; closing on it could reset the connection before
+        # the client reads the 413.
+        return {"Connection": "close"} if headers.get("expect", "").lower() == "100-continue" else {}
 
     async def _too_large(
         self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str] | None = None
