@@ -39,6 +39,7 @@ MIN_SECRET_KEY_DISTINCT_CHARACTERS = 10
 # one (postgres://, postgresql://), which would load a driver that is not installed.
 ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
 BACKEND_ALIASES = {"postgres": "postgresql"}
+PERCENT_ENCODE = "percent-encode the password's special characters (@ is %40, : is %3A, / is %2F)"
 
 
 class Settings(BaseSettings):
@@ -227,9 +228,11 @@ class Settings(BaseSettings):
             url = make_url(value)
         except ArgumentError as error:
             raise ValueError(str(error)) from None
+        except ValueError:  # int(port) of what follows a bare ":" in the password: its message shows the rest
+            raise ValueError(PERCENT_ENCODE) from None
         scheme = url.drivername
         if url.host and "@" in url.host:  # the password's own "@" ended it early: the rest would be shown
-            raise ValueError("percent-encode the password's special characters (@ is %40)")
+            raise ValueError(PERCENT_ENCODE)
         backend, _, driver = scheme.partition("+")
         backend = BACKEND_ALIASES.get(backend, backend)
         if backend not in ASYNC_DRIVERS:
