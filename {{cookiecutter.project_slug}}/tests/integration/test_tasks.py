@@ -29,6 +29,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.schedules import crontab
+from celery.signals import before_task_publish
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url, select
@@ -467,6 +468,25 @@ def test_what_celery_shows_of_its_configuration_holds_no_password(settings_facto
     shown = str(conf.humanize(with_defaults=False, censored=True)) + str(conf.table(with_defaults=False, censored=True))
     for secret in ("DbSecret91x", "RedisSecret91x", "BrokerSecret91x", "ResultSecret91x"):
         assert secret not in shown
+
+
+async def test_a_job_is_shown_without_the_values_of_its_arguments(settings: Settings) -> None:
+    # `celery inspect`, task events and Flower show the arguments as the message's kwargsrepr has them.
+    published: list[dict[str, Any]] = []
+
+    def keep(headers: dict[str, Any], body: Any, **_: Any) -> None:
+        published.append(headers)
+
+    before_task_publish.connect(keep, weak=False)
+    jobs = JobQueue(settings)
+    try:
+        await jobs.enqueue(SEND_EMAIL, uuid4().hex, message="Follow https://app.example/reset?token=live-token-91x")
+    finally:
+        before_task_publish.disconnect(keep)
+        await jobs.close()
+    (headers,) = published
+    assert "live-token-91x" not in repr(headers)
+    assert "message" in headers["kwargsrepr"]
 
 
 async def test_audit_events_past_their_retention_are_purged(settings: Settings, app: FastAPI) -> None:
