@@ -7,14 +7,16 @@ safe on a developer's machine.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Iterator
 from email.headerregistry import Address
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr
 from functools import cached_property
 from ipaddress import ip_address
-from typing import Annotated, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -39,6 +41,8 @@ MIN_SECRET_KEY_DISTINCT_CHARACTERS = 10
 # one (postgres://, postgresql://), which would load a driver that is not installed.
 ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
 BACKEND_ALIASES = {"postgres": "postgresql"}
+PERCENT_ENCODE = "percent-encode the password's special characters (@ is %40, : is %3A, / is %2F)"
+HIDDEN = "**********"  # what pydantic shows of a SecretStr
 
 
 class Settings(BaseSettings):
@@ -227,9 +231,11 @@ class Settings(BaseSettings):
             url = make_url(value)
         except ArgumentError as error:
             raise ValueError(str(error)) from None
+        except ValueError:  # int(port) of what follows a bare ":" in the password: its message shows the rest
+            raise ValueError(PERCENT_ENCODE) from None
         scheme = url.drivername
         if url.host and "@" in url.host:  # the password's own "@" ended it early: the rest would be shown
-            raise ValueError("percent-encode the password's special characters (@ is %40)")
+            raise ValueError(PERCENT_ENCODE)
         backend, _, driver = scheme.partition("+")
         backend = BACKEND_ALIASES.get(backend, backend)
         if backend not in ASYNC_DRIVERS:
@@ -277,6 +283,25 @@ class Settings(BaseSettings):
             problems.append("PUBLIC_BASE_URL must start with https://: the links in mail carry tokens")
         return problems
 
+    def secret_values(self) -> set[str]:
+        """Every secret the settings hold: SecretStr fields and the passwords inside URLs."""
+        values: set[str] = set()
+        for value in self.__dict__.values():
+            if isinstance(value, SecretStr):
+                values.add(value.get_secret_value())
+            elif isinstance(value, str) and "://" in value:
+                values |= _url_passwords(value)
+        return values - {""}
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """As pydantic's, with the passwords in URLs hidden like SecretStr values: a repr of the settings
+        reaches logs, error reports and tracebacks."""
+        for name, value in super().__repr_args__():
+            if isinstance(value, str) and "://" in value:
+                for password in sorted(_url_passwords(value), key=len, reverse=True):  # longest first
+                    value = value.replace(password, HIDDEN)
+            yield name, value
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -315,6 +340,21 @@ def _secret_key_problems(name: str, secret_key: SecretStr | None) -> list[str]:
     if len(value) < MIN_SECRET_KEY_LENGTH or len(set(value)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
         return [f"{name} is weak: use at least {MIN_SECRET_KEY_LENGTH} random characters"]
     return []
+
+
+def _url_passwords(url: str) -> set[str]:
+    """The password in `url` as each of its readers finds it (SQLAlchemy's parser for the database;
+    the standard library's, which redis-py and kombu use, for the others), as written and decoded.
+    Never raises: a URL that does not parse holds no password that anyone could use."""
+    found = set()
+    with contextlib.suppress(ArgumentError, ValueError):
+        parsed = make_url(url)
+        if not (parsed.host and "@" in parsed.host):  # else it stopped at the password's own "@"
+            found.add(parsed.password or "")
+    with contextlib.suppress(ValueError):
+        found.add(urlsplit(url).password or "")
+    forms = {form for password in found for form in (password, unquote(password), quote(password, safe=""))}
+    return forms - {""}
 
 
 def _is_loopback(host: str) -> bool:

@@ -29,6 +29,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.schedules import crontab
+from celery.signals import before_task_publish
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import make_url, select
@@ -272,7 +273,7 @@ def test_the_worker_entry_point_serves_its_metrics(monkeypatch: pytest.MonkeyPat
     worker = worker_entry_point(monkeypatch, tmp_path, CELERY_WORKER_METRICS_PORT=str(port))
     with worker_thread(worker.app), urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         assert b"celery_task_duration_seconds" in response.read()
-    assert worker.app.conf.service_settings.celery_worker_metrics_port == port
+    assert worker.app.settings.celery_worker_metrics_port == port
     with worker_thread(worker.app):  # a second worker on this host finds the port taken, and runs on without
         pass
 
@@ -453,6 +454,39 @@ def test_beat_runs_the_purges_at_times_of_day_not_counted_from_its_start(setting
     schedule = create_celery(settings).conf.beat_schedule
     assert schedule["purge-expired-credentials"]["schedule"] == crontab(minute=0)
     assert schedule["purge-expired-audit-events"]["schedule"] == crontab(hour=3, minute=0)
+
+
+def test_what_celery_shows_of_its_configuration_holds_no_password(settings_factory: Callable[..., Settings]) -> None:
+    # `celery inspect conf`, `celery report` and Flower show the configuration as these render it.
+    settings = settings_factory(
+        database_url="postgresql+asyncpg://app:DbSecret91x@db.internal/app",  # pragma: allowlist secret
+        redis_url="redis://:RedisSecret91x@redis.internal:6379/0",  # pragma: allowlist secret
+        celery_broker_url="redis://:BrokerSecret91x@redis.internal:6379/1",  # pragma: allowlist secret
+        celery_result_backend="redis://:ResultSecret91x@redis.internal:6379/2",  # pragma: allowlist secret
+    )
+    conf = create_celery(settings).conf
+    shown = str(conf.humanize(with_defaults=False, censored=True)) + str(conf.table(with_defaults=False, censored=True))
+    for secret in ("DbSecret91x", "RedisSecret91x", "BrokerSecret91x", "ResultSecret91x"):
+        assert secret not in shown
+
+
+async def test_a_job_is_shown_without_the_values_of_its_arguments(settings: Settings) -> None:
+    # `celery inspect`, task events and Flower show the arguments as the message's kwargsrepr has them.
+    published: list[dict[str, Any]] = []
+
+    def keep(headers: dict[str, Any], body: Any, **_: Any) -> None:
+        published.append(headers)
+
+    before_task_publish.connect(keep, weak=False)
+    jobs = JobQueue(settings)
+    try:
+        await jobs.enqueue(SEND_EMAIL, uuid4().hex, message="Follow https://app.example/reset?token=live-token-91x")
+    finally:
+        before_task_publish.disconnect(keep)
+        await jobs.close()
+    (headers,) = published
+    assert "live-token-91x" not in repr(headers)
+    assert "message" in headers["kwargsrepr"]
 
 
 async def test_audit_events_past_their_retention_are_purged(settings: Settings, app: FastAPI) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from ipaddress import IPv6Address
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from redis.asyncio import Redis
 
 from {{ cookiecutter.package_name }}.core.exceptions import (
     AccountLockedError,
@@ -104,6 +106,29 @@ async def test_attempts_sent_at_once_are_held_to_the_lockout(redis_url: str | No
         await login_guard.close()
     assert storage_errors.count == 0
     assert [type(outcome) for outcome in outcomes].count(AccountLockedError) == 15
+
+
+@ON_REDIS
+async def test_redis_keys_name_neither_the_account_nor_the_client() -> None:
+    # Tracing and error tracking report each Redis command with its key; Redis keeps them.
+    redis_url = os.environ["TEST_REDIS_URL"]
+    # Unique, as the tests may share the Redis with others.
+    account, client_ip = f"{uuid4().hex}@example.com", str(IPv6Address(uuid4().int))
+    login_guard = guard(redis_url=redis_url, login_lockout_threshold=2, login_lockout_seconds=300)
+    redis = Redis.from_url(redis_url)
+    try:
+        await login_guard.check(account, client_ip)
+        await login_guard.check(account, client_ip)
+        await login_guard.check_sending(account, client_ip)
+        with pytest.raises(AccountLockedError):
+            await login_guard.check(account, client_ip)
+        assert await login_guard.is_locked(account)
+        keys = [key.decode() async for key in redis.scan_iter()]
+    finally:
+        await login_guard.close()
+        await redis.aclose()
+    assert any("login-failures" in key for key in keys)
+    assert not [key for key in keys if account in key or client_ip in key or account.split("@")[0] in key]
 
 
 async def test_an_unreachable_redis_fails_open_with_a_warning_and_a_metric(capsys: pytest.CaptureFixture[str]) -> None:

@@ -153,11 +153,42 @@ def test_email_from_must_be_one_address(sender: str) -> None:
         IsolatedSettings(email_from=sender)
 
 
-def test_a_database_password_with_a_bare_at_sign_is_refused_without_showing_it() -> None:
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("postgresql://app:Sek@r1t@db.internal/app", "r1t"),  # pragma: allowlist secret
+        # What follows the ":" reads as the port: int() of it fails, and its message would show it.
+        (
+            "postgresql+asyncpg://app:Pa@ss:SentinelDbPass91x@127.0.0.1/app",  # pragma: allowlist secret
+            "SentinelDbPass91x",
+        ),
+    ],
+)
+def test_a_database_password_with_a_bare_at_sign_is_refused_without_showing_it(url: str, secret: str) -> None:
     with pytest.raises(ValidationError) as refused:
-        IsolatedSettings(database_url="postgresql://app:Sek@r1t@db.internal/app")  # pragma: allowlist secret
+        IsolatedSettings(database_url=url)
     assert "percent-encode" in str(refused.value)
-    assert "r1t" not in str(refused.value)
+    assert secret not in str(refused.value)
+
+
+def test_the_repr_hides_the_passwords_of_every_url() -> None:
+    settings = IsolatedSettings(
+        database_url="postgresql+asyncpg://app:Db%40Secret91x@db.internal/app",  # pragma: allowlist secret
+        redis_url="redis://:Pa@ss:SentinelRedisPass91x@127.0.0.1:6379/0",  # pragma: allowlist secret
+{%- if cookiecutter.use_celery %}
+        celery_broker_url="redis://:BrokerSecret91x@redis.internal:6379/1",  # pragma: allowlist secret
+        celery_result_backend="redis://:ResultSecret91x@redis.internal:6379/2",  # pragma: allowlist secret
+{%- endif %}
+        smtp_password="SmtpSecret91x",  # pragma: allowlist secret
+    )
+    shown = repr(settings) + str(settings)
+    assert "postgresql+asyncpg://app:**********@db.internal/app" in shown
+    for secret in ("Db%40Secret91x", "Db@Secret91x", "SentinelRedisPass91x", "SmtpSecret91x"):
+        assert secret not in shown
+{%- if cookiecutter.use_celery %}
+    assert "BrokerSecret91x" not in shown
+    assert "ResultSecret91x" not in shown
+{%- endif %}
 
 
 def test_production_refuses_the_public_addresses_left_at_their_defaults() -> None:

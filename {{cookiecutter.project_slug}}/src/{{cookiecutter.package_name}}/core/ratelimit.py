@@ -5,10 +5,14 @@ Counters live in process memory, or in Redis when REDIS_URL is set (shared by ev
 replica). If Redis fails the guard fails open: logins keep working, a warning is logged and
 `rate_limit_storage_errors_total` goes up, because locking every user out is worse. Each refused
 attempt is reported to `on_refused` with its reason (the error code), for the metrics.
+
+Counters are named by a keyed hash of the address and IP, never the values themselves: Redis
+would keep them, and tracing and error tracking report each Redis command with its key.
 """
 
 from __future__ import annotations
 
+import hmac
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -42,6 +46,9 @@ class LoginGuard:
             ("mail-per-address", parse(settings.email_rate_limit_per_address)),
             ("mail-per-client", parse(settings.email_rate_limit_per_client)),
         )
+        # From the signing key: no one who reads Redis can test a guessed address against a key, and
+        # every process with the same SECRET_KEY counts under the same names.
+        self._pseudonym_key = hmac.digest(settings.signing_key.encode(), b"rate-limit identifiers", "sha256")
         self._on_storage_error = on_storage_error
         self._on_refused = on_refused
         self._pool: ConnectionPool | None = None
@@ -71,6 +78,7 @@ class LoginGuard:
         """Count a login attempt, and count it as a failure until `record_success` clears the count:
         attempts sent at once cannot all pass before the first of them fails. RateLimitedError while
         the rate is exceeded or the account is locked."""
+        account, client_ip = self._pseudonym(account), self._pseudonym(client_ip)
         if not await self._fail_open(self._limiter.hit(self._failures, "login-failures", account), True):
             self._refuse(AccountLockedError(await self._retry_after(self._failures, "login-failures", account)))
         if not await self._fail_open(self._limiter.hit(self._attempts, "login-attempts", account, client_ip), True):
@@ -79,17 +87,19 @@ class LoginGuard:
 
     async def check_sending(self, address: str, client_ip: str) -> None:
         """Count an e-mail to `address` asked for by `client_ip`; RateLimitedError when either budget is spent."""
-        for (namespace, budget), identifier in zip(self._mail_budgets, (address, client_ip), strict=True):
+        identifiers = (self._pseudonym(address), self._pseudonym(client_ip))
+        for (namespace, budget), identifier in zip(self._mail_budgets, identifiers, strict=True):
             if not await self._fail_open(self._limiter.hit(budget, namespace, identifier), True):
                 raise RateLimitedError(await self._retry_after(budget, namespace, identifier))
 
     async def is_locked(self, account: str) -> bool:
         """True when the failures counted so far lock the account (the next attempt is refused)."""
-        return not await self._fail_open(self._limiter.test(self._failures, "login-failures", account), True)
+        failures = self._limiter.test(self._failures, "login-failures", self._pseudonym(account))
+        return not await self._fail_open(failures, True)
 
     async def record_success(self, account: str) -> None:
         """The attempt succeeded: forget the failures counted so far."""
-        await self._fail_open(self._limiter.clear(self._failures, "login-failures", account), None)
+        await self._fail_open(self._limiter.clear(self._failures, "login-failures", self._pseudonym(account)), None)
 
     async def reset(self) -> None:
         """Forget every attempt and failure counted so far: all lockouts and limits end."""
@@ -103,6 +113,10 @@ class LoginGuard:
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
+
+    def _pseudonym(self, identifier: str) -> str:
+        """What the counters of `identifier` (an address, an IP) are named by: the same for the same value."""
+        return hmac.digest(self._pseudonym_key, identifier.encode(), "sha256").hex()
 
     def _refuse(self, error: RateLimitedError) -> NoReturn:
         self._on_refused(error.code)

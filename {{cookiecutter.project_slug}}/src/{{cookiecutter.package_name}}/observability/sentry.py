@@ -12,16 +12,15 @@ are answered by the service and never reported."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import sentry_sdk
-from pydantic import SecretStr
 from sentry_sdk.integrations.fastapi import FastApiIntegration
 from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 from sentry_sdk.types import Event, Hint
-from sqlalchemy.engine import make_url
 
 from .. import __version__
 from ..core.request_id import current_request_id
@@ -41,7 +40,7 @@ def init_sentry(settings: Settings) -> bool:
     """Start the SDK when SENTRY_DSN is set; returns whether it did. Safe to call more than once."""
     if settings.sentry_dsn is None:
         return False
-    scrub = TextScrubber(secret_values(settings))
+    scrub = TextScrubber(settings.secret_values())
     sentry_sdk.init(
         dsn=settings.sentry_dsn.get_secret_value(),
         environment=settings.sentry_environment or settings.environment,
@@ -67,17 +66,6 @@ def report_unhandled(error: BaseException) -> None:
     sentry_sdk.capture_exception(error)
 
 
-def secret_values(settings: Settings) -> list[str]:
-    """Every secret the settings hold: SecretStr fields and the passwords inside URLs."""
-    values = []
-    for value in settings.__dict__.values():
-        if isinstance(value, SecretStr):
-            values.append(value.get_secret_value())
-        elif isinstance(value, str) and "://" in value and (password := make_url(value).password):
-            values.append(str(password))
-    return [value for value in values if value]
-
-
 def _names_only(query: str) -> str:
     """The query string's parameter names, each value filtered."""
     return urlencode([(name, FILTERED) for name, _ in parse_qsl(query, keep_blank_values=True)], safe="[]")
@@ -86,7 +74,7 @@ def _names_only(query: str) -> str:
 class TextScrubber:
     """Filters secret values and tokens out of every string of an event; runs after the SDK's scrubber."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
         self.secrets = sorted(secrets, key=len, reverse=True)  # longest first: no partial leftovers
 
     def event(self, event: Event, _hint: Hint) -> Event:

@@ -23,10 +23,20 @@ SEND_EMAIL = "mail.send_email"
 MAX_RETRY_COUNTDOWN = 600
 
 
-def create_celery(settings: Settings) -> Celery:
-    """A Celery app for `settings`; jobs read the settings from `app.conf.service_settings` and share
-    the database in `app.conf.service_database` (it connects only while a job uses it)."""
-    app = Celery(PACKAGE, broker=settings.celery_broker_url, backend=settings.celery_result_backend)
+class ServiceCelery(Celery):
+    """The service's Celery app: jobs read the settings from `app.settings` and share the database in
+    `app.database` (it connects only while a job uses it). Not in `app.conf`, which `celery inspect
+    conf`, `celery report` and Flower show: Celery hides its own secrets there, not the service's."""
+
+    settings: Settings
+    database: JobDatabase
+
+
+def create_celery(settings: Settings) -> ServiceCelery:
+    """A Celery app for `settings`."""
+    app = ServiceCelery(PACKAGE, broker=settings.celery_broker_url, backend=settings.celery_result_backend)
+    app.settings = settings
+    app.database = JobDatabase(settings)
     app.conf.update(
         include=[f"{PACKAGE}.tasks.jobs"],
         task_serializer="json",
@@ -56,8 +66,6 @@ def create_celery(settings: Settings) -> Celery:
             "purge-expired-credentials": {"task": PURGE_EXPIRED_CREDENTIALS, "schedule": crontab(minute=0)},
             "purge-expired-audit-events": {"task": PURGE_EXPIRED_AUDIT_EVENTS, "schedule": crontab(hour=3, minute=0)},
         },
-        service_settings=settings,
-        service_database=JobDatabase(settings),
     )
     return app
 

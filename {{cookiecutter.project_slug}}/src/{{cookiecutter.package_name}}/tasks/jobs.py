@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from celery import Task, shared_task, states
@@ -21,8 +21,14 @@ from ..mail import smtp
 from ..services import auth
 from ..services.audit import purge_expired_events
 from ..services.items import ItemService
-from .app import EXPORT_ITEMS, MAX_RETRY_COUNTDOWN, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_CREDENTIALS, SEND_EMAIL
-from .database import JobDatabase
+from .app import (
+    EXPORT_ITEMS,
+    MAX_RETRY_COUNTDOWN,
+    PURGE_EXPIRED_AUDIT_EVENTS,
+    PURGE_EXPIRED_CREDENTIALS,
+    SEND_EMAIL,
+    ServiceCelery,
+)
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -42,6 +48,11 @@ class IdempotentTask(Task[Any, Any]):
                 log.info("job_already_done", task=self.name)
                 return earlier.result
         return super().__call__(*args, **kwargs)
+
+
+def service_app(task: Task[Any, Any]) -> ServiceCelery:
+    """The app that runs `task`: one of create_celery's, with the service's settings and database."""
+    return cast(ServiceCelery, task.app)
 
 
 def run_in_time_limit(task: Task[Any, Any], work: Coroutine[Any, Any, T]) -> T:
@@ -68,7 +79,7 @@ def run_in_time_limit(task: Task[Any, Any], work: Coroutine[Any, Any, T]) -> T:
 
 def run_with_database(task: Task[Any, Any], work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
     """Run `work` in an event loop of its own on the jobs' engine; an unreachable database becomes a retry."""
-    database: JobDatabase = task.app.conf.service_database
+    database = service_app(task).database
     try:
         database.connect_once(lambda ping: run_in_time_limit(task, ping))
         return run_in_time_limit(task, work(database))
@@ -117,7 +128,7 @@ def purge_expired_credentials(self: Task[Any, Any]) -> dict[str, int]:
              retry_backoff=1, retry_jitter=True, max_retries=5)  # fmt: skip
 def purge_expired_audit_events(self: Task[Any, Any]) -> int:
     """Delete audit events past AUDIT_RETENTION_DAYS (beat runs it daily); returns how many."""
-    retention = timedelta(days=self.app.conf.service_settings.audit_retention_days)
+    retention = timedelta(days=service_app(self).settings.audit_retention_days)
 
     async def purge(database: Database) -> int:
         async with database.sessions() as session:
@@ -134,5 +145,5 @@ def purge_expired_audit_events(self: Task[Any, Any]) -> int:
 def send_email(self: Task[Any, Any], message: str) -> None:
     """Send a message the API composed (`message` is its `EmailMessage.as_string()`)."""
     parsed: EmailMessage = message_from_string(message, _class=EmailMessage, policy=policy.default)
-    run_in_time_limit(self, smtp.send(parsed, self.app.conf.service_settings))
+    run_in_time_limit(self, smtp.send(parsed, service_app(self).settings))
     log.info("email_sent", message_id=parsed["Message-ID"], subject=parsed["Subject"])

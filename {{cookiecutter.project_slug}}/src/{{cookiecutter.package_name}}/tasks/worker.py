@@ -52,5 +52,5 @@ def _start_worker(sender: WorkController, **_: Any) -> None:
     # still batched when the process exits.
     tracing = start_tracing(settings)
     if tracing is not None:
-        tracing.trace_statements(app.conf.service_database.engine)
+        tracing.trace_statements(app.database.engine)
 {%- endif %}
