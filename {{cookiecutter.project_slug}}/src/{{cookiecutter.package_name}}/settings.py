@@ -342,17 +342,21 @@ def _secret_key_problems(name: str, secret_key: SecretStr | None) -> list[str]:
     return []
 
 
-def _url_passwords(url: str) -> set[str]:
-    """The password in `url` as each of its readers finds it (SQLAlchemy's parser for the database;
-    the standard library's, which redis-py and kombu use, for the others), as written and decoded.
+def _url_passwords(value: str) -> set[str]:
+    """The passwords in `value`, a URL or kombu's ";"-separated list of failover URLs, as each of their
+    readers finds them (SQLAlchemy's parser for the database; the standard library's, which redis-py
+    and kombu use, for the others, in the user part or as a `?password=`), as written and decoded.
     Never raises: a URL that does not parse holds no password that anyone could use."""
     found = set()
-    with contextlib.suppress(ArgumentError, ValueError):
-        parsed = make_url(url)
-        if not (parsed.host and "@" in parsed.host):  # else it stopped at the password's own "@"
-            found.add(parsed.password or "")
-    with contextlib.suppress(ValueError):
-        found.add(urlsplit(url).password or "")
+    for url in {value, *value.split(";")}:
+        with contextlib.suppress(ArgumentError, ValueError):
+            parsed = make_url(url)
+            if not (parsed.host and "@" in parsed.host):  # else it stopped at the password's own "@"
+                found.add(parsed.password or "")
+        with contextlib.suppress(ValueError):
+            parts = urlsplit(url)
+            found.add(parts.password or "")
+            found.update(password for name, password in parse_qsl(parts.query) if name == "password")
     forms = {form for password in found for form in (password, unquote(password), quote(password, safe=""))}
     return forms - {""}
 

@@ -479,14 +479,18 @@ async def test_a_job_is_shown_without_the_values_of_its_arguments(settings: Sett
 
     before_task_publish.connect(keep, weak=False)
     jobs = JobQueue(settings)
+    message = "Follow https://app.example/reset?token=live-token-91x"
     try:
-        await jobs.enqueue(SEND_EMAIL, uuid4().hex, message="Follow https://app.example/reset?token=live-token-91x")
+        await jobs.enqueue(SEND_EMAIL, uuid4().hex, message=message)
+        # A retry is published by Celery itself, as here: with none of what the first publish said.
+        await asyncio.to_thread(jobs.celery.send_task, SEND_EMAIL, kwargs={"message": message})
     finally:
         before_task_publish.disconnect(keep)
         await jobs.close()
-    (headers,) = published
-    assert "live-token-91x" not in repr(headers)
-    assert "message" in headers["kwargsrepr"]
+    assert len(published) == 2
+    for headers in published:
+        assert "live-token-91x" not in repr(headers)
+        assert headers["kwargsrepr"] == "{'message': '<withheld>'}"
 
 
 async def test_audit_events_past_their_retention_are_purged(settings: Settings, app: FastAPI) -> None:

@@ -176,7 +176,8 @@ def test_the_repr_hides_the_passwords_of_every_url() -> None:
         database_url="postgresql+asyncpg://app:Db%40Secret91x@db.internal/app",  # pragma: allowlist secret
         redis_url="redis://:Pa@ss:SentinelRedisPass91x@127.0.0.1:6379/0",  # pragma: allowlist secret
 {%- if cookiecutter.use_celery %}
-        celery_broker_url="redis://:BrokerSecret91x@redis.internal:6379/1",  # pragma: allowlist secret
+        # kombu's failover list, the second with redis-py's query form of the password
+        celery_broker_url="redis://:BrokerSecret91x@r1:6379/1;redis://r2:6379/1?password=QuerySecret91x",
         celery_result_backend="redis://:ResultSecret91x@redis.internal:6379/2",  # pragma: allowlist secret
 {%- endif %}
         smtp_password="SmtpSecret91x",  # pragma: allowlist secret
@@ -187,6 +188,7 @@ def test_the_repr_hides_the_passwords_of_every_url() -> None:
         assert secret not in shown
 {%- if cookiecutter.use_celery %}
     assert "BrokerSecret91x" not in shown
+    assert "QuerySecret91x" not in shown
     assert "ResultSecret91x" not in shown
 {%- endif %}
 

@@ -21,6 +21,7 @@ PURGE_EXPIRED_AUDIT_EVENTS = "audit.purge_expired_events"
 SEND_EMAIL = "mail.send_email"
 # The longest countdown before a job's retry, in seconds: send_email's backoff cap, and Celery's default.
 MAX_RETRY_COUNTDOWN = 600
+WITHHELD = "<withheld>"  # how Celery's tools show each argument of a job
 
 
 class ServiceCelery(Celery):
@@ -85,10 +86,18 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
 
 
 @before_task_publish.connect(weak=False, dispatch_uid="service-request-id-out")
-def _stamp_message(headers: dict[str, Any], **_: Any) -> None:
-    """The request that enqueued a job, and when: the worker logs with that id and measures queue time."""
+def _stamp_message(headers: dict[str, Any], body: Any, **_: Any) -> None:
+    """The request that enqueued a job, and when: the worker logs with that id and measures queue time.
+
+    And the arguments' names only, for what `celery inspect`, task events and Flower show: a value
+    may be secret (a mail with a live reset link). Here, not at `send_task`: a retry is published
+    anew, without what the first publish said. The worker gets the arguments themselves.
+    """
     headers.setdefault("request_id", current_request_id())
     headers.setdefault("enqueued_at", time.time())
+    args, kwargs, _ = body  # Celery's message protocol 2
+    headers["argsrepr"] = repr([WITHHELD] * len(args))
+    headers["kwargsrepr"] = repr(dict.fromkeys(kwargs, WITHHELD))
 
 
 @task_prerun.connect(weak=False, dispatch_uid="service-request-id-in")

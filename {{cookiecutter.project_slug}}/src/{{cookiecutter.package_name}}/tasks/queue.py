@@ -16,7 +16,6 @@ from .app import create_celery
 
 # One quick retry, then the caller gets 503: a request never waits long for a dead broker.
 PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
-WITHHELD = "<withheld>"
 
 
 class JobQueueUnavailableError(DependencyUnavailableError):
@@ -76,9 +75,4 @@ class JobQueue:
         await asyncio.to_thread(self.celery.close)
 
     def _publish(self, name: str, task_id: str, arguments: dict[str, Any]) -> None:
-        # `celery inspect`, task events and Flower show a job's arguments as `kwargsrepr` says: names
-        # only, as a value may be secret (a message with a live reset link). The worker gets them all.
-        shown = repr(dict.fromkeys(arguments, WITHHELD))
-        self.celery.send_task(
-            name, kwargs=arguments, kwargsrepr=shown, task_id=task_id, retry=True, retry_policy=PUBLISH_RETRY_POLICY
-        )
+        self.celery.send_task(name, kwargs=arguments, task_id=task_id, retry=True, retry_policy=PUBLISH_RETRY_POLICY)

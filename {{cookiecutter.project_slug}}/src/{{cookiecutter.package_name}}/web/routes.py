@@ -143,7 +143,7 @@ async def complete_login(
 
 def signed_in(context: AppContext, tokens: IssuedTokens) -> Response:
     response = redirect("/items")
-    start_session(response, context, tokens.access_token, tokens.expires_in)
+    start_session(response, context, tokens.access_token)
     return response
 
 

@@ -73,8 +73,10 @@ async def signed_in_admin(user: SignedInUser) -> Principal:
 SignedInAdmin = Annotated[Principal, Depends(signed_in_admin)]
 
 
-def start_session(response: Response, context: AppContext, access_token: str, lifetime_seconds: int) -> None:
-    _set_cookie(response, context, SESSION_COOKIE, access_token, max_age=lifetime_seconds, samesite="lax")
+def start_session(response: Response, context: AppContext, access_token: str) -> None:
+    # No Max-Age: the token inside expires by itself. A cookie that expired with it would vanish, and
+    # the next page could not say that the session ended (or that the form just sent was not saved).
+    _set_cookie(response, context, SESSION_COOKIE, access_token, max_age=None, samesite="lax")
 
 
 def end_session(response: Response, context: AppContext) -> None:
