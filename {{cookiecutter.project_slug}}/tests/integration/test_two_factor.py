@@ -188,6 +188,23 @@ async def test_an_older_code_is_refused_after_a_newer_one(client: AsyncClient, e
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("steps_off", "status"),
+    [(-2, 401), (-1, 200), (1, 200), (2, 401)],
+    ids=["two steps behind", "one step behind", "one step ahead", "two steps ahead"],
+)
+async def test_a_code_one_step_off_the_clock_is_accepted_and_two_steps_off_is_refused(
+    client: AsyncClient, enrolled: Enrolled, steps_off: int, status: int
+) -> None:
+    for _ in range(3):
+        enrolled.clock.advance()  # so that no step tried is the enrolment's or older: not a replay
+    code = pyotp.TOTP(enrolled.secret).at(enrolled.clock.now + timedelta(seconds=30 * steps_off))
+
+    response = await second_step(client, enrolled, code)
+
+    assert response.status_code == status
+
+
 async def test_a_recovery_code_logs_in_once(client: AsyncClient, enrolled: Enrolled) -> None:
     code = enrolled.recovery_codes[0]
     first = await second_step(client, enrolled, code)
