@@ -14,7 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import AccountToken, AuditEvent, User, utc_now
+from {{ cookiecutter.package_name }}.db.models import (
+    AccountToken,
+    AuditEvent,
+    User,
+    utc_now,
+)
 from {{ cookiecutter.package_name }}.db.repositories import UserRepository
 from {{ cookiecutter.package_name }}.settings import Settings
 
