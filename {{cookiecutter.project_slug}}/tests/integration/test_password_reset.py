@@ -14,7 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import InterfaceError
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import AccountToken, AuditEvent, utc_now
+from {{ cookiecutter.package_name }}.db.models import (
+    AccountToken,
+    AuditEvent,
+    User,
+    utc_now,
+)
 from {{ cookiecutter.package_name }}.db.repositories import UserRepository
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -47,6 +52,12 @@ async def reset_link_token(client: AsyncClient, mailbox: Mailbox, email: str) ->
     return token_from(mailbox.last_to(email))
 
 
+async def set_active(app_context: AppContext, email: str, is_active: bool) -> None:
+    async with app_context.database.sessions() as session:
+        await session.execute(update(User).where(User.email == email).values(is_active=is_active))
+        await session.commit()
+
+
 async def test_a_reset_sets_the_new_password_and_ends_every_session(
     client: AsyncClient, account: Account, mailbox: Mailbox, settings: Settings
 ) -> None:
@@ -75,6 +86,17 @@ async def test_known_and_unknown_addresses_get_the_same_answer(
     assert (known.status_code, known.content) == (unknown.status_code, unknown.content)
     assert known.status_code == 202
     assert reset_mails_to(mailbox) == [account.email]
+
+
+async def test_a_deactivated_account_gets_no_reset_link(
+    client: AsyncClient, account: Account, mailbox: Mailbox, app_context: AppContext
+) -> None:
+    await set_active(app_context, account.email, False)
+
+    response = await client.post(RESET, json={"email": account.email})
+
+    assert response.status_code == 202  # the answer every address gets
+    assert reset_mails_to(mailbox) == []
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known-address", "unknown-address"])
@@ -171,6 +193,20 @@ async def test_an_expired_link_is_refused(
     response = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
 
     assert response.status_code == 400
+    await log_in(client, account.email, PASSWORD)  # unchanged
+
+
+async def test_a_link_of_an_account_deactivated_since_is_refused(
+    client: AsyncClient, account: Account, mailbox: Mailbox, app_context: AppContext
+) -> None:
+    token = await reset_link_token(client, mailbox, account.email)
+    await set_active(app_context, account.email, False)
+
+    response = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_token"
+    await set_active(app_context, account.email, True)
     await log_in(client, account.email, PASSWORD)  # unchanged
 
 

@@ -131,6 +131,14 @@ async def test_the_export_job_runs_end_to_end_in_a_real_worker(
     assert (await finished(client, account, task_id))["state"] == "SUCCESS"
 
 
+async def test_a_job_of_a_user_whose_id_starts_with_yours_is_not_found(client: AsyncClient, account: Account) -> None:
+    # A job's owner is the id before its dash: user 1 must not read user 10's job.
+    user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
+    response = await client.get(f"/api/v1/tasks/{user_id}0-{uuid4().hex}", headers=account.headers)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
 @pytest.mark.usefixtures("worker")
 # A TimeoutError of the job's own (not its time limit) is a transient failure too.
 @pytest.mark.parametrize("error", [ConnectionRefusedError("database restarting"), TimeoutError("connect timed out")])

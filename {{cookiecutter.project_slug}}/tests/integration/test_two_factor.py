@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +14,7 @@ from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import select
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import AuditEvent, User
+from {{ cookiecutter.package_name }}.db.models import AuditEvent, RecoveryCode, User
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import (
@@ -186,6 +187,23 @@ async def test_an_older_code_is_refused_after_a_newer_one(client: AsyncClient, e
     response = await second_step(client, enrolled, older)
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("steps_off", "status"),
+    [(-2, 401), (-1, 200), (1, 200), (2, 401)],
+    ids=["two steps behind", "one step behind", "one step ahead", "two steps ahead"],
+)
+async def test_a_code_one_step_off_the_clock_is_accepted_and_two_steps_off_is_refused(
+    client: AsyncClient, enrolled: Enrolled, steps_off: int, status: int
+) -> None:
+    for _ in range(3):
+        enrolled.clock.advance()  # so that no step tried is the enrolment's or older: not a replay
+    code = pyotp.TOTP(enrolled.secret).at(enrolled.clock.now + timedelta(seconds=30 * steps_off))
+
+    response = await second_step(client, enrolled, code)
+
+    assert response.status_code == status
 
 
 async def test_a_recovery_code_logs_in_once(client: AsyncClient, enrolled: Enrolled) -> None:
@@ -374,6 +392,16 @@ async def test_the_secret_is_encrypted_at_rest_and_codes_stay_out_of_the_audit_l
     assert expected <= actions
     for event in events:
         assert not any(secret in repr(vars(event)) for secret in (code, enrolled.secret, *enrolled.recovery_codes))
+
+
+async def test_only_the_sha256_hashes_of_the_recovery_codes_are_stored(
+    enrolled: Enrolled, app_context: AppContext
+) -> None:
+    async with app_context.database.sessions() as session:
+        stored = (await session.scalars(select(RecoveryCode.code_hash))).all()
+    # Of the code without its dashes, so that a code typed without them matches.
+    expected = [hashlib.sha256(code.replace("-", "").encode()).hexdigest() for code in enrolled.recovery_codes]
+    assert sorted(stored) == sorted(expected)
 
 
 async def test_after_the_encryption_key_changed_codes_fail_and_recovery_codes_still_log_in(

@@ -17,14 +17,15 @@ import pytest
 {%- if cookiecutter.use_sentry %}
 import sentry_sdk
 {%- endif %}
-from fastapi import Response
+from fastapi import FastAPI, Response
 from httpx import ASGITransport, AsyncClient
 from httpx import Response as HttpResponse
+from starlette.routing import Mount
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.web import routes
+from {{ cookiecutter.package_name }}.web import MOUNT_PATH, routes
 from {{ cookiecutter.package_name }}.web.session import start_session
 
 from ..support import CLIENT_ADDRESS, PASSWORD, PUBLIC_ADDRESSES, WRONG_PASSWORD, Account
@@ -55,6 +56,21 @@ async def user_id_of(client: AsyncClient, admin: Account, email: str) -> int:
     response = await client.get("/api/v1/admin/users", params={"email_prefix": email}, headers=admin.headers)
     (user,) = response.json()
     return int(user["id"])
+
+
+def ui_pages(app: FastAPI) -> set[tuple[str, str]]:
+    """The UI's (method, path) pairs, path parameters in braces, as its routers declare them."""
+    (web,) = (route.app for route in app.routes if isinstance(route, Mount) and route.path == MOUNT_PATH)
+    assert isinstance(web, FastAPI)
+    # The UI publishes no document, but FastAPI can still describe its routes.
+    return {(method, path) for path, methods in web.openapi()["paths"].items() for method in methods}
+
+
+def address_of(path: str) -> str:
+    """The address of a UI path, with a well-formed id for each path parameter."""
+    for name, value in {"{item_id}": "1", "{user_id}": "1", "{session_id}": "0" * 32}.items():
+        path = path.replace(name, value)
+    return MOUNT_PATH + path
 
 
 async def create(client: AsyncClient, title: str, description: str = "") -> int:
@@ -105,13 +121,19 @@ async def test_the_start_page_sends_visitors_to_log_in_and_users_to_their_items(
     assert (await client.get("/ui/")).headers["location"] == "/ui/items"
 
 
-async def test_form_posts_without_the_csrf_token_are_refused(client: AsyncClient) -> None:
-    await client.get("/ui/login")  # the browser has a CSRF cookie, the forged form does not know it
-    for token in ({}, {"csrf_token": "forged"}):
-        response = await client.post("/ui/signup", data={"email": EMAIL, "password": PASSWORD, **token})
-        assert response.status_code == 403
-        assert "Reload the page and try again" in response.text
-    assert (await client.post("/ui/logout", data={})).status_code == 403  # the field is required too
+async def test_every_form_post_without_the_csrf_token_is_refused(
+    client: AsyncClient, app: FastAPI, verified_admin: Account
+) -> None:
+    # Signed in as an admin with a confirmed address, so that every form gets past who may post it to
+    # its token check. The browser has a CSRF cookie, the forged form does not know it.
+    await post_form(client, "/ui/login", email=verified_admin.email, password=PASSWORD)
+    forms = [path for method, path in ui_pages(app) if method == "post"]
+    assert {"/logout", "/forgot-password", "/account/delete", "/admin/users/{user_id}/delete"} <= set(forms)
+    for path in forms:
+        for token in ({}, {"csrf_token": "forged"}):  # the field is required too
+            response = await client.post(address_of(path), data=token)
+            assert response.status_code == 403, path
+            assert "Reload the page and try again" in response.text, path
 
 
 async def test_sign_up_reports_each_problem_next_to_its_field(client: AsyncClient) -> None:

@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from httpx import Response as HttpResponse
 from sqlalchemy import func, select, update
-from starlette.routing import Mount
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import (
@@ -26,11 +25,10 @@ from {{ cookiecutter.package_name }}.db.models import (
     utc_now,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.web import MOUNT_PATH
 
 from ..support import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
 from .test_two_factor import enrol
-from .test_web import EMAIL, TOO_SHORT, post_form, sign_up_and_log_in, user_id_of
+from .test_web import EMAIL, TOO_SHORT, address_of, post_form, sign_up_and_log_in, ui_pages, user_id_of
 
 INVALID_LINK = "This link is invalid, expired or already used."
 NEW_EMAIL = "grace@example.org"
@@ -83,19 +81,12 @@ PAGES: dict[tuple[str, str], str] = {
 
 
 def test_every_page_has_a_decided_access(app: FastAPI) -> None:
-    (web,) = (route.app for route in app.routes if isinstance(route, Mount) and route.path == MOUNT_PATH)
-    assert isinstance(web, FastAPI)
-    # The UI publishes no document, but FastAPI can still describe its routes.
-    pages = {(method, path) for path, methods in web.openapi()["paths"].items() for method in methods}
-    assert pages == set(PAGES)
+    assert ui_pages(app) == set(PAGES)
 
 
 @pytest.mark.parametrize(("method", "path"), [page for page, access in PAGES.items() if access != "public"])
 async def test_a_visitor_is_sent_to_log_in(client: AsyncClient, method: str, path: str) -> None:
-    ids = {"{item_id}": "1", "{user_id}": "1", "{session_id}": "0" * 32}
-    for name, value in ids.items():
-        path = path.replace(name, value)
-    response = await client.request(method, MOUNT_PATH + path)
+    response = await client.request(method, address_of(path))
     assert response.status_code == 303
     assert response.headers["location"] == "/ui/login"
 
