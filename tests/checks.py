@@ -7,6 +7,7 @@ import fnmatch
 import json
 import re
 import subprocess
+import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping
 from functools import cache, lru_cache
@@ -181,6 +182,32 @@ def ci_shell_problems(project: Path, shellcheck: str) -> list[str]:
                     f".gitlab-ci.yml {job_name} {key}: {finding}" for finding in _shellcheck(shellcheck, "sh", script)
                 ]
     return problems
+
+
+def workflow_security_problems(project: Path, zizmor: str) -> list[str]:
+    """zizmor's findings in the GitHub workflows (its offline audits, default persona): template
+    injection, unpinned actions, credentials left in the checkout, cache poisoning and the like."""
+    problems = []
+    for workflow in sorted((project / ".github" / "workflows").glob("*.yml")):
+        problems += _zizmor(zizmor, workflow.name, workflow.read_text(encoding="utf-8"))
+    return problems
+
+
+@lru_cache(maxsize=256)
+def _zizmor(zizmor: str, name: str, text: str) -> tuple[str, ...]:
+    with tempfile.TemporaryDirectory() as folder:
+        workflow = Path(folder) / name
+        workflow.write_text(text, encoding="utf-8")
+        command = [zizmor, "--offline", "--no-progress", "--format", "json", str(workflow)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if not result.stdout.startswith("["):  # zizmor itself failed: show why
+        return (f"{name}: zizmor exited with {result.returncode}: {result.stderr.strip()}",)
+    problems = []
+    for finding in json.loads(result.stdout):
+        primary = next(place for place in finding["locations"] if place["symbolic"]["kind"] == "Primary")
+        line = primary["concrete"]["location"]["start_point"]["row"] + 1
+        problems.append(f"{name}:{line} {finding['ident']}: {primary['symbolic']['annotation']}")
+    return tuple(problems)
 
 
 def _flatten(lines: str | list[Any]) -> Iterator[str]:

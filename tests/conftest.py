@@ -46,6 +46,11 @@ def hadolint() -> str:
     return tool_path("hadolint")
 
 
+@pytest.fixture(scope="session")
+def zizmor() -> str:
+    return tool_path("zizmor")
+
+
 def bake_ok(cookies: Any, answers: dict[str, Any]) -> Path:
     """Bake with these answers and return the project folder, failing with cookiecutter's error."""
     result = cookies.bake(extra_context=answers)

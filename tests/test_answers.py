@@ -24,6 +24,7 @@ from .checks import (
     ruff_problems,
     text_files,
     unrendered_jinja,
+    workflow_security_problems,
 )
 from .conftest import bake_ok
 from .hook_modules import pre_gen
@@ -93,12 +94,14 @@ HOSTILE_NAMES = [
     "Zoë's Ünïcödé Sérvice — 東京",
     "Weird {{ '{{' }} name }} {% raw %}",
     "Tabs\tand\\nbackslash-n",
+    # Renders as a GitHub expression, which would run in a CI step if a workflow put it in `run`.
+    "${{ '{{' }} github.event.head_commit.message }} $(id)",
 ]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_hostile_but_legal_answers_render_valid_files(
-    cookies: Any, ruff: str, shellcheck: str, hadolint: str, name: str
+    cookies: Any, ruff: str, shellcheck: str, hadolint: str, zizmor: str, name: str
 ) -> None:
     answers = {**FAST, **ALL_ON, "project_name": name, "description": name, "author_name": name,
                "project_slug": "hostile", "package_name": "hostile"}  # fmt: skip
@@ -109,6 +112,7 @@ def test_hostile_but_legal_answers_render_valid_files(
     assert parse_problems(texts) == []
     assert ruff_problems(project, ruff) == []
     assert ci_shell_problems(project, shellcheck) == []
+    assert workflow_security_problems(project, zizmor) == []
     assert dockerfile_problems(project, hadolint) == []
 
 

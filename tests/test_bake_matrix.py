@@ -25,6 +25,7 @@ from .checks import (
     ruff_problems,
     text_files,
     unrendered_jinja,
+    workflow_security_problems,
 )
 from .conftest import bake_ok
 from .variants import all_combinations, pairwise_combinations, variant_id
@@ -36,7 +37,7 @@ PAIRWISE = [{**answers, "init_git": False, "install_pre_commit": False} for answ
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=[variant_id(answers) for answers in COMBINATIONS])
 def test_combination_renders_clean_project(
-    tmp_path: Path, ruff: str, shellcheck: str, hadolint: str, answers: dict[str, Any]
+    tmp_path: Path, ruff: str, shellcheck: str, hadolint: str, zizmor: str, answers: dict[str, Any]
 ) -> None:
     project = renderer().write(answers, tmp_path)
     answers = {**answers, "package_name": "orders_service"}
@@ -47,6 +48,7 @@ def test_combination_renders_clean_project(
     problems += ruff_problems(project, ruff) + env_file_problems(project)
     problems += readme_tree_problems(project)
     problems += ci_shell_problems(project, shellcheck) + dockerfile_problems(project, hadolint)
+    problems += workflow_security_problems(project, zizmor)
 
     assert problems == []
 

@@ -12,6 +12,7 @@ from .checks import (
     parse_problems,
     readme_tree_problems,
     text_files,
+    workflow_security_problems,
 )
 from .conftest import bake_ok
 from .variants import option_space
@@ -103,6 +104,23 @@ def test_shell_in_the_ci_files_is_checked(cookies: Any, shellcheck: str) -> None
     assert ci_shell_problems(project, shellcheck) == [
         "extra.yml copy 'Copy': note: Double quote to prevent globbing and word splitting. [SC2086]",
         ".gitlab-ci.yml check script: warning: In POSIX sh, [[ ]] is undefined. [SC3010]",
+    ]
+
+
+def test_a_workflow_security_finding_is_reported(cookies: Any, zizmor: str) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    assert workflow_security_problems(project, zizmor) == []
+
+    (project / ".github" / "workflows" / "extra.yml").write_text(
+        "on: push\npermissions: {}\njobs:\n  greet:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v5\n        with:\n          persist-credentials: false\n"
+        '      - run: echo "${{ github.event.head_commit.message }}"\n',
+        encoding="utf-8",
+    )
+
+    assert workflow_security_problems(project, zizmor) == [
+        "extra.yml:10 template-injection: may expand into attacker-controllable code",
+        "extra.yml:7 unpinned-uses: action is not pinned to a hash (required by blanket policy)",
     ]
 
 
