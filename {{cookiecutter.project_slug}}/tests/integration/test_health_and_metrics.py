@@ -162,6 +162,27 @@ async def test_metrics_use_route_templates_and_status_classes(client: AsyncClien
     assert 'db_pool_connections{state="limit"}' in text
 
 
+@pytest.mark.own_app  # counts from zero
+async def test_methods_outside_http_s_own_are_counted_as_other(client: AsyncClient) -> None:
+    for method in ("PROPFIND", "M-SEARCH", "BREW"):
+        await client.request(method, "/api/v1/items/12345")
+    text = (await client.get("/metrics")).text
+    item = 'handler="/api/v1/items/{item_id:int}"'
+    assert "http_requests_total{" + item + ',method="other",status="4xx"} 3.0' in text
+    assert not any(method in text for method in ("PROPFIND", "M-SEARCH", "BREW"))
+
+
+@pytest.mark.own_app  # counts from zero
+async def test_a_route_s_first_answer_starts_its_other_status_classes_at_zero(client: AsyncClient) -> None:
+    """So rate() counts the first 5xx of a route that has answered before: it sees no increase into a first sample."""
+    await client.get("/api/v1/items/12345")
+    text = (await client.get("/metrics")).text
+    item = 'handler="/api/v1/items/{item_id:int}",method="GET"'
+    assert "http_requests_total{" + item + ',status="4xx"} 1.0' in text
+    for status_class in ("2xx", "3xx", "5xx"):
+        assert "http_requests_total{" + item + f',status="{status_class}"}} 0.0' in text
+
+
 @pytest.mark.own_app  # adds a route, counts from zero
 async def test_a_crash_is_counted_as_a_5xx_of_its_route(app: FastAPI, client: AsyncClient) -> None:
     async def crash() -> None:

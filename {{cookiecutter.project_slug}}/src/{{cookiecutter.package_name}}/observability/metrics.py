@@ -32,6 +32,10 @@ from ..services.audit import Action, Outcome
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client in every process
 EMAIL_OUTCOMES = ("sent", "failed", {% if cookiecutter.use_celery %}"queued", {% endif %}"logged")
 HTTP_LABELS = ("handler", "method", "status")
+# Any other method (the server passes on whatever token a client sends: PROPFIND, M-SEARCH, ...)
+# is counted as "other", so anonymous clients cannot add series without bound.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -48,6 +52,7 @@ class Metrics:
         # paths, the docs page, static files), method and status class ("2xx"), so raw paths
         # never become label values.
         self.requests = Counter("http_requests_total", "HTTP requests answered", HTTP_LABELS, registry=self.registry)
+        self._routes_seen: set[tuple[str, str]] = set()
         self.request_duration = Histogram(
             "http_request_duration_seconds",
             "Time from a request's arrival to the end of its response",
@@ -107,6 +112,13 @@ class Metrics:
         app.add_middleware(RequestMetricsMiddleware, metrics=self)
 
     def observe_request(self, handler: str, method: str, status: int, seconds: float) -> None:
+        method = method if method in HTTP_METHODS else "other"
+        if (handler, method) not in self._routes_seen:
+            # A route's other status classes start at zero with its first answer: rate() sees no
+            # increase into a series' first sample, so a first 5xx would otherwise go uncounted.
+            self._routes_seen.add((handler, method))
+            for status_class in STATUS_CLASSES:
+                self.requests.labels(handler, method, status_class)
         labels = (handler, method, f"{status // 100}xx")
         self.requests.labels(*labels).inc()
         self.request_duration.labels(*labels).observe(seconds)
