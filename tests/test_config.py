@@ -45,6 +45,28 @@ def test_config_file_applies_organisation_defaults(tmp_path: Path) -> None:
     assert not (project / ".github").exists()
 
 
+def test_a_default_cookiecutter_cannot_use_is_ignored_with_every_one_after_it(tmp_path: Path) -> None:
+    """What README.md warns platform teams of: cookiecutter warns, then generates without them."""
+    config = {
+        "default_context": {"license": "Proprietary", "python_version": 3.12, "ci": "gitlab"},  # 3.12 unquoted
+        "replay_dir": str(tmp_path / "replay"),
+        "cookiecutters_dir": str(tmp_path / "cookiecutters"),
+    }
+    config_file = tmp_path / "org.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")  # in the order written
+
+    result = cookiecutter(tmp_path, "--no-input", "--config-file", str(config_file), "-o", str(tmp_path / "out"),
+                          str(TEMPLATE_DIR), "project_name=Refunds", *FAST)  # fmt: skip
+
+    assert "Invalid default received" in result.stderr
+    assert "Generated refunds: FastAPI service, sqlite, GitHub Actions" in result.stdout + result.stderr
+    answers = json.loads((tmp_path / "replay" / f"{TEMPLATE_DIR.name}.json").read_text(encoding="utf-8"))[
+        "cookiecutter"
+    ]
+    assert answers["license"] == "Proprietary"  # before the bad value
+    assert (answers["python_version"], answers["ci"]) == ("3.14", "github")  # the bad value and the one after it
+
+
 def test_replay_generates_the_same_project_again(tmp_path: Path) -> None:
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump({"replay_dir": str(tmp_path / "replay")}), encoding="utf-8")

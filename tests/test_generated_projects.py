@@ -18,7 +18,12 @@ from typing import Any
 
 import pytest
 
-from .checks import installed_import_names, unrefused_import_names
+from .checks import (
+    installed_distribution_names,
+    installed_import_names,
+    unrefused_distribution_names,
+    unrefused_import_names,
+)
 from .conftest import bake_ok
 from .services import create_database, postgres_server, redis_server
 from .variants import TEMPLATE_DIR, option_space, pairwise_combinations, variant_id
@@ -106,6 +111,8 @@ def test_generated_project_passes_its_own_gates(
         run_gate(project, env, "make", "test")
         unrefused = unrefused_import_names(installed_import_names(project))
         assert unrefused == [], f"add {unrefused} to DEPENDENCY_IMPORT_NAMES in hooks/pre_gen_project.py"
+        unrefused = unrefused_distribution_names(installed_distribution_names(project))
+        assert unrefused == [], f"add {unrefused} to DEPENDENCY_DISTRIBUTIONS in hooks/pre_gen_project.py"
         for target in COMMON_GATES:
             run_gate(project, env, "make", target)
         for toggle, target in MODULE_GATES.items():

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .checks import PROJECT_TEMPLATE_DIR, manifest_features, unrefused_import_names
+from .checks import PROJECT_TEMPLATE_DIR, manifest_features, unrefused_distribution_names, unrefused_import_names
 from .conftest import bake_ok
 from .hook_modules import post_gen, pre_gen
 from .variants import option_space, optional_modules
@@ -84,12 +84,29 @@ def test_kubernetes_limits_the_slug_to_what_its_names_allow() -> None:
         ("owner", "group:Default/orders", "owner 'group:Default/orders'"),
         ("system", "shop-", "system 'shop-' is not a Backstage entity reference"),
         ("use_sentry", "maybe", "use_sentry must be true or false, not 'maybe'"),
+        ("project_slug", "pyjwt", "project_slug 'pyjwt' is the name of a library the project installs"),
+        ("project_slug", "python-dotenv", "project_slug 'python-dotenv' is the name of a library the project"),
     ],
 )
 def test_each_bad_answer_gives_one_clear_problem(key: str, value: Any, expected: str) -> None:
     problems = pre_gen.validate({**VALID, key: value})
     assert len(problems) == 1
     assert expected in problems[0]
+
+
+def test_a_name_without_letters_or_digits_is_one_problem_that_says_what_to_answer() -> None:
+    # What cookiecutter.json derives from such a name.
+    problems = pre_gen.validate({**VALID, "project_name": "!!!", "project_slug": "-", "package_name": "_"})
+    assert problems == [
+        "project_name '!!!' has no letters or digits to make the folder and package names of:"
+        " answer project_slug=... and package_name=... too"
+    ]
+
+
+def test_the_installed_libraries_check_names_each_distribution_the_hook_accepts() -> None:
+    # The slow tier runs this check on every installed variant's .venv; here, on names we choose.
+    distribution_names = {"pyjwt", "fastapi", "left-pad", "types-pyyaml", "_private", "zope-interface"}
+    assert unrefused_distribution_names(distribution_names) == ["left-pad", "zope-interface"]
 
 
 def test_the_installed_libraries_check_names_each_import_name_the_hook_accepts() -> None:
