@@ -174,6 +174,23 @@ def test_session_cookies_are_secure_in_production(settings_factory: Callable[...
     assert "Secure" in response.headers["set-cookie"]
 
 
+async def test_an_internationalised_address_logs_in_as_a_browser_sends_it(client: AsyncClient) -> None:
+    """Chromium sends a type=email field with the domain in punycode; the account stores it in Unicode."""
+    typed = "grace@xn--bcher-kva.example"
+    assert (await post_form(client, "/ui/signup", email=typed, password=PASSWORD)).status_code == 303
+    response = await post_form(client, "/ui/login", email=typed, password=PASSWORD)
+    assert response.headers["location"] == "/ui/items"
+    assert "Signed in as <strong>grace@bücher.example</strong>" in (await client.get("/ui/items")).text
+
+
+async def test_sign_up_refuses_an_address_with_an_encoded_word(client: AsyncClient) -> None:
+    """Mail programs decode "=?utf-8?q?mallory?=" in the To header: the link would reach mallory@example.com."""
+    response = await post_form(client, "/ui/signup", email="=?utf-8?q?mallory?=@example.com", password=PASSWORD)
+    assert response.status_code == 422
+    assert 'id="email-error"' in response.text
+    assert "read it as an encoded word" in response.text
+
+
 async def test_a_bad_login_says_so(client: AsyncClient) -> None:
     await post_form(client, "/ui/signup", email=EMAIL, password=PASSWORD)
     response = await post_form(client, "/ui/login", email=EMAIL, password=WRONG_PASSWORD)

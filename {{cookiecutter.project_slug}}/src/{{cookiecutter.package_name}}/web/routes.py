@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from ..api.deps import Audit, Auth, Context, ItemId, Items, RecoveryMails, Session, client_ip
-from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration, TwoFactorCode
+from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration, TwoFactorCode, login_email
 from ..context import AppContext
 from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredentialsError, RateLimitedError
 from ..db.models import MAX_ID
@@ -96,7 +96,7 @@ async def login(
     csrf_token: FormText = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    email = email.strip().lower()
+    email = login_email(email)
     try:
         outcome = await auth.login(email, password, client_ip(request), refreshable=False)
     except AuthenticationError as error:

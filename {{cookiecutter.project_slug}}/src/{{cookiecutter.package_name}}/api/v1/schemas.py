@@ -6,7 +6,17 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from ...core.password_policy import MAX_LENGTH, MIN_LENGTH, password_problem
@@ -25,7 +35,33 @@ EXAMPLE_PASSWORD = "a long and unusual passphrase"  # noqa: S105  # nosec B105  
 EXAMPLE_NEW_PASSWORD = "another long passphrase"  # noqa: S105  # nosec B105  # pragma: allowlist secret
 EXAMPLE_TOKEN = "eyJhbGciOi..."  # noqa: S105  # nosec B105
 BEARER: Final = "bearer"  # the OAuth2 token type
-Email = Annotated[EmailStr, AfterValidator(str.lower)]
+
+
+def _mailable(address: str) -> str:
+    # Mail libraries decode a MIME encoded word ("=?utf-8?q?mallory?=") in the To header, so such
+    # an address would get its links delivered to another mailbox.
+    if "=?" in address:
+        raise ValueError('E-mail address must not contain "=?" (mail programs read it as an encoded word)')
+    return address.lower()
+
+
+# email-validator normalises the address: an internationalised domain to Unicode (from punycode,
+# full-width characters folded), the local part to NFC. Then it is lower-cased: one account per mailbox.
+Email = Annotated[EmailStr, AfterValidator(_mailable)]
+_EMAIL: Final = TypeAdapter(Email)
+
+
+def login_email(typed: str) -> str:
+    """The address as registration stored it, whatever form the login sent: a browser's type=email
+    field sends an internationalised domain in punycode, some keyboards decomposed accents (NFD).
+    Text that is no (acceptable) address is only stripped and lower-cased: the login then fails as
+    for an unknown account, or finds one registered before a rule was added."""
+    try:
+        return _EMAIL.validate_python(typed.strip())
+    except ValidationError:
+        return typed.strip().lower()
+
+
 Password = Annotated[
     str,
     AfterValidator(_acceptable_password),
