@@ -10,7 +10,9 @@ from datetime import timedelta
 import pytest
 from fastapi import BackgroundTasks, FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import text, update
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.context import AppContext
@@ -125,6 +127,33 @@ async def test_register_refuses_an_address_with_an_encoded_word(
     assert error["details"][0]["loc"] == ["body", "email"]  # type: ignore[index]
     assert '"=?"' in error["details"][0]["msg"]  # type: ignore[index]
     assert mailbox.messages == []
+
+
+async def test_a_password_is_the_same_whether_accents_are_composed_or_not(client: AsyncClient) -> None:
+    composed = unicodedata.normalize("NFC", "crème brûlée à la carte")
+    status, _ = await register(client, "chef@example.com", composed)
+    assert status == 201
+    await log_in(client, "chef@example.com", unicodedata.normalize("NFD", composed))
+    await log_in(client, "chef@example.com", composed)
+
+
+async def test_a_hash_of_a_password_stored_before_normalising_still_logs_in_and_is_replaced(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    decomposed = unicodedata.normalize("NFD", "crème brûlée à la carte")
+    # What an earlier release stored: the hash of the password as typed.
+    hashed_as_typed = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),)).hash(decomposed)
+    async with app_context.database.sessions() as session:
+        await session.execute(update(User).values(password_hash=hashed_as_typed))
+        await session.commit()
+
+    await log_in(client, account.email, decomposed)
+
+    async with app_context.database.sessions() as session:
+        stored = (await session.execute(select(User.password_hash))).scalar_one()
+    assert stored != hashed_as_typed
+    assert PasswordHash((Argon2Hasher(),)).verify(unicodedata.normalize("NFKC", decomposed), stored)
+    await log_in(client, account.email, unicodedata.normalize("NFC", decomposed))  # the form others type
 
 
 @pytest.mark.parametrize(("email", "password"), [("ada@example.com", WRONG_PASSWORD), ("nobody@example.com", PASSWORD)])
