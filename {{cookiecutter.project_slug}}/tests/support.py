@@ -75,6 +75,11 @@ async def log_in(client: AsyncClient, email: str, password: str = PASSWORD) -> d
     return tokens
 
 
+def full_width(text: str) -> str:
+    """ASCII letters and digits as their full-width forms (U+FF01 on), as East Asian keyboards type them."""
+    return "".join(chr(ord(character) + 0xFEE0) for character in text)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

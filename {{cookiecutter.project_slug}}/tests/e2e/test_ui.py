@@ -58,6 +58,16 @@ def test_sign_up_then_log_in(page: Page) -> None:
     expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
 
 
+def test_an_internationalised_address_signs_up_and_logs_in(page: Page) -> None:
+    """Chromium sends a type=email field with the domain in punycode; the account stores it in Unicode."""
+    email = f"user-{uuid.uuid4().hex[:12]}@bücher.example"
+    sign_up(page, email)
+    expect(page.get_by_role("status")).to_contain_text("Your account is ready")
+    log_in(page, email)
+    expect(page).to_have_url(re.compile(r"/ui/items$"))
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+
+
 def test_sign_up_explains_what_is_wrong(page: Page) -> None:
     sign_up(page, "not-an-address", "short")
     alert = page.get_by_role("alert")

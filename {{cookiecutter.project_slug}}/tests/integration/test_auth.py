@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
 from fastapi import BackgroundTasks, FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import text, update
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.context import AppContext
@@ -24,7 +27,17 @@ from {{ cookiecutter.package_name }}.services.auth import AuthService
 from {{ cookiecutter.package_name }}.services.two_factor import TwoFactorService
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, Mailbox, log_in, token_from
+from ..support import (
+    CLIENT_ADDRESS,
+    NEW_PASSWORD,
+    PASSWORD,
+    WRONG_PASSWORD,
+    Account,
+    Mailbox,
+    full_width,
+    log_in,
+    token_from,
+)
 from .test_password_reset import connection_closed
 
 MakeAccount = Callable[[str], Awaitable[Account]]
@@ -79,6 +92,68 @@ async def test_login_returns_a_bearer_token_pair(client: AsyncClient, account: A
     assert tokens["expires_in"] == 900
     me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.json()["email"] == account.email
+
+
+@pytest.mark.parametrize(
+    ("registered", "typed"),
+    [
+        # Chromium sends a type=email field with an internationalised domain in punycode.
+        ("ada@bücher.example", "ada@xn--bcher-kva.example"),
+        # macOS and iOS keyboards may send an accent as a separate combining character.
+        (unicodedata.normalize("NFC", "josé@example.com"), unicodedata.normalize("NFD", "josé@example.com")),
+        ("ada@example.com", f"ada@{full_width('example')}.com"),
+    ],
+    ids=["punycode-domain", "decomposed-accent", "full-width-domain"],
+)
+async def test_login_normalises_the_address_as_registration_does(
+    client: AsyncClient, registered: str, typed: str
+) -> None:
+    status, body = await register(client, registered)
+    assert status == 201
+    tokens = await log_in(client, f" {typed} ")
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.json()["email"] == body["email"]
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "us-ascii", "iso-8859-1"])
+async def test_register_refuses_an_address_with_an_encoded_word(
+    client: AsyncClient, mailbox: Mailbox, charset: str
+) -> None:
+    """Mail programs decode "=?utf-8?q?mallory?=" in the To header: the link would reach mallory@example.com."""
+    status, body = await register(client, f"=?{charset}?q?mallory?=@example.com")
+    assert status == 422
+    error = body["error"]
+    assert error["code"] == "validation_error"  # type: ignore[index]
+    assert error["details"][0]["loc"] == ["body", "email"]  # type: ignore[index]
+    assert '"=?"' in error["details"][0]["msg"]  # type: ignore[index]
+    assert mailbox.messages == []
+
+
+async def test_a_password_is_the_same_whether_accents_are_composed_or_not(client: AsyncClient) -> None:
+    composed = unicodedata.normalize("NFC", "crème brûlée à la carte")
+    status, _ = await register(client, "chef@example.com", composed)
+    assert status == 201
+    await log_in(client, "chef@example.com", unicodedata.normalize("NFD", composed))
+    await log_in(client, "chef@example.com", composed)
+
+
+async def test_a_hash_of_a_password_stored_before_normalising_still_logs_in_and_is_replaced(
+    client: AsyncClient, account: Account, app_context: AppContext
+) -> None:
+    decomposed = unicodedata.normalize("NFD", "crème brûlée à la carte")
+    # What an earlier release stored: the hash of the password as typed.
+    hashed_as_typed = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),)).hash(decomposed)
+    async with app_context.database.sessions() as session:
+        await session.execute(update(User).values(password_hash=hashed_as_typed))
+        await session.commit()
+
+    await log_in(client, account.email, decomposed)
+
+    async with app_context.database.sessions() as session:
+        stored = (await session.execute(select(User.password_hash))).scalar_one()
+    assert stored != hashed_as_typed
+    assert PasswordHash((Argon2Hasher(),)).verify(unicodedata.normalize("NFKC", decomposed), stored)
+    await log_in(client, account.email, unicodedata.normalize("NFC", decomposed))  # the form others type
 
 
 @pytest.mark.parametrize(("email", "password"), [("ada@example.com", WRONG_PASSWORD), ("nobody@example.com", PASSWORD)])

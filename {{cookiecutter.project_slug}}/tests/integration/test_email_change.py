@@ -64,6 +64,19 @@ async def test_the_address_changes_when_the_link_sent_to_it_is_followed(
     assert (again.status_code, again.json()["error"]["code"]) == (400, "invalid_token")
 
 
+async def test_a_new_address_with_an_encoded_word_is_refused(
+    client: AsyncClient, account: Account, mailbox: Mailbox
+) -> None:
+    """Mail programs decode "=?utf-8?q?mallory?=" in the To header: the link would reach mallory@example.com."""
+    body = {"new_email": "=?utf-8?q?mallory?=@example.com", "password": PASSWORD}
+    response = await client.post(CHANGE, json=body, headers=account.headers)
+    assert response.status_code == 422
+    (detail,) = response.json()["error"]["details"]
+    assert detail["loc"] == ["body", "new_email"]
+    assert '"=?"' in detail["msg"]
+    assert mailbox.to("mallory@example.com") == []
+
+
 @pytest.mark.parametrize("how", ["changed", "reset"])
 async def test_a_new_password_spends_a_pending_address_change(
     client: AsyncClient, account: Account, mailbox: Mailbox, how: str

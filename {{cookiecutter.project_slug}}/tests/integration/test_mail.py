@@ -7,6 +7,7 @@ import json
 import socket
 from collections.abc import Callable
 
+import aiosmtplib
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
@@ -120,6 +121,23 @@ async def test_a_permanent_refusal_is_not_retried_and_its_log_line_names_no_addr
     (line,) = [json.loads(line) for line in output.splitlines() if "email_not_sent" in line]
     assert line["error"] == "SMTPRecipientsRefused: SMTP 550"
     assert "nobody@example.com" not in output
+
+
+async def test_a_message_to_an_internationalised_domain_goes_to_its_ascii_form(
+    settings_factory: Callable[..., Settings], mailbox: Mailbox
+) -> None:
+    """Accounts store the Unicode domain; the test server, as many relays, cannot take it (no SMTPUTF8)."""
+    mailer, outcomes = mailer_with_outcomes(settings_factory())
+    await mailer.deliver(mailer.compose("password_reset", "ada@bücher.example", link=LINK, expires_in="30 minutes"))
+    assert outcomes == ["sent"]
+    assert mailbox.last_to("ada@xn--bcher-kva.example")["To"] == "ada@xn--bcher-kva.example"
+
+
+def test_a_server_without_an_extension_the_message_needs_is_a_permanent_failure() -> None:
+    """A non-ASCII local part needs SMTPUTF8: another try at a server without it gets the same answer."""
+    error = smtp.delivery_error(aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server"))
+    assert type(error) is smtp.DeliveryError
+    assert str(error) == "SMTPNotSupported: SMTPUTF8 is not supported by this server"
 
 
 async def test_a_message_cut_off_at_shutdown_is_logged_and_counted(

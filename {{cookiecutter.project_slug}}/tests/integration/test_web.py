@@ -28,7 +28,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.web import MOUNT_PATH, routes
 from {{ cookiecutter.package_name }}.web.session import start_session
 
-from ..support import CLIENT_ADDRESS, PASSWORD, PUBLIC_ADDRESSES, WRONG_PASSWORD, Account
+from ..support import CLIENT_ADDRESS, PASSWORD, PUBLIC_ADDRESSES, WRONG_PASSWORD, Account, log_in
 
 EMAIL = "grace@example.com"
 TOO_SHORT = "short"  # pragma: allowlist secret
@@ -174,6 +174,23 @@ def test_session_cookies_are_secure_in_production(settings_factory: Callable[...
     assert "Secure" in response.headers["set-cookie"]
 
 
+async def test_an_internationalised_address_logs_in_as_a_browser_sends_it(client: AsyncClient) -> None:
+    """Chromium sends a type=email field with the domain in punycode; the account stores it in Unicode."""
+    typed = "grace@xn--bcher-kva.example"
+    assert (await post_form(client, "/ui/signup", email=typed, password=PASSWORD)).status_code == 303
+    response = await post_form(client, "/ui/login", email=typed, password=PASSWORD)
+    assert response.headers["location"] == "/ui/items"
+    assert "Signed in as <strong>grace@bücher.example</strong>" in (await client.get("/ui/items")).text
+
+
+async def test_sign_up_refuses_an_address_with_an_encoded_word(client: AsyncClient) -> None:
+    """Mail programs decode "=?utf-8?q?mallory?=" in the To header: the link would reach mallory@example.com."""
+    response = await post_form(client, "/ui/signup", email="=?utf-8?q?mallory?=@example.com", password=PASSWORD)
+    assert response.status_code == 422
+    assert 'id="email-error"' in response.text
+    assert "read it as an encoded word" in response.text
+
+
 async def test_a_bad_login_says_so(client: AsyncClient) -> None:
     await post_form(client, "/ui/signup", email=EMAIL, password=PASSWORD)
     response = await post_form(client, "/ui/login", email=EMAIL, password=WRONG_PASSWORD)
@@ -231,6 +248,25 @@ async def test_the_edit_page_gives_a_description_back_as_it_is(client: AsyncClie
     (text,) = re.findall(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
     # A browser drops one newline straight after the tag (HTML's parsing rules) and submits the rest.
     assert html.unescape(text.removeprefix("\n")) == "\nafter an empty line"
+
+
+async def test_a_description_counts_line_ends_as_the_api_does(client: AsyncClient) -> None:
+    """A browser sends a textarea's line ends as CRLF: 2000 characters with LF, 2020 as sent."""
+    description = "\r\n".join(["x" * 99] * 20) + "\r\n"
+    as_typed = description.replace("\r\n", "\n")
+    assert (len(as_typed), len(description)) == (2000, 2020)
+    await sign_up_and_log_in(client)
+    item_id = await create(client, "Lines", description)
+    headers = {"Authorization": f"Bearer {(await log_in(client, EMAIL))['access_token']}"}
+    assert (await client.get(f"/api/v1/items/{item_id}", headers=headers)).json()["description"] == as_typed
+
+    too_long = "one\rtwo\r\n" + description
+    changed = await post_form(client, f"/ui/items/{item_id}/edit", title="Lines", description=too_long)
+    assert changed.status_code == 422  # now over the limit, counted as the API counts
+    assert "at most 2000 characters" in changed.text
+    changed = await post_form(client, f"/ui/items/{item_id}/edit", title="Lines", description="one\rtwo\r\nthree")
+    assert changed.headers["location"] == "/ui/items?done=updated"
+    assert (await client.get(f"/api/v1/items/{item_id}", headers=headers)).json()["description"] == "one\ntwo\nthree"
 
 
 async def test_item_forms_explain_what_is_wrong(client: AsyncClient) -> None:

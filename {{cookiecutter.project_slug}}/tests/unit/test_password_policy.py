@@ -8,6 +8,8 @@ from {{ cookiecutter.package_name }}.core.password_policy import (
     password_problem,
 )
 
+from ..support import full_width
+
 
 def test_the_shipped_list_of_breached_passwords_is_loaded_whole() -> None:
     assert len(COMMON_PASSWORDS) == 19_640
@@ -26,6 +28,7 @@ def test_the_shipped_list_of_breached_passwords_is_loaded_whole() -> None:
         ("iloveyou1234", "too common"),
         ("Sunshine2024!", "too common"),
         ("abababababababab", "different characters"),
+        (full_width("password1234"), "too common"),  # NFKC, as the password is hashed, makes it password1234
     ],
 )
 def test_weak_passwords_are_refused(password: str, problem: str) -> None:

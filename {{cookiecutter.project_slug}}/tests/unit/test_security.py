@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import pytest
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from {{ cookiecutter.package_name }}.core.exceptions import AuthenticationError
 from {{ cookiecutter.package_name }}.core.security import PasswordHasher, TokenService
@@ -106,6 +109,29 @@ async def test_hashes_made_with_older_parameters_are_upgraded() -> None:
     assert valid
     assert new_hash is not None
     assert "t=2" in new_hash
+
+
+# NIST SP 800-63B 5.1.1.2: passwords are compared NFKC-normalised.
+COMPOSED = unicodedata.normalize("NFC", "crème brûlée à la carte")
+DECOMPOSED = unicodedata.normalize("NFD", COMPOSED)
+
+
+async def test_a_password_matches_whether_its_accents_are_composed_or_not() -> None:
+    hasher = PasswordHasher(IsolatedSettings(**FAST_HASHING))
+    assert await hasher.verify(DECOMPOSED, await hasher.hash(COMPOSED)) == (True, None)
+    assert await hasher.verify(COMPOSED, await hasher.hash(DECOMPOSED)) == (True, None)
+
+
+async def test_a_hash_of_a_password_as_typed_still_matches_and_is_replaced() -> None:
+    """Hashes stored before passwords were normalised hold the raw form: the caller stores the new hash."""
+    hasher = PasswordHasher(IsolatedSettings(**FAST_HASHING))
+    as_typed = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),)).hash(DECOMPOSED)
+    valid, new_hash = await hasher.verify(DECOMPOSED, as_typed)
+    assert valid
+    assert new_hash is not None
+    assert await hasher.verify(COMPOSED, new_hash) == (True, None)
+    assert await hasher.verify(COMPOSED, as_typed) == (False, None)  # the raw form matched only as typed
+    assert await hasher.verify("wrong password", as_typed) == (False, None)
 
 
 def test_default_hashing_parameters_are_not_weakened() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import string
+import unicodedata
 from pathlib import Path
 
 MIN_LENGTH = 12
@@ -21,8 +22,16 @@ COMMON_PASSWORDS = frozenset(
 _APPENDED = string.digits + string.punctuation + string.whitespace
 
 
+def normalised(password: str) -> str:
+    """The form that is hashed and checked: NFKC, as NIST SP 800-63B (5.1.1.2) advises, so the same
+    password typed where accents are composed (NFC) or decomposed (NFD, macOS and iOS keyboards),
+    or in full-width characters, is the same password."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def password_problem(password: str) -> str | None:
-    """Why the password is refused, or None when it is acceptable."""
+    """Why the password is refused, or None when it is acceptable (as it is hashed: normalised)."""
+    password = normalised(password)
     if len(password) < MIN_LENGTH:
         return f"must be at least {MIN_LENGTH} characters long"
     if len(password) > MAX_LENGTH:

@@ -18,6 +18,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 
 from ..settings import Settings
 from .exceptions import AuthenticationError
+from .password_policy import normalised
 
 T = TypeVar("T")
 TokenType = Literal["access", "refresh"]
@@ -46,20 +47,32 @@ class PasswordHasher:
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
     async def hash(self, password: str) -> str:
-        return await self._in_thread(self._password_hash.hash, password)
+        return await self._in_thread(self._password_hash.hash, normalised(password))
 
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
-        """Whether the password matches, and a new hash when the stored one used older parameters.
+        """Whether the password matches, and a new hash when the stored one should be replaced.
 
-        With no stored hash (unknown user) a throw-away hash is still verified, so the response
-        time does not tell which e-mail addresses have accounts.
+        With no stored hash (unknown user) a throw-away hash is still verified, the same way, so
+        the response time does not tell which e-mail addresses have accounts.
         """
         if password_hash is None:
             if self._unknown_user_hash is None:
                 self._unknown_user_hash = await self.hash(secrets.token_urlsafe(16))
-            await self._in_thread(self._password_hash.verify, password, self._unknown_user_hash)
+            await self._in_thread(self._verify, password, self._unknown_user_hash)
             return False, None
-        return await self._in_thread(self._password_hash.verify_and_update, password, password_hash)
+        return await self._in_thread(self._verify, password, password_hash)
+
+    def _verify(self, password: str, password_hash: str) -> tuple[bool, str | None]:
+        """The normalised password, then (for a hash stored before passwords were normalised) the
+        password as typed; a match of the latter returns the hash of the normalised form to store.
+        A new hash is also returned when the stored one used older parameters."""
+        normal = normalised(password)
+        valid, new_hash = self._password_hash.verify_and_update(normal, password_hash)
+        if valid or normal == password:
+            return valid, new_hash
+        if self._password_hash.verify(password, password_hash):
+            return True, self._password_hash.hash(normal)
+        return False, None
 
 
 @dataclass(frozen=True, slots=True)

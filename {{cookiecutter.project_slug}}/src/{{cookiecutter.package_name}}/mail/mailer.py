@@ -12,6 +12,7 @@ from uuid import uuid4
 {%- endif %}
 
 import structlog
+from email_validator import EmailNotValidError, validate_email
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..about import TITLE
@@ -65,7 +66,7 @@ class Mailer:
         message = EmailMessage()
         message["Subject"] = f"{SUBJECTS[template]} - {TITLE}"
         message["From"] = self.settings.email_from
-        message["To"] = to
+        message["To"] = ascii_address(to)
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = make_msgid(domain=self.message_id_domain)
         values = {"service": TITLE, **values}
@@ -121,6 +122,15 @@ class Mailer:
         self.on_outcome("queued")
         return True
 {%- endif %}
+
+
+def ascii_address(address: str) -> str:
+    """The address with an internationalised domain in its ASCII form (punycode), when the local
+    part is ASCII: accounts store the Unicode domain, and a relay without SMTPUTF8 refuses it."""
+    try:
+        return validate_email(address, check_deliverability=False).ascii_email or address
+    except EmailNotValidError:  # stored before a rule was added: sent as it is
+        return address
 
 
 def text_of(message: EmailMessage) -> str:

@@ -38,6 +38,10 @@ async def send(message: EmailMessage, settings: Settings) -> None:
 
 def delivery_error(error: aiosmtplib.SMTPException | OSError) -> DeliveryError:
     """The failure by its kind and reply codes; 5xx replies are permanent (RFC 5321), the rest transient."""
+    if isinstance(error, aiosmtplib.SMTPNotSupported):
+        # The server lacks an extension the message needs (SMTPUTF8 for a non-ASCII address):
+        # another try gets the same answer.
+        return DeliveryError(f"{type(error).__name__}: {error}")
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         codes = [refusal.code for refusal in error.recipients]
     elif isinstance(error, aiosmtplib.SMTPResponseException):

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from starlette.responses import Response
 
 from ..api.deps import Audit, Auth, Context, ItemId, Items, RecoveryMails, Session, client_ip
-from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration, TwoFactorCode
+from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration, TwoFactorCode, login_email
 from ..context import AppContext
 from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredentialsError, RateLimitedError
 from ..db.models import MAX_ID
@@ -42,6 +42,15 @@ PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 router = APIRouter(dependencies=[Depends(session_principal)])
 # Every field defaults to empty: a missing field is then a validation message (or a failed CSRF check), not a crash.
 FormText = Annotated[str, Form()]
+
+
+def _lf_line_ends(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# HTML form encoding sends a textarea's line ends as CRLF: as LF, a description counts the length
+# the API counts, and reads back through the API as it was typed.
+FormTextarea = Annotated[str, Form(), AfterValidator(_lf_line_ends)]
 
 
 @router.get("/")
@@ -96,7 +105,7 @@ async def login(
     csrf_token: FormText = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    email = email.strip().lower()
+    email = login_email(email)
     try:
         outcome = await auth.login(email, password, client_ip(request), refreshable=False)
     except AuthenticationError as error:
@@ -187,7 +196,7 @@ async def create_item(
     items: Items,
     csrf_token: FormText = "",
     title: FormText = "",
-    description: FormText = "",
+    description: FormTextarea = "",
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
@@ -214,7 +223,7 @@ async def update_item(
     item_id: ItemId,
     csrf_token: FormText = "",
     title: FormText = "",
-    description: FormText = "",
+    description: FormTextarea = "",
 ) -> Response:
     check_csrf(request, csrf_token)
     user_id = user.user_id

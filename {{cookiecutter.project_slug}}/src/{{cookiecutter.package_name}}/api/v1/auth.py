@@ -25,6 +25,7 @@ from .schemas import (
     SecondFactorLogin,
     TokenPair,
     UserRead,
+    login_email,
 )
 
 router = APIRouter(prefix=f"{PREFIX}/auth", tags=["auth"])
@@ -63,8 +64,7 @@ async def issue_tokens(
 
     With two-factor login enabled the answer is `mfa_required` and an `mfa_token` for `/auth/mfa`.
     """
-    email = form.username.strip().lower()
-    return await auth.login(email, form.password, client_ip(request))
+    return await auth.login(login_email(form.username), form.password, client_ip(request))
 
 
 @router.post(

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from ...core.password_policy import MAX_LENGTH, MIN_LENGTH, password_problem
@@ -24,7 +35,33 @@ EXAMPLE_PASSWORD = "a long and unusual passphrase"  # noqa: S105  # nosec B105  
 EXAMPLE_NEW_PASSWORD = "another long passphrase"  # noqa: S105  # nosec B105  # pragma: allowlist secret
 EXAMPLE_TOKEN = "eyJhbGciOi..."  # noqa: S105  # nosec B105
 BEARER: Final = "bearer"  # the OAuth2 token type
-Email = Annotated[EmailStr, AfterValidator(str.lower)]
+
+
+def _mailable(address: str) -> str:
+    # Mail libraries decode a MIME encoded word ("=?utf-8?q?mallory?=") in the To header, so such
+    # an address would get its links delivered to another mailbox.
+    if "=?" in address:
+        raise ValueError('E-mail address must not contain "=?" (mail programs read it as an encoded word)')
+    return address.lower()
+
+
+# email-validator normalises the address: an internationalised domain to Unicode (from punycode,
+# full-width characters folded), the local part to NFC. Then it is lower-cased: one account per mailbox.
+Email = Annotated[EmailStr, AfterValidator(_mailable)]
+_EMAIL: Final = TypeAdapter(Email)
+
+
+def login_email(typed: str) -> str:
+    """The address as registration stored it, whatever form the login sent: a browser's type=email
+    field sends an internationalised domain in punycode, some keyboards decomposed accents (NFD).
+    Text that is no (acceptable) address is only stripped and lower-cased: the login then fails as
+    for an unknown account, or finds one registered before a rule was added."""
+    try:
+        return _EMAIL.validate_python(typed.strip())
+    except ValidationError:
+        return typed.strip().lower()
+
+
 Password = Annotated[
     str,
     AfterValidator(_acceptable_password),
@@ -35,12 +72,33 @@ Password = Annotated[
 ]
 # PostgreSQL's text cannot hold NUL, so no stored or searched text may contain one.
 WITHOUT_NUL = r"^[^\x00]*$"
-# The pattern tells clients (and the fuzz tests) what stripping implies: a blank title is refused
-# (one visible character, no NUL anywhere). NEL (\x85) is named because the server strips it but
-# JSON Schema's \s does not include it.
+# Characters that show nothing: controls (Cc), format characters (Cf: zero-width space, byte order
+# mark, ...) and space, line and paragraph separators (Zs, Zl, Zp).
+INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# The same characters of the Basic Multilingual Plane (Unicode 14) as a character class, for the
+# pattern: JSON Schema's regular expressions have no Unicode categories.
+INVISIBLE_BMP: Final = (
+    r"\x00-\x20\x7f-\xa0\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u1680\u180e"
+    r"\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff\ufff9-\ufffb"
+)
+
+
+def _visible(title: str) -> str:
+    # Beyond the pattern: format characters outside the BMP (tags, musical formatting) and ones of
+    # later Unicode versions.
+    if all(unicodedata.category(character) in INVISIBLE_CATEGORIES for character in title):
+        raise ValueError("Title must contain a visible character")
+    return title
+
+
+# The schema's pattern tells clients (and the fuzz tests) what the server checks: one visible
+# character (stripping the blanks around it must leave something to see), no NUL anywhere. The
+# server checks it in steps, for clearer messages: NUL, then length after stripping, then _visible.
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00]*[^\s\x85\x00][^\x00]*$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=WITHOUT_NUL),
+    AfterValidator(_visible),
+    Field(json_schema_extra={"pattern": rf"^[^\x00]*[^{INVISIBLE_BMP}][^\x00]*$"}),
 ]
 Description = Annotated[str, StringConstraints(max_length=2000, pattern=WITHOUT_NUL)]
 
