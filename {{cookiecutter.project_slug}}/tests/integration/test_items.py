@@ -12,7 +12,10 @@ from httpx import AsyncClient
 from sqlalchemy import Connection, delete, event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from {{ cookiecutter.package_name }}.api.v1.schemas import INVISIBLE_BMP, INVISIBLE_CATEGORIES
+from {{ cookiecutter.package_name }}.api.v1.schemas import (
+    INVISIBLE_BMP,
+    INVISIBLE_CATEGORIES,
+)
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.core.exceptions import NotFoundError
 from {{ cookiecutter.package_name }}.db.models import Item
