@@ -32,9 +32,10 @@ test-fast: install  ## every option combination rendered and checked offline (ab
 test-slow: install  ## pairwise combinations installed and run through their own gates (18-22 minutes on 2 cores)
 	.venv/bin/pytest -n 2 --dist worksteal -m slow -q --durations=25
 
-lint: install  ## the template's own code
+lint: install  ## the template's own code and workflows
 	.venv/bin/ruff check hooks tests benchmarks local_extensions.py
 	.venv/bin/ruff format --check hooks tests benchmarks local_extensions.py
+	.venv/bin/zizmor --offline --no-progress .github/workflows
 
 benchmark: install  ## bake timings (benchmarks/bake.py)
 	.venv/bin/python benchmarks/bake.py

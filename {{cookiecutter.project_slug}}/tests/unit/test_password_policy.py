@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from {{ cookiecutter.package_name }}.core.password_policy import (
@@ -38,3 +40,13 @@ def test_weak_passwords_are_refused(password: str, problem: str) -> None:
 @pytest.mark.parametrize("password", ["violet tugboat 1987 sings", "plum-arrow-tundra-44", "kN8#vQ2!mZ7@pLx4"])
 def test_long_unusual_passwords_are_accepted(password: str) -> None:
     assert password_problem(password) is None
+
+
+def test_the_upper_limit_counts_the_characters_as_sent() -> None:
+    """As the schema's maxLength and the fields that ask for the password again do: a password
+    accepted at registration is never too long for them."""
+    phrase = "déjà vu à côté, " * 7
+    composed, decomposed = unicodedata.normalize("NFC", phrase), unicodedata.normalize("NFD", phrase)
+    assert len(composed) <= MAX_LENGTH < len(decomposed)
+    assert password_problem(composed) is None
+    assert password_problem(decomposed) == f"must be at most {MAX_LENGTH} characters long"
