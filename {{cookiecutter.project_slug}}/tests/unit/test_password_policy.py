@@ -7,6 +7,7 @@ import pytest
 from {{ cookiecutter.package_name }}.core.password_policy import (
     COMMON_PASSWORDS,
     MAX_LENGTH,
+    MIN_LENGTH,
     password_problem,
 )
 
@@ -50,3 +51,10 @@ def test_the_upper_limit_counts_the_characters_as_sent() -> None:
     assert len(composed) <= MAX_LENGTH < len(decomposed)
     assert password_problem(composed) is None
     assert password_problem(decomposed) == f"must be at most {MAX_LENGTH} characters long"
+
+
+def test_the_lower_limit_counts_the_characters_as_sent_and_as_normalised() -> None:
+    # NFKC writes the one character U+FDFA as 18; NFC writes "e" and a combining accent as one.
+    assert password_problem("\ufdfa" * 4) == f"must be at least {MIN_LENGTH} characters long"
+    assert password_problem(unicodedata.normalize("NFD", "crème brûlé")) is not None
+    assert len(unicodedata.normalize("NFD", "crème brûlé")) >= MIN_LENGTH > len("crème brûlé")

@@ -32,13 +32,14 @@ def normalised(password: str) -> str:
 def password_problem(password: str) -> str | None:
     """Why the password is refused, or None when it is acceptable.
 
-    The upper limit counts the characters as sent, as the schema's maxLength and the fields that
-    ask for the password again do; every other rule sees the normalised form that is hashed.
+    The limits count the characters as sent, as the schema's minLength and maxLength and the fields
+    that ask for the password again do (normalising can turn one character into many); the rules
+    after them see the normalised form that is hashed, which must be long enough too.
     """
     if len(password) > MAX_LENGTH:
         return f"must be at most {MAX_LENGTH} characters long"
-    password = normalised(password)
-    if len(password) < MIN_LENGTH:
+    typed, password = password, normalised(password)
+    if min(len(typed), len(password)) < MIN_LENGTH:
         return f"must be at least {MIN_LENGTH} characters long"
     lowered = password.lower()
     if lowered in COMMON_PASSWORDS or lowered.rstrip(_APPENDED) in COMMON_PASSWORDS:
