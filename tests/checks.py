@@ -301,6 +301,26 @@ def readme_tree_problems(project: Path) -> list[str]:
     ]
 
 
+def undocumented_settings(project: Path) -> list[str]:
+    """The fields of the project's `Settings` that its README never names as an environment variable
+    (`` `NAME` ``), so a setting added without a word in the README fails the fast tier."""
+    package = next(path for path in (project / "src").iterdir() if path.is_dir())
+    module = ast.parse((package / "settings.py").read_text(encoding="utf-8"))
+    settings = next(node for node in module.body if isinstance(node, ast.ClassDef) and node.name == "Settings")
+    fields = [
+        statement.target.id
+        for statement in settings.body
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+        and statement.target.id != "model_config"
+    ]  # fmt: skip
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    return [
+        f"README.md does not document the setting {name.upper()}"
+        for name in fields
+        if f"`{name.upper()}`" not in readme
+    ]
+
+
 def installed_import_names(project: Path) -> set[str]:
     """Top-level import names of every distribution in the project's .venv, except the project itself."""
     own_packages = {path.name for path in (project / "src").iterdir()}

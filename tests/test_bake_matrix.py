@@ -24,6 +24,7 @@ from .checks import (
     readme_tree_problems,
     ruff_problems,
     text_files,
+    undocumented_settings,
     unrendered_jinja,
     workflow_security_problems,
 )
@@ -46,7 +47,7 @@ def test_combination_renders_clean_project(
     problems = unrendered_jinja(texts) + parse_problems(texts) + manifest_problems(project, texts, answers)
     problems += entity_problems(project / "catalog-info.yaml")
     problems += ruff_problems(project, ruff) + env_file_problems(project)
-    problems += readme_tree_problems(project)
+    problems += readme_tree_problems(project) + undocumented_settings(project)
     problems += ci_shell_problems(project, shellcheck) + dockerfile_problems(project, hadolint)
     problems += workflow_security_problems(project, zizmor)
 

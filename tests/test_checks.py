@@ -12,6 +12,7 @@ from .checks import (
     parse_problems,
     readme_tree_problems,
     text_files,
+    undocumented_settings,
     workflow_security_problems,
 )
 from .conftest import bake_ok
@@ -105,6 +106,19 @@ def test_shell_in_the_ci_files_is_checked(cookies: Any, shellcheck: str) -> None
         "extra.yml copy 'Copy': note: Double quote to prevent globbing and word splitting. [SC2086]",
         ".gitlab-ci.yml check script: warning: In POSIX sh, [[ ]] is undefined. [SC3010]",
     ]
+
+
+def test_a_setting_the_readme_does_not_name_is_reported(cookies: Any) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    assert undocumented_settings(project) == []
+
+    settings = next((project / "src").iterdir()) / "settings.py"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(
+        text.replace("class Settings(BaseSettings):\n", "class Settings(BaseSettings):\n    page_size: int = 50\n")
+    )
+
+    assert undocumented_settings(project) == ["README.md does not document the setting PAGE_SIZE"]
 
 
 def test_a_workflow_security_finding_is_reported(cookies: Any, zizmor: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from {{ cookiecutter.package_name }}.db.models import Base
+from {{ cookiecutter.package_name }}.db.models import Base, render_for_migrations
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 target_metadata = Base.metadata
@@ -29,6 +29,8 @@ def run_migrations(connection: Connection, lock_timeout_seconds: float) -> None:
         # SQLite cannot ALTER most things in place: Alembic copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        compare_server_default=True,  # expand/contract migrations rely on server defaults
+        render_item=render_for_migrations,
         # Each revision commits on its own, so one that must run outside a transaction can.
         transaction_per_migration=True,
     )

@@ -55,6 +55,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             port=args.port if args.port is not None else settings.port,
             workers=workers,
             reload=args.reload,
+            # The package only: watching the project would scan .venv's thousands of files all the time.
+            reload_dirs=[str(Path(__file__).parent)] if args.reload else None,
             loop="uvloop",
             http="httptools",
             log_config=None,  # keep the structured logging configured above

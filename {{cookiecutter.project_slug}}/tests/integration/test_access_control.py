@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import pytest
@@ -59,13 +60,19 @@ ACCESS: dict[tuple[str, str], Access] = {
 }
 
 
-def _url(path: str) -> str:
-    return (
-        path.replace("{item_id}", "1")
-        .replace("{user_id}", "1")
-        .replace("{task_id}", "0" * 32)
-        .replace("{session_id}", "0" * 32)
-    )
+# A well-formed value for each path parameter, so a request reaches the route's access check.
+PATH_VALUES = {"item_id": "1", "user_id": "1", "task_id": "0" * 32, "session_id": "0" * 32}
+
+
+def url_of(path: str) -> str:
+    """The path with a well-formed value for each path parameter."""
+
+    def value(parameter: re.Match[str]) -> str:
+        if parameter[1] not in PATH_VALUES:
+            pytest.fail(f"add a well-formed value of the path parameter {parameter[1]!r} to PATH_VALUES in {__name__}")
+        return PATH_VALUES[parameter[1]]
+
+    return re.sub(r"\{(\w+)\}", value, path)
 
 
 def test_every_route_has_a_decided_role(app: FastAPI) -> None:
@@ -75,12 +82,12 @@ def test_every_route_has_a_decided_role(app: FastAPI) -> None:
         for method in methods
         if method != "parameters"
     }
-    assert operations == set(ACCESS)
+    assert operations == set(ACCESS), "decide who may use each new route: add it to ACCESS in this module"
 
 
 @pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access != "public"])
 async def test_a_request_without_a_token_is_refused(client: AsyncClient, method: str, path: str) -> None:
-    response = await client.request(method, _url(path))
+    response = await client.request(method, url_of(path))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
 
@@ -89,20 +96,20 @@ async def test_a_request_without_a_token_is_refused(client: AsyncClient, method:
 async def test_a_member_is_forbidden_the_admin_routes(
     client: AsyncClient, account: Account, method: str, path: str
 ) -> None:
-    response = await client.request(method, _url(path), headers=account.headers, json={})
+    response = await client.request(method, url_of(path), headers=account.headers, json={})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
 
 
 @pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "admin"])
 async def test_an_admin_passes_the_admin_routes(client: AsyncClient, admin: Account, method: str, path: str) -> None:
-    response = await client.request(method, _url(path), headers=admin.headers, json={})
+    response = await client.request(method, url_of(path), headers=admin.headers, json={})
     assert response.status_code not in (401, 403), response.text
 
 
 @pytest.mark.parametrize(("method", "path"), [key for key, access in ACCESS.items() if access == "member"])
 async def test_a_member_passes_the_member_routes(client: AsyncClient, account: Account, method: str, path: str) -> None:
-    response = await client.request(method, _url(path), headers=account.headers, json={})
+    response = await client.request(method, url_of(path), headers=account.headers, json={})
     assert response.status_code not in (401, 403), response.text
 
 
@@ -110,7 +117,7 @@ async def test_a_member_passes_the_member_routes(client: AsyncClient, account: A
 async def test_an_unverified_member_is_forbidden_the_verified_routes(
     client: AsyncClient, account: Account, method: str, path: str
 ) -> None:
-    response = await client.request(method, _url(path), headers=account.headers, json={"code": "000000"})
+    response = await client.request(method, url_of(path), headers=account.headers, json={"code": "000000"})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "email_not_verified"
 
@@ -119,5 +126,5 @@ async def test_an_unverified_member_is_forbidden_the_verified_routes(
 async def test_a_verified_member_passes_the_verified_routes(
     client: AsyncClient, verified_account: Account, method: str, path: str
 ) -> None:
-    response = await client.request(method, _url(path), headers=verified_account.headers, json={"code": "000000"})
+    response = await client.request(method, url_of(path), headers=verified_account.headers, json={"code": "000000"})
     assert response.status_code not in (401, 403), response.text

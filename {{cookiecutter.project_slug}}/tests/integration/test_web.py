@@ -29,6 +29,7 @@ from {{ cookiecutter.package_name }}.web import MOUNT_PATH, routes
 from {{ cookiecutter.package_name }}.web.session import start_session
 
 from ..support import CLIENT_ADDRESS, PASSWORD, PUBLIC_ADDRESSES, WRONG_PASSWORD, Account, log_in
+from .test_access_control import url_of
 
 EMAIL = "grace@example.com"
 TOO_SHORT = "short"  # pragma: allowlist secret
@@ -68,9 +69,7 @@ def ui_pages(app: FastAPI) -> set[tuple[str, str]]:
 
 def address_of(path: str) -> str:
     """The address of a UI path, with a well-formed id for each path parameter."""
-    for name, value in {"{item_id}": "1", "{user_id}": "1", "{session_id}": "0" * 32}.items():
-        path = path.replace(name, value)
-    return MOUNT_PATH + path
+    return MOUNT_PATH + url_of(path)
 
 
 async def create(client: AsyncClient, title: str, description: str = "") -> int:

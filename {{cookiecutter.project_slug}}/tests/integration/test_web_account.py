@@ -81,7 +81,7 @@ PAGES: dict[tuple[str, str], str] = {
 
 
 def test_every_page_has_a_decided_access(app: FastAPI) -> None:
-    assert ui_pages(app) == set(PAGES)
+    assert ui_pages(app) == set(PAGES), "decide who may use each new page: add it to PAGES in this module"
 
 
 @pytest.mark.parametrize(("method", "path"), [page for page, access in PAGES.items() if access != "public"])
@@ -89,6 +89,15 @@ async def test_a_visitor_is_sent_to_log_in(client: AsyncClient, method: str, pat
     response = await client.request(method, address_of(path))
     assert response.status_code == 303
     assert response.headers["location"] == "/ui/login"
+
+
+@pytest.mark.parametrize(("method", "path"), [page for page, access in PAGES.items() if access == "admin"])
+async def test_a_member_is_forbidden_the_admin_pages(client: AsyncClient, method: str, path: str) -> None:
+    await sign_up_and_log_in(client)
+    # With a valid CSRF token, so that a form is refused for who sends it, not for a missing token.
+    response = await (post_form(client, address_of(path)) if method == "post" else client.get(address_of(path)))
+    assert response.status_code == 403
+    assert "This page is for administrators only." in response.text
 
 
 async def confirm_address(client: AsyncClient, mailbox: Mailbox, email: str = EMAIL) -> None:

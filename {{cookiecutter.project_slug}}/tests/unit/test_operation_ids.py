@@ -57,4 +57,4 @@ def test_every_operation_keeps_its_id(settings: Settings) -> None:
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    assert operation_ids == OPERATION_IDS
+    assert operation_ids == OPERATION_IDS, "a new operation's id goes into OPERATION_IDS; a changed one breaks clients"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text, func, true
 from sqlalchemy.engine.interfaces import Dialect
@@ -45,6 +45,17 @@ MAX_ID = 2**63 - 1
 USER_AGENT_LENGTH = 256  # stored user agents are cut to this length
 # Aware UTC datetimes everywhere; only SQLite needs converting (PostgreSQL's timestamptz does it natively).
 UTCDateTime = DateTime(timezone=True).with_variant(_SQLiteUTCDateTime(), "sqlite")
+
+
+def render_for_migrations(kind: str, item: object, _context: object) -> str | Literal[False]:
+    """Alembic's `render_item` hook: `alembic revision --autogenerate` writes UTCDateTime as the
+    plain type the migrations use, since its SQLite variant is a class of this package, which a
+    migration does not import. Everything else is rendered as Alembic does (False)."""
+    if kind == "type" and item is UTCDateTime:
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
 Id = BigInteger().with_variant(Integer, "sqlite")
 IdPrimaryKey = Annotated[int, mapped_column(Id, primary_key=True)]
