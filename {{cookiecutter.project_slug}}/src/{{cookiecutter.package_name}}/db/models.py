@@ -6,9 +6,23 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, Integer, MetaData, String, Text, func, true
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    DefaultClause,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    func,
+    true,
+)
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import False_, True_
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so migrations can refer to them on every database.
@@ -48,11 +62,17 @@ UTCDateTime = DateTime(timezone=True).with_variant(_SQLiteUTCDateTime(), "sqlite
 
 
 def render_for_migrations(kind: str, item: object, _context: object) -> str | Literal[False]:
-    """Alembic's `render_item` hook: `alembic revision --autogenerate` writes UTCDateTime as the
-    plain type the migrations use, since its SQLite variant is a class of this package, which a
-    migration does not import. Everything else is rendered as Alembic does (False)."""
+    """Alembic's `render_item` hook for `alembic revision --autogenerate`. UTCDateTime is written as
+    the plain type the migrations use, since its SQLite variant is a class of this package, which a
+    migration does not import. A model's `true()`/`false()` server default is written as such: made
+    on SQLite, it would otherwise be `text("1")`, which PostgreSQL refuses for a boolean. Everything
+    else is rendered as Alembic does (False)."""
     if kind == "type" and item is UTCDateTime:
         return "sa.DateTime(timezone=True)"
+    if kind == "server_default":
+        default = item.arg if isinstance(item, DefaultClause) else item
+        if isinstance(default, True_ | False_):
+            return "sa.true()" if isinstance(default, True_) else "sa.false()"
     return False
 
 
