@@ -131,6 +131,45 @@ async def test_the_export_job_runs_end_to_end_in_a_real_worker(
     assert (await finished(client, account, task_id))["state"] == "SUCCESS"
 
 
+class TestExportLimit:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings], tmp_path: Path) -> Settings:
+        # A broker of its own: no worker takes these jobs, and none is left for another test's worker.
+        broker_url = f"sqla+sqlite:///{tmp_path / 'broker.db'}"
+        return settings_factory(export_rate_limit="2/hour", celery_broker_url=broker_url)
+
+    async def test_starting_exports_is_rate_limited_per_user(
+        self, client: AsyncClient, account: Account, make_account: Callable[[str], Any]
+    ) -> None:
+        statuses = [(await client.post("/api/v1/items/export", headers=account.headers)).status_code for _ in range(3)]
+        assert statuses == [202, 202, 429]
+        refused = await client.post("/api/v1/items/export", headers=account.headers)
+        assert refused.json()["error"]["code"] == "too_many_requests"
+        assert 0 < int(refused.headers["Retry-After"]) <= 3600
+        other = await make_account("grace@example.com")  # a budget per user
+        assert (await client.post("/api/v1/items/export", headers=other.headers)).status_code == 202
+
+
+async def test_an_export_holds_at_most_export_max_items_and_says_it_was_cut(
+    settings_factory: Callable[..., Settings], client: AsyncClient, account: Account
+) -> None:
+    for title in ("first", "second", "third"):
+        await client.post("/api/v1/items", json={"title": title}, headers=account.headers)
+    user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
+
+    def export(cap: int) -> dict[str, Any]:
+        celery = create_celery(settings_factory(export_max_items=cap))
+        celery.loader.import_default_modules()
+        result: dict[str, Any] = celery.tasks[EXPORT_ITEMS].apply(kwargs={"user_id": user_id}).get()
+        return result
+
+    cut = await asyncio.to_thread(export, 2)
+    assert (cut["count"], cut["truncated"]) == (2, True)
+    assert [item["title"] for item in cut["items"]] == ["first", "second"]  # the first by id
+    whole = await asyncio.to_thread(export, 3)
+    assert (whole["count"], whole["truncated"]) == (3, False)
+
+
 async def test_a_job_of_a_user_whose_id_starts_with_yours_is_not_found(client: AsyncClient, account: Account) -> None:
     # A job's owner is the id before its dash: user 1 must not read user 10's job.
     user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]

@@ -32,9 +32,18 @@ class TaskStatus(BaseModel):
     "/items/export",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TaskAccepted,
+    responses=documented_errors(429),
     summary="Export your items as JSON in the background",
 )
 async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted:
+    """Start an export; follow it with `GET /api/v1/tasks/{task_id}`. Its result is
+    `{"user_id", "count", "truncated", "items"}`: at most `EXPORT_MAX_ITEMS` items (10,000 by default),
+    the first by id. `truncated` is true when you have more than that: the rest are not in the export.
+
+    Each user may start `EXPORT_RATE_LIMIT` exports (3 an hour by default); more get 429
+    (`too_many_requests`) with `Retry-After`, the seconds until the next one may start.
+    """
+    await context.login_guard.check_export(user_id)
     # The owner is part of the id, so reading a job needs no lookup and no table.
     task_id = f"{user_id}-{uuid.uuid4().hex}"
     await context.jobs.enqueue(EXPORT_ITEMS, task_id, user_id=user_id)
