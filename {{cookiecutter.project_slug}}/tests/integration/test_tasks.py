@@ -27,11 +27,12 @@ from uuid import uuid4
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import BackendGetMetaError, SoftTimeLimitExceeded
 from celery.schedules import crontab
 from celery.signals import before_task_publish
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import make_url, select
 
 from {{ cookiecutter.package_name }}.context import AppContext
@@ -50,6 +51,7 @@ from {{ cookiecutter.package_name }}.tasks.app import (
     EXPORT_ITEMS,
     PURGE_EXPIRED_AUDIT_EVENTS,
     PURGE_EXPIRED_CREDENTIALS,
+    RESULT_BACKEND_MAX_RETRIES,
     SEND_EMAIL,
     create_celery,
 )
@@ -493,6 +495,26 @@ def test_jobs_that_start_together_share_one_database(settings_factory: Callable[
     with ThreadPoolExecutor(4) as threads:
         purged = list(threads.map(run_together, range(4)))
     assert [set(counts) for counts in purged] == [{"login_sessions", "refresh_tokens", "account_tokens"}] * 4
+
+
+def test_a_worker_waits_out_an_outage_of_the_result_backend_and_the_api_does_not(
+    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A job reads the result backend before it runs (IdempotentTask): a read that failed at once
+    # left the job's message unacknowledged and its worker slot taken for good. The worker retries,
+    # with backoff, a bounded number of times; the API, which answers 503 instead, never retries.
+    settings = settings_factory(celery_result_backend=f"redis://127.0.0.1:{free_port()}/1")
+    worker_app, api_app = create_celery(settings), JobQueue(settings).celery
+    for app, expected_error, expected_retries in (
+        (worker_app, BackendGetMetaError, RESULT_BACKEND_MAX_RETRIES),
+        (api_app, RedisConnectionError, 0),
+    ):
+        waits: list[float] = []
+        monkeypatch.setattr(app.backend, "_sleep", waits.append)  # the backoff, not waited out here
+        with pytest.raises(expected_error):
+            app.backend.get_task_meta(uuid4().hex)
+        assert len(waits) == expected_retries
+        app.close()
 
 
 def test_beat_runs_the_purges_at_times_of_day_not_counted_from_its_start(settings: Settings) -> None:

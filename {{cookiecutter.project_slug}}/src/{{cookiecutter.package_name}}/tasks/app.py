@@ -22,6 +22,9 @@ SEND_EMAIL = "mail.send_email"
 # The longest countdown before a job's retry, in seconds: send_email's backoff cap, and Celery's default.
 MAX_RETRY_COUNTDOWN = 600
 WITHHELD = "<withheld>"  # how Celery's tools show each argument of a job
+# How often a worker retries a read or write of the result backend that failed to connect, with
+# exponential backoff and full jitter (up to 10 s between attempts): some four minutes in all.
+RESULT_BACKEND_MAX_RETRIES = 60
 
 
 class ServiceCelery(Celery):
@@ -33,8 +36,9 @@ class ServiceCelery(Celery):
     database: JobDatabase
 
 
-def create_celery(settings: Settings) -> ServiceCelery:
-    """A Celery app for `settings`."""
+def create_celery(settings: Settings, *, api: bool = False) -> ServiceCelery:
+    """A Celery app for `settings`: the worker's and beat's, or with `api` the API's (which only
+    publishes jobs and reads their states, and must never hold a request's thread retrying)."""
     app = ServiceCelery(PACKAGE, broker=settings.celery_broker_url, backend=settings.celery_result_backend)
     app.settings = settings
     app.database = JobDatabase(settings)
@@ -58,6 +62,14 @@ def create_celery(settings: Settings) -> ServiceCelery:
         # a firewall's idle timeout) fails a read after this long, instead of Celery's two minutes.
         redis_socket_connect_timeout=settings.celery_publish_timeout_seconds,
         redis_socket_timeout=settings.celery_publish_timeout_seconds,
+        # A job reads the result backend before it runs (IdempotentTask) and writes its result
+        # after: a failure there is raised outside the job, which leaves its message unacknowledged
+        # and its worker slot taken, so a short outage of the result backend (broker up) stopped the
+        # worker for good. Workers retry instead, and go on when it is back. Bounded: a result
+        # backend gone for good ends in errors in the log, not threads asleep for ever. The API
+        # answers 503 at once instead (JobQueue).
+        result_backend_always_retry=not api,
+        result_backend_max_retries=RESULT_BACKEND_MAX_RETRIES,
         worker_hijack_root_logger=False,  # keep the service's structured log format
         worker_redirect_stdouts=False,  # the structured log already writes to standard output
         timezone="UTC",

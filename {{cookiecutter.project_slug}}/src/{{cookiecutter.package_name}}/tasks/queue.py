@@ -25,7 +25,7 @@ class JobQueueUnavailableError(DependencyUnavailableError):
 
 class JobQueue:
     def __init__(self, settings: Settings) -> None:
-        self.celery = create_celery(settings)
+        self.celery = create_celery(settings, api=True)
         self.timeout = settings.celery_publish_timeout_seconds
 
     async def enqueue(self, name: str, task_id: str, **arguments: Any) -> None:
