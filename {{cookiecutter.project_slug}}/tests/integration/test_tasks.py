@@ -26,6 +26,7 @@ from uuid import uuid4
 
 import pytest
 from celery import Celery
+from celery.backends.redis import RedisBackend
 from celery.contrib.testing.worker import start_worker
 from celery.exceptions import BackendGetMetaError, SoftTimeLimitExceeded
 from celery.schedules import crontab
@@ -359,6 +360,30 @@ async def test_a_dead_result_backend_answers_503(settings_factory: Callable[...,
         response = await client.get(f"/api/v1/tasks/{user_id}-{uuid4().hex}", headers=account.headers)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "job_queue_unavailable"
+
+
+async def test_a_dead_result_backend_fails_an_enqueue_at_once_without_retrying(
+    settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Publishing subscribes to the job's result on a Redis result backend. Celery's default retries
+    # that 20 times, a second apart: with Redis down each enqueue held one of the API's few threads
+    # for some 20 s. The API never waits for a result: one attempt, then 503.
+    settings = settings_factory(
+        celery_broker_url=f"sqla+sqlite:///{tmp_path / 'broker.db'}",  # up: only the result backend is down
+        celery_result_backend=f"redis://127.0.0.1:{free_port()}/1",
+    )
+    retries: list[int] = []
+
+    def retried(self: RedisBackend, max_retries: int, error: Exception, intervals: Any, retry: int) -> float:
+        retries.append(retry)
+        return 0.0  # no wait before the retry
+
+    monkeypatch.setattr(RedisBackend, "on_connection_error", retried)
+    jobs = JobQueue(settings)
+    with pytest.raises(JobQueueUnavailableError):
+        await jobs.enqueue(EXPORT_ITEMS, uuid4().hex, user_id=1)
+    await jobs.close()
+    assert retries == []
 
 
 class SilentServer:

@@ -70,6 +70,11 @@ def create_celery(settings: Settings, *, api: bool = False) -> ServiceCelery:
         # answers 503 at once instead (JobQueue).
         result_backend_always_retry=not api,
         result_backend_max_retries=RESULT_BACKEND_MAX_RETRIES,
+        # Publishing a job subscribes to its result on a Redis result backend, whether or not
+        # anyone waits for it, with 20 retries a second apart by default: with Redis down, each
+        # enqueue held one of the API's few threads for some 20 s, and readiness read `timeout`.
+        # The API never waits for a result: it tries once and answers 503.
+        result_backend_transport_options={"retry_policy": {"max_retries": 0}} if api else {},
         worker_hijack_root_logger=False,  # keep the service's structured log format
         worker_redirect_stdouts=False,  # the structured log already writes to standard output
         timezone="UTC",
