@@ -173,6 +173,33 @@ async def test_an_export_holds_at_most_export_max_items_and_says_it_was_cut(
     assert (whole["count"], whole["truncated"]) == (3, False)
 
 
+@pytest.mark.usefixtures("worker")
+async def test_a_running_job_reads_started(
+    client: AsyncClient, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real_list_for_owner = ItemRepository.list_for_owner
+
+    async def held(*arguments: Any, **options: Any) -> Any:
+        await asyncio.to_thread(release.wait, 30)
+        return await real_list_for_owner(*arguments, **options)
+
+    monkeypatch.setattr(ItemRepository, "list_for_owner", held)
+    task_id = (await client.post("/api/v1/items/export", headers=account.headers)).json()["task_id"]
+    states: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while "STARTED" not in states and time.monotonic() < deadline:
+            states.append((await client.get(f"/api/v1/tasks/{task_id}", headers=account.headers)).json()["state"])
+            await asyncio.sleep(0.05)
+    finally:
+        release.set()
+    assert states[-1] == "STARTED"
+    assert set(states) <= {"PENDING", "STARTED"}
+    # Done before the next test: a job left running would call that test's stand-ins.
+    assert (await finished(client, account, task_id))["state"] == "SUCCESS"
+
+
 async def test_a_job_of_a_user_whose_id_starts_with_yours_is_not_found(client: AsyncClient, account: Account) -> None:
     # A job's owner is the id before its dash: user 1 must not read user 10's job.
     user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]

@@ -51,6 +51,7 @@ def create_celery(settings: Settings, *, api: bool = False) -> ServiceCelery:
         # must be idempotent (jobs.IdempotentTask), and they run at least once.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        task_track_started=True,  # a job a worker runs reads STARTED, not PENDING like one still queued
         worker_prefetch_multiplier=1,
         task_time_limit=settings.celery_task_time_limit_seconds,
         task_soft_time_limit=max(1, int(settings.celery_task_time_limit_seconds * 0.9)),

@@ -22,7 +22,8 @@ class TaskAccepted(BaseModel):
 
 
 class TaskStatus(BaseModel):
-    """`PENDING` also covers ids the queue has not seen yet; `result` is set once the job succeeded."""
+    """`PENDING` while queued, and also for an id the queue never saw and a job whose result
+    expired (a day after it finished) or was lost; `result` is set once the job succeeded."""
 
     state: Literal["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
     result: dict[str, Any] | None = None
@@ -59,6 +60,11 @@ async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted
     summary="The state of one of your background jobs",
 )
 async def read_task(task_id: str, user_id: CurrentUserId, context: Context) -> TaskStatus:
+    """`PENDING` while the job waits in the queue, `STARTED` once a worker runs it, then `SUCCESS` (with
+    its `result`) or `FAILURE`; `RETRY` while it waits to try again. A job's state and result are kept
+    a day after it finished. After that, and for an id the queue never saw or a job that was lost,
+    the state is `PENDING` too: a job still `PENDING` long after it was started will not finish, so
+    start another."""
     if not task_id.startswith(f"{user_id}-"):
         raise NotFoundError("Task not found")  # another user's job does not exist for the caller
     state, result = await context.jobs.state(task_id)
