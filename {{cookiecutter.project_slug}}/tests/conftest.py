@@ -203,6 +203,7 @@ def settings_factory(
             "celery_result_backend": f"db+sqlite:///{job_queue_dir / 'results.db'}",
             "celery_worker_metrics_port": 0,
             "email_via_celery": False,  # after the response; the worker's own test turns it on
+            "export_rate_limit": "1000/minute",  # the limit has a test of its own
 {%- endif %}
             # Tests register many accounts from one client; the limits have tests of their own.
             "email_rate_limit_per_address": "1000/minute",

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     celery_task_time_limit_seconds: int = Field(default=300, ge=1)
     celery_publish_timeout_seconds: float = Field(default=2.0, gt=0)
     celery_worker_metrics_port: int = Field(default=9540, ge=0, le=65535)
+    # Item exports one user may start (limits syntax), and the items one export holds at most (the
+    # first by id; the result says when it was cut): each result is kept a day in the result backend.
+    export_rate_limit: str = "3/hour"
+    export_max_items: int = Field(default=10_000, ge=1)
 {%- endif %}
 {%- if cookiecutter.use_vault %}
 
@@ -195,7 +199,14 @@ class Settings(BaseSettings):
     def _upper_case_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("login_rate_limit", "email_rate_limit_per_address", "email_rate_limit_per_client")
+    @field_validator(
+        "login_rate_limit",
+        "email_rate_limit_per_address",
+        "email_rate_limit_per_client",
+{%- if cookiecutter.use_celery %}
+        "export_rate_limit",
+{%- endif %}
+    )
     @classmethod
     def _parse_rate_limit(cls, value: str) -> str:
         parse_rate_limit(value)  # raises ValueError with the library's explanation

@@ -26,12 +26,14 @@ from uuid import uuid4
 
 import pytest
 from celery import Celery
+from celery.backends.redis import RedisBackend
 from celery.contrib.testing.worker import start_worker
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import BackendGetMetaError, SoftTimeLimitExceeded
 from celery.schedules import crontab
 from celery.signals import before_task_publish
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import make_url, select
 
 from {{ cookiecutter.package_name }}.context import AppContext
@@ -50,6 +52,7 @@ from {{ cookiecutter.package_name }}.tasks.app import (
     EXPORT_ITEMS,
     PURGE_EXPIRED_AUDIT_EVENTS,
     PURGE_EXPIRED_CREDENTIALS,
+    RESULT_BACKEND_MAX_RETRIES,
     SEND_EMAIL,
     create_celery,
 )
@@ -127,6 +130,72 @@ async def test_the_export_job_runs_end_to_end_in_a_real_worker(
     task_id = (await client.post("/api/v1/items/export", headers=account.headers)).json()["task_id"]
     other = await make_account("grace@example.com")
     assert (await client.get(f"/api/v1/tasks/{task_id}", headers=other.headers)).status_code == 404
+    # Done before the next test: a job left running would call that test's stand-ins.
+    assert (await finished(client, account, task_id))["state"] == "SUCCESS"
+
+
+class TestExportLimit:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings], tmp_path: Path) -> Settings:
+        # A broker of its own: no worker takes these jobs, and none is left for another test's worker.
+        broker_url = f"sqla+sqlite:///{tmp_path / 'broker.db'}"
+        return settings_factory(export_rate_limit="2/hour", celery_broker_url=broker_url)
+
+    async def test_starting_exports_is_rate_limited_per_user(
+        self, client: AsyncClient, account: Account, make_account: Callable[[str], Any]
+    ) -> None:
+        statuses = [(await client.post("/api/v1/items/export", headers=account.headers)).status_code for _ in range(3)]
+        assert statuses == [202, 202, 429]
+        refused = await client.post("/api/v1/items/export", headers=account.headers)
+        assert refused.json()["error"]["code"] == "too_many_requests"
+        assert 0 < int(refused.headers["Retry-After"]) <= 3600
+        other = await make_account("grace@example.com")  # a budget per user
+        assert (await client.post("/api/v1/items/export", headers=other.headers)).status_code == 202
+
+
+async def test_an_export_holds_at_most_export_max_items_and_says_it_was_cut(
+    settings_factory: Callable[..., Settings], client: AsyncClient, account: Account
+) -> None:
+    for title in ("first", "second", "third"):
+        await client.post("/api/v1/items", json={"title": title}, headers=account.headers)
+    user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
+
+    def export(cap: int) -> dict[str, Any]:
+        celery = create_celery(settings_factory(export_max_items=cap))
+        celery.loader.import_default_modules()
+        result: dict[str, Any] = celery.tasks[EXPORT_ITEMS].apply(kwargs={"user_id": user_id}).get()
+        return result
+
+    cut = await asyncio.to_thread(export, 2)
+    assert (cut["count"], cut["truncated"]) == (2, True)
+    assert [item["title"] for item in cut["items"]] == ["first", "second"]  # the first by id
+    whole = await asyncio.to_thread(export, 3)
+    assert (whole["count"], whole["truncated"]) == (3, False)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_running_job_reads_started(
+    client: AsyncClient, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real_list_for_owner = ItemRepository.list_for_owner
+
+    async def held(*arguments: Any, **options: Any) -> Any:
+        await asyncio.to_thread(release.wait, 30)
+        return await real_list_for_owner(*arguments, **options)
+
+    monkeypatch.setattr(ItemRepository, "list_for_owner", held)
+    task_id = (await client.post("/api/v1/items/export", headers=account.headers)).json()["task_id"]
+    states: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while "STARTED" not in states and time.monotonic() < deadline:
+            states.append((await client.get(f"/api/v1/tasks/{task_id}", headers=account.headers)).json()["state"])
+            await asyncio.sleep(0.05)
+    finally:
+        release.set()
+    assert states[-1] == "STARTED"
+    assert set(states) <= {"PENDING", "STARTED"}
     # Done before the next test: a job left running would call that test's stand-ins.
     assert (await finished(client, account, task_id))["state"] == "SUCCESS"
 
@@ -320,6 +389,30 @@ async def test_a_dead_result_backend_answers_503(settings_factory: Callable[...,
     assert response.json()["error"]["code"] == "job_queue_unavailable"
 
 
+async def test_a_dead_result_backend_fails_an_enqueue_at_once_without_retrying(
+    settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Publishing subscribes to the job's result on a Redis result backend. Celery's default retries
+    # that 20 times, a second apart: with Redis down each enqueue held one of the API's few threads
+    # for some 20 s. The API never waits for a result: one attempt, then 503.
+    settings = settings_factory(
+        celery_broker_url=f"sqla+sqlite:///{tmp_path / 'broker.db'}",  # up: only the result backend is down
+        celery_result_backend=f"redis://127.0.0.1:{free_port()}/1",
+    )
+    retries: list[int] = []
+
+    def retried(self: RedisBackend, max_retries: int, error: Exception, intervals: Any, retry: int) -> float:
+        retries.append(retry)
+        return 0.0  # no wait before the retry
+
+    monkeypatch.setattr(RedisBackend, "on_connection_error", retried)
+    jobs = JobQueue(settings)
+    with pytest.raises(JobQueueUnavailableError):
+        await jobs.enqueue(EXPORT_ITEMS, uuid4().hex, user_id=1)
+    await jobs.close()
+    assert retries == []
+
+
 class SilentServer:
     """Accepts connections and never answers, like a Redis lost behind a firewall; knows which
     connections the client has not closed yet."""
@@ -454,6 +547,26 @@ def test_jobs_that_start_together_share_one_database(settings_factory: Callable[
     with ThreadPoolExecutor(4) as threads:
         purged = list(threads.map(run_together, range(4)))
     assert [set(counts) for counts in purged] == [{"login_sessions", "refresh_tokens", "account_tokens"}] * 4
+
+
+def test_a_worker_waits_out_an_outage_of_the_result_backend_and_the_api_does_not(
+    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A job reads the result backend before it runs (IdempotentTask): a read that failed at once
+    # left the job's message unacknowledged and its worker slot taken for good. The worker retries,
+    # with backoff, a bounded number of times; the API, which answers 503 instead, never retries.
+    settings = settings_factory(celery_result_backend=f"redis://127.0.0.1:{free_port()}/1")
+    worker_app, api_app = create_celery(settings), JobQueue(settings).celery
+    for app, expected_error, expected_retries in (
+        (worker_app, BackendGetMetaError, RESULT_BACKEND_MAX_RETRIES),
+        (api_app, RedisConnectionError, 0),
+    ):
+        waits: list[float] = []
+        monkeypatch.setattr(app.backend, "_sleep", waits.append)  # the backoff, not waited out here
+        with pytest.raises(expected_error):
+            app.backend.get_task_meta(uuid4().hex)
+        assert len(waits) == expected_retries
+        app.close()
 
 
 def test_beat_runs_the_purges_at_times_of_day_not_counted_from_its_start(settings: Settings) -> None:

@@ -51,6 +51,10 @@ def test_log_level_is_case_insensitive() -> None:
         ("database_url", "not a url"),
         ("max_body_bytes", 0),
         ("audit_retention_days", 800_000),  # the purge's cutoff would be before year 1
+{%- if cookiecutter.use_celery %}
+        ("export_rate_limit", "three an hour"),
+        ("export_max_items", 0),
+{%- endif %}
     ],
 )
 def test_malformed_values_are_refused(field: str, value: Any) -> None:

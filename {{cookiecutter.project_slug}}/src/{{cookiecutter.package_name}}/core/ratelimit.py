@@ -1,5 +1,6 @@
 """Login brute-force protection: an attempt rate per account and IP, and a lockout after failures;
-and the budget of e-mails (reset and verification links) per address and per client.
+and the budget of e-mails (reset and verification links) per address and per client{% if cookiecutter.use_celery %};
+and the item exports each user may start{% endif %}.
 
 Counters live in process memory, or in Redis when REDIS_URL is set (shared by every worker and
 replica). If Redis fails the guard fails open: logins keep working, a warning is logged and
@@ -46,6 +47,9 @@ class LoginGuard:
             ("mail-per-address", parse(settings.email_rate_limit_per_address)),
             ("mail-per-client", parse(settings.email_rate_limit_per_client)),
         )
+{%- if cookiecutter.use_celery %}
+        self._export_budget: RateLimitItem = parse(settings.export_rate_limit)
+{%- endif %}
         # From the signing key: no one who reads Redis can test a guessed address against a key, and
         # every process with the same SECRET_KEY counts under the same names.
         self._pseudonym_key = hmac.digest(settings.signing_key.encode(), b"rate-limit identifiers", "sha256")
@@ -91,6 +95,16 @@ class LoginGuard:
         for (namespace, budget), identifier in zip(self._mail_budgets, identifiers, strict=True):
             if not await self._fail_open(self._limiter.hit(budget, namespace, identifier), True):
                 raise RateLimitedError(await self._retry_after(budget, namespace, identifier))
+
+{%- if cookiecutter.use_celery %}
+
+    async def check_export(self, user_id: int) -> None:
+        """Count an item export started by `user_id`; RateLimitedError when EXPORT_RATE_LIMIT is spent."""
+        identifier = self._pseudonym(str(user_id))
+        if not await self._fail_open(self._limiter.hit(self._export_budget, "exports-per-user", identifier), True):
+            retry_after = await self._retry_after(self._export_budget, "exports-per-user", identifier)
+            raise RateLimitedError(retry_after, "Too many exports started: try again later")
+{%- endif %}
 
     async def is_locked(self, account: str) -> bool:
         """True when the failures counted so far lock the account (the next attempt is refused)."""

@@ -46,12 +46,15 @@ class ItemService:
         await self.items.delete_for_owner(owner_id, item_id)
         await self.session.commit()
 
-    async def all_of(self, owner_id: int, *, page_size: int) -> Sequence[ItemRow]:
-        """Every item of the owner, read page by page so no single query is unbounded. Each page
-        starts after the last item read: an item deleted meanwhile cannot shift one past the pages."""
+    async def all_of(self, owner_id: int, *, page_size: int, limit: int | None = None) -> Sequence[ItemRow]:
+        """Every item of the owner (only the first `limit`, by id, when given), read page by page so
+        no single query is unbounded. Each page starts after the last item read: an item deleted
+        meanwhile cannot shift one past the pages."""
         items: list[ItemRow] = []
-        while page := await self.items.list_for_owner(owner_id, limit=page_size, after_id=items[-1].id if items else 0):
+        while limit is None or len(items) < limit:
+            size = page_size if limit is None else min(page_size, limit - len(items))
+            page = await self.items.list_for_owner(owner_id, limit=size, after_id=items[-1].id if items else 0)
             items += page
-            if len(page) < page_size:
+            if len(page) < size:
                 break
         return items

@@ -22,6 +22,9 @@ SEND_EMAIL = "mail.send_email"
 # The longest countdown before a job's retry, in seconds: send_email's backoff cap, and Celery's default.
 MAX_RETRY_COUNTDOWN = 600
 WITHHELD = "<withheld>"  # how Celery's tools show each argument of a job
+# How often a worker retries a read or write of the result backend that failed to connect, with
+# exponential backoff and full jitter (up to 10 s between attempts): some four minutes in all.
+RESULT_BACKEND_MAX_RETRIES = 60
 
 
 class ServiceCelery(Celery):
@@ -33,8 +36,9 @@ class ServiceCelery(Celery):
     database: JobDatabase
 
 
-def create_celery(settings: Settings) -> ServiceCelery:
-    """A Celery app for `settings`."""
+def create_celery(settings: Settings, *, api: bool = False) -> ServiceCelery:
+    """A Celery app for `settings`: the worker's and beat's, or with `api` the API's (which only
+    publishes jobs and reads their states, and must never hold a request's thread retrying)."""
     app = ServiceCelery(PACKAGE, broker=settings.celery_broker_url, backend=settings.celery_result_backend)
     app.settings = settings
     app.database = JobDatabase(settings)
@@ -47,6 +51,7 @@ def create_celery(settings: Settings) -> ServiceCelery:
         # must be idempotent (jobs.IdempotentTask), and they run at least once.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        task_track_started=True,  # a job a worker runs reads STARTED, not PENDING like one still queued
         worker_prefetch_multiplier=1,
         task_time_limit=settings.celery_task_time_limit_seconds,
         task_soft_time_limit=max(1, int(settings.celery_task_time_limit_seconds * 0.9)),
@@ -58,6 +63,19 @@ def create_celery(settings: Settings) -> ServiceCelery:
         # a firewall's idle timeout) fails a read after this long, instead of Celery's two minutes.
         redis_socket_connect_timeout=settings.celery_publish_timeout_seconds,
         redis_socket_timeout=settings.celery_publish_timeout_seconds,
+        # A job reads the result backend before it runs (IdempotentTask) and writes its result
+        # after: a failure there is raised outside the job, which leaves its message unacknowledged
+        # and its worker slot taken, so a short outage of the result backend (broker up) stopped the
+        # worker for good. Workers retry instead, and go on when it is back. Bounded: a result
+        # backend gone for good ends in errors in the log, not threads asleep for ever. The API
+        # answers 503 at once instead (JobQueue).
+        result_backend_always_retry=not api,
+        result_backend_max_retries=RESULT_BACKEND_MAX_RETRIES,
+        # Publishing a job subscribes to its result on a Redis result backend, whether or not
+        # anyone waits for it, with 20 retries a second apart by default: with Redis down, each
+        # enqueue held one of the API's few threads for some 20 s, and readiness read `timeout`.
+        # The API never waits for a result: it tries once and answers 503.
+        result_backend_transport_options={"retry_policy": {"max_retries": 0}} if api else {},
         worker_hijack_root_logger=False,  # keep the service's structured log format
         worker_redirect_stdouts=False,  # the structured log already writes to standard output
         timezone="UTC",

@@ -100,16 +100,22 @@ def run_with_database(task: Task[Any, Any], work: Callable[[Database], Coroutine
     max_retries=5,
 )
 def export_items(self: Task[Any, Any], user_id: int) -> dict[str, Any]:
-    """All of a user's items as JSON-ready data."""
+    """A user's items as JSON-ready data: the first EXPORT_MAX_ITEMS by id, with `truncated` true
+    when the user has more. The result is one value in the result backend, kept a day: the cap
+    bounds its size and the worker's memory."""
+    cap = service_app(self).settings.export_max_items
 
     async def export(database: Database) -> list[dict[str, Any]]:
         async with database.sessions() as session:
-            items = await ItemService(session).all_of(user_id, page_size=EXPORT_PAGE_SIZE)
+            # One more than the cap: whether there are more is known without counting them all.
+            items = await ItemService(session).all_of(user_id, page_size=EXPORT_PAGE_SIZE, limit=cap + 1)
             return [ItemRead.model_validate(item, from_attributes=True).model_dump(mode="json") for item in items]
 
     items = run_with_database(self, export)
-    log.info("items_exported", user_id=user_id, count=len(items))
-    return {"user_id": user_id, "count": len(items), "items": items}
+    truncated = len(items) > cap
+    items = items[:cap]
+    log.info("items_exported", user_id=user_id, count=len(items), truncated=truncated)
+    return {"user_id": user_id, "count": len(items), "truncated": truncated, "items": items}
 
 
 @shared_task(bind=True, base=IdempotentTask, name=PURGE_EXPIRED_CREDENTIALS, autoretry_for=TRANSIENT_ERRORS,

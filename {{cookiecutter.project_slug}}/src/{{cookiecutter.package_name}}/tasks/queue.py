@@ -25,7 +25,7 @@ class JobQueueUnavailableError(DependencyUnavailableError):
 
 class JobQueue:
     def __init__(self, settings: Settings) -> None:
-        self.celery = create_celery(settings)
+        self.celery = create_celery(settings, api=True)
         self.timeout = settings.celery_publish_timeout_seconds
 
     async def enqueue(self, name: str, task_id: str, **arguments: Any) -> None:
@@ -33,8 +33,14 @@ class JobQueue:
         try:
             async with asyncio.timeout(self.timeout * 2):
                 await asyncio.to_thread(self._publish, name, task_id, arguments)
-        except (OperationalError, OSError, TimeoutError) as error:
+        # A Redis result backend's errors (publishing subscribes to the job's result) are not
+        # kombu's unless the broker is on Redis too.
+        except (OperationalError, OSError, TimeoutError, RedisConnectionError, RedisTimeoutError) as error:
             raise JobQueueUnavailableError from error
+        except RuntimeError as error:  # Celery gave up reconnecting to the result backend's pub/sub
+            if isinstance(error.__cause__, RedisConnectionError | RedisTimeoutError):
+                raise JobQueueUnavailableError from error
+            raise
 
     async def state(self, task_id: str) -> tuple[str, Any]:
         """The job's state, and its result once it succeeded (failures keep their details in the worker's log).

@@ -22,7 +22,8 @@ class TaskAccepted(BaseModel):
 
 
 class TaskStatus(BaseModel):
-    """`PENDING` also covers ids the queue has not seen yet; `result` is set once the job succeeded."""
+    """`PENDING` while queued, and also for an id the queue never saw and a job whose result
+    expired (a day after it finished) or was lost; `result` is set once the job succeeded."""
 
     state: Literal["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
     result: dict[str, Any] | None = None
@@ -32,9 +33,18 @@ class TaskStatus(BaseModel):
     "/items/export",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TaskAccepted,
+    responses=documented_errors(429),
     summary="Export your items as JSON in the background",
 )
 async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted:
+    """Start an export; follow it with `GET /api/v1/tasks/{task_id}`. Its result is
+    `{"user_id", "count", "truncated", "items"}`: at most `EXPORT_MAX_ITEMS` items (10,000 by default),
+    the first by id. `truncated` is true when you have more than that: the rest are not in the export.
+
+    Each user may start `EXPORT_RATE_LIMIT` exports (3 an hour by default); more get 429
+    (`too_many_requests`) with `Retry-After`, the seconds until the next one may start.
+    """
+    await context.login_guard.check_export(user_id)
     # The owner is part of the id, so reading a job needs no lookup and no table.
     task_id = f"{user_id}-{uuid.uuid4().hex}"
     await context.jobs.enqueue(EXPORT_ITEMS, task_id, user_id=user_id)
@@ -50,6 +60,11 @@ async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted
     summary="The state of one of your background jobs",
 )
 async def read_task(task_id: str, user_id: CurrentUserId, context: Context) -> TaskStatus:
+    """`PENDING` while the job waits in the queue, `STARTED` once a worker runs it, then `SUCCESS` (with
+    its `result`) or `FAILURE`; `RETRY` while it waits to try again. A job's state and result are kept
+    a day after it finished. After that, and for an id the queue never saw or a job that was lost,
+    the state is `PENDING` too: a job still `PENDING` long after it was started will not finish, so
+    start another."""
     if not task_id.startswith(f"{user_id}-"):
         raise NotFoundError("Task not found")  # another user's job does not exist for the caller
     state, result = await context.jobs.state(task_id)
