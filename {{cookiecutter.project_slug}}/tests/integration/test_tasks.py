@@ -153,6 +153,19 @@ class TestExportLimit:
         assert (await client.post("/api/v1/items/export", headers=other.headers)).status_code == 202
 
 
+class TestExportsTheQueueRefused:
+    @pytest.fixture
+    def settings(self, settings_factory: Callable[..., Settings]) -> Settings:
+        broker_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+        return settings_factory(
+            export_rate_limit="1/hour", celery_broker_url=broker_url, celery_publish_timeout_seconds=0.5
+        )
+
+    async def test_do_not_use_up_the_budget(self, client: AsyncClient, account: Account) -> None:
+        responses = [await client.post("/api/v1/items/export", headers=account.headers) for _ in range(3)]
+        assert [response.json()["error"]["code"] for response in responses] == ["job_queue_unavailable"] * 3
+
+
 async def test_an_export_holds_at_most_export_max_items_and_says_it_was_cut(
     settings_factory: Callable[..., Settings], client: AsyncClient, account: Account
 ) -> None:

@@ -99,11 +99,16 @@ class LoginGuard:
 {%- if cookiecutter.use_celery %}
 
     async def check_export(self, user_id: int) -> None:
-        """Count an item export started by `user_id`; RateLimitedError when EXPORT_RATE_LIMIT is spent."""
+        """RateLimitedError when `user_id` has started EXPORT_RATE_LIMIT exports already; counts nothing."""
         identifier = self._pseudonym(str(user_id))
-        if not await self._fail_open(self._limiter.hit(self._export_budget, "exports-per-user", identifier), True):
+        if not await self._fail_open(self._limiter.test(self._export_budget, "exports-per-user", identifier), True):
             retry_after = await self._retry_after(self._export_budget, "exports-per-user", identifier)
             raise RateLimitedError(retry_after, "Too many exports started: try again later")
+
+    async def count_export(self, user_id: int) -> None:
+        """Count an export whose job was queued: a start the queue refused (503) costs nothing."""
+        identifier = self._pseudonym(str(user_id))
+        await self._fail_open(self._limiter.hit(self._export_budget, "exports-per-user", identifier), True)
 {%- endif %}
 
     async def is_locked(self, account: str) -> bool:

@@ -23,8 +23,9 @@ SEND_EMAIL = "mail.send_email"
 MAX_RETRY_COUNTDOWN = 600
 WITHHELD = "<withheld>"  # how Celery's tools show each argument of a job
 # How often a worker retries a read or write of the result backend that failed to connect, with
-# exponential backoff and full jitter (up to 10 s between attempts): some four minutes in all.
-RESULT_BACKEND_MAX_RETRIES = 60
+# exponential backoff and full jitter: about 15 s in all, 30 s at most. A job makes up to three
+# (its "already done" check, STARTED, its result), and the shutdown grace period covers them.
+RESULT_BACKEND_MAX_RETRIES = 12
 
 
 class ServiceCelery(Celery):

@@ -48,6 +48,9 @@ async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted
     # The owner is part of the id, so reading a job needs no lookup and no table.
     task_id = f"{user_id}-{uuid.uuid4().hex}"
     await context.jobs.enqueue(EXPORT_ITEMS, task_id, user_id=user_id)
+    # Counted once queued, so a 503 (and the retry it invites) does not use up the budget; starts
+    # at the same moment may all pass the check before one is counted, which lets a few more through.
+    await context.login_guard.count_export(user_id)
     return TaskAccepted(task_id=task_id)
 
 
