@@ -582,6 +582,23 @@ def test_a_worker_waits_out_an_outage_of_the_result_backend_and_the_api_does_not
         app.close()
 
 
+def test_a_job_runs_when_the_result_backend_cannot_say_whether_it_already_did(
+    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Failing it instead would acknowledge its message (acks_late): the job, a mail say, would be lost.
+    app = create_celery(settings_factory(celery_result_backend=f"redis://127.0.0.1:{free_port()}/1"))
+    app.loader.import_default_modules()
+    monkeypatch.setattr(app.backend, "_sleep", lambda seconds: None)  # the backoff, not waited out here
+    purge = app.tasks[PURGE_EXPIRED_CREDENTIALS]
+    purge.push_request(id=uuid4().hex, is_eager=False)  # as a worker runs it, with the "already done" check
+    try:
+        purged = purge()
+    finally:
+        purge.pop_request()
+        app.close()
+    assert set(purged) == {"login_sessions", "refresh_tokens", "account_tokens"}
+
+
 def test_beat_runs_the_purges_at_times_of_day_not_counted_from_its_start(settings: Settings) -> None:
     # A beat that starts without its schedule file (a new container, compose's /tmp) counts an
     # interval from its start: redeployed more often than daily, a daily job would never run.

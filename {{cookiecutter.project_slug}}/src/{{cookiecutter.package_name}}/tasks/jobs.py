@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 import structlog
 from celery import Task, shared_task, states
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import BackendGetMetaError, SoftTimeLimitExceeded
 
 from ..api.v1.schemas import ItemRead
 from ..core.availability import is_unavailable
@@ -44,7 +44,14 @@ class IdempotentTask(Task[Any, Any]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.request.id and not self.request.is_eager:
             earlier = self.AsyncResult(self.request.id)
-            if earlier.state == states.SUCCESS:
+            try:
+                done = earlier.state == states.SUCCESS
+            except BackendGetMetaError:
+                # The result backend stayed unreachable through its retries. Failing the job here
+                # would acknowledge its message and lose it (a mail unsent): run it, at least once.
+                log.warning("job_result_backend_unavailable", task=self.name)
+                done = False
+            if done:
                 log.info("job_already_done", task=self.name)
                 return earlier.result
         return super().__call__(*args, **kwargs)
