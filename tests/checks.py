@@ -190,29 +190,32 @@ def ci_shell_problems(project: Path, shellcheck: str) -> list[str]:
 
 
 def workflow_security_problems(project: Path, zizmor: str) -> list[str]:
-    """zizmor's findings in the GitHub workflows (its offline audits, default persona): template
-    injection, unpinned actions, credentials left in the checkout, cache poisoning and the like."""
-    problems = []
-    for workflow in sorted((project / ".github" / "workflows").glob("*.yml")):
-        problems += _zizmor(zizmor, workflow.name, workflow.read_text(encoding="utf-8"))
-    return problems
+    """zizmor's findings in the project's GitHub workflows."""
+    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
+    return zizmor_problems(zizmor, {workflow.name: workflow.read_text(encoding="utf-8") for workflow in workflows})
 
 
-@lru_cache(maxsize=256)
-def _zizmor(zizmor: str, name: str, text: str) -> tuple[str, ...]:
+def zizmor_problems(zizmor: str, workflows: Mapping[str, str]) -> list[str]:
+    """zizmor's findings (its offline audits, default persona: template injection, unpinned actions,
+    credentials left in the checkout, cache poisoning and the like) in workflows given as file name
+    -> text, audited in one run: starting zizmor costs more than auditing a workflow."""
+    if not workflows:
+        return []
     with tempfile.TemporaryDirectory() as folder:
-        workflow = Path(folder) / name
-        workflow.write_text(text, encoding="utf-8")
-        command = [zizmor, "--offline", "--no-progress", "--format", "json", str(workflow)]
+        paths = [Path(folder) / name for name in workflows]
+        for path, text in zip(paths, workflows.values(), strict=True):
+            path.write_text(text, encoding="utf-8")
+        command = [zizmor, "--offline", "--no-progress", "--format", "json", *map(str, paths)]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
     if not result.stdout.startswith("["):  # zizmor itself failed: show why
-        return (f"{name}: zizmor exited with {result.returncode}: {result.stderr.strip()}",)
+        return [f"zizmor exited with {result.returncode}: {result.stderr.strip()}"]
     problems = []
     for finding in json.loads(result.stdout):
         primary = next(place for place in finding["locations"] if place["symbolic"]["kind"] == "Primary")
+        name = Path(primary["symbolic"]["key"]["Local"]["verbatim_path"]).name
         line = primary["concrete"]["location"]["start_point"]["row"] + 1
         problems.append(f"{name}:{line} {finding['ident']}: {primary['symbolic']['annotation']}")
-    return tuple(problems)
+    return problems
 
 
 def _flatten(lines: str | list[Any]) -> Iterator[str]:
