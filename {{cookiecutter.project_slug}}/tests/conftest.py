@@ -21,6 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import URL, make_url, text, update
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from xdist import is_xdist_controller, is_xdist_worker
 
+from {{ cookiecutter.package_name }}.__main__ import unjoined_heads
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
 from {{ cookiecutter.package_name }}.db.models import Base, Role, User, utc_now
@@ -94,7 +96,9 @@ async def _why_unusable(url: str, *, per_worker: bool) -> str | None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Stop the run at once, with one line, when the configured database cannot be used."""
+    """Stop the run at once, with one line, when the migrations or the configured database cannot be used."""
+    if problem := unjoined_heads(ScriptDirectory.from_config(Config(str(PROJECT_DIR / "alembic.ini")))):
+        pytest.exit(problem, 1)
     url = _configured_database_url()
     if url is None or is_xdist_worker(session):  # the controller has checked for its workers
         return

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
 from pydantic import ValidationError
@@ -30,6 +30,9 @@ from .openapi import DOCUMENT_PATH
 from .services.audit import AuditTrail, Origin, purge_expired_events
 from .services.auth import purge_expired_credentials, register_user
 from .settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 PACKAGE = __package__ or __name__.partition(".")[0]
 REFUSED_CONNECTION_SQLSTATES = ("28", "3D000")
@@ -69,6 +72,20 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def unjoined_heads(scripts: ScriptDirectory) -> str | None:
+    """What to do when the migrations end in more than one revision; None when they end in one.
+
+    A template update that adds revisions branches them off the same parent as the project's own.
+    """
+    heads = scripts.get_heads()
+    if len(heads) < 2:
+        return None
+    return (
+        f"migrations/ ends in {len(heads)} revisions ({', '.join(sorted(heads))}), as after a template update that"
+        " added its own: join them with `uv run alembic merge heads -m 'join migrations'` and commit the new file"
+    )
+
+
 def migrate(settings: Settings, args: argparse.Namespace) -> int:
     """Apply Alembic migrations up to `revision` (default: the newest).
 
@@ -86,7 +103,11 @@ def migrate(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.config} not found: run from the project directory or pass --config", file=sys.stderr)
         return 1
     config = Config(str(args.config))
-    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    scripts = ScriptDirectory.from_config(config)
+    if args.revision == "head" and (problem := unjoined_heads(scripts)):
+        print(f"cannot migrate: {problem}", file=sys.stderr)
+        return 1
+    known = {script.revision for script in scripts.walk_revisions()}
     newer = asyncio.run(_database_revisions(settings)) - known
     if newer and args.revision == "head":
         print(f"the database is at {', '.join(sorted(newer))}, newer than this release: nothing to migrate")

@@ -13,7 +13,20 @@ from alembic.autogenerate import compare_metadata, produce_migrations, render_py
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.operations.ops import AddColumnOp, AlterColumnOp, UpgradeOps
-from sqlalchemy import Boolean, Column, DefaultClause, column, delete, false, insert, select, table, true
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DefaultClause,
+    MetaData,
+    Table,
+    column,
+    delete,
+    false,
+    insert,
+    select,
+    table,
+    true,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
@@ -97,17 +110,24 @@ async def database_at(tmp_path: Path, revision: str) -> AsyncIterator[AsyncConne
         await engine.dispose()
 
 
+async def table_now(connection: AsyncConnection, name: str) -> Table:
+    """The table as the database has it at its revision. The models' table would also write every
+    later column with a Python-side default, which a revision before it does not have."""
+    return await connection.run_sync(lambda sync_connection: Table(name, MetaData(), autoload_with=sync_connection))
+
+
 async def add_user(connection: AsyncConnection, email: str = "old@example.com") -> int:
-    users = Base.metadata.tables["users"]
-    user = insert(users).values(email=email, password_hash="x", role="member", is_active=True).returning(users.c.id)
-    return int((await connection.execute(user)).scalar_one())
+    users = await table_now(connection, "users")
+    user = {"email": email, "password_hash": "x", "role": "member", "is_active": True, "created_at": utc_now()}
+    return int((await connection.execute(insert(users).values(**user).returning(users.c.id))).scalar_one())
 
 
 async def test_sessions_from_before_0005_end_when_their_newest_refresh_token_does(tmp_path: Path) -> None:
     now = utc_now()
-    sessions, refresh_tokens = TABLES["login_sessions"], TABLES["refresh_tokens"]
+    sessions = TABLES["login_sessions"]
     async with database_at(tmp_path, "0004") as connection:
         user_id = await add_user(connection)
+        refresh_tokens = await table_now(connection, "refresh_tokens")
         for session_id in ("refreshed", "never"):
             await connection.execute(
                 insert(SESSIONS_BEFORE_0005).values(id=session_id, user_id=user_id, created_at=now)
@@ -125,13 +145,15 @@ async def test_sessions_from_before_0005_end_when_their_newest_refresh_token_doe
 
 
 async def test_0006_keeps_every_row_and_gives_no_account_the_id_of_a_deleted_one(tmp_path: Path) -> None:
-    users, items, audit_events = TABLES["users"], TABLES["items"], TABLES["audit_events"]
+    users, items = TABLES["users"], TABLES["items"]
     async with database_at(tmp_path, "0005") as connection:
         for email in ("kept@example.com", "deleted@example.com"):
             await add_user(connection, email)
-        await connection.execute(insert(items).values(owner_id=1, title="kept"))
+        item = {"owner_id": 1, "title": "kept", "created_at": utc_now(), "updated_at": utc_now()}
+        await connection.execute(insert(await table_now(connection, "items")).values(**item))
         # User 3 was deleted before the upgrade too; only the audit log still names them.
-        deleted = {"action": "user.delete", "target_type": "user", "outcome": "success"}
+        deleted = {"action": "user.delete", "target_type": "user", "outcome": "success", "occurred_at": utc_now()}
+        audit_events = await table_now(connection, "audit_events")
         await connection.execute(insert(audit_events).values(actor_id=3, target_id="3", **deleted))
         await connection.execute(delete(users).where(users.c.id == 2))
 
@@ -150,6 +172,7 @@ async def test_sessions_from_before_0007_were_last_used_when_they_last_renewed_t
     sessions, refresh_tokens = TABLES["login_sessions"], TABLES["refresh_tokens"]
     async with database_at(tmp_path, "0006") as connection:
         user_id = await add_user(connection)
+        refresh_tokens_at_0006 = await table_now(connection, "refresh_tokens")
         for session_id in ("renewed", "never"):
             session = {"id": session_id, "user_id": user_id, "created_at": login, "expires_at": utc_now()}
             await connection.execute(insert(SESSIONS_BEFORE_0007).values(**session))
@@ -161,7 +184,7 @@ async def test_sessions_from_before_0007_were_last_used_when_they_last_renewed_t
             ("only", "never", just_after_login, None),
         ):
             token = {"jti": jti, "session_id": session_id, "user_id": user_id, "expires_at": utc_now()}
-            await connection.execute(insert(refresh_tokens).values(**token, created_at=issued, used_at=used))
+            await connection.execute(insert(refresh_tokens_at_0006).values(**token, created_at=issued, used_at=used))
 
         await connection.run_sync(_migrate, "head")
 

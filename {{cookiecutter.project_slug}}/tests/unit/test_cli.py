@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -285,6 +286,25 @@ def test_migrate_leaves_a_database_from_a_newer_release_alone(
     error = capsys.readouterr().err
     assert error.startswith("cannot migrate: ")
     assert error.count("\n") == 1
+
+
+def test_migrate_refuses_migrations_that_end_in_two_revisions_and_says_how_to_join_them(
+    database_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = database_file.parent / "project"
+    shutil.copytree(PROJECT_DIR / "migrations", project / "migrations")
+    shutil.copy(PROJECT_DIR / "alembic.ini", project)
+    # A revision the project made on 0001, beside the template's 0002 that an update brought.
+    (project / "migrations" / "versions" / "own_revision.py").write_text(
+        '"""A revision made in the project before the update."""\n\nrevision = "own"\ndown_revision = "0001"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade() -> None: ...\n\n\ndef downgrade() -> None: ...\n"
+    )
+    assert main(["migrate", "--config", str(project / "alembic.ini")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("cannot migrate: migrations/ ends in 2 revisions (")
+    assert "`uv run alembic merge heads -m 'join migrations'`" in error
+    assert error.count("\n") == 1
+    assert not database_file.exists()
 
 
 @pytest.fixture
