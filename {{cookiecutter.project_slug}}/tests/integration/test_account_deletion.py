@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import func, select, text
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, Item, LoginSession
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, until_a_statement_waits_on_a_lock
+from ..support import (
+    PASSWORD,
+    WRONG_PASSWORD,
+    Account,
+    Clock,
+    Mailbox,
+    skip_unless_row_locks,
+    until_a_statement_waits_on_a_lock,
+)
 from .test_admin import user_id_of
 from .test_two_factor import enrol
 
@@ -130,8 +137,7 @@ async def test_a_deletion_waits_for_a_refresh_of_the_account_instead_of_deadlock
 ) -> None:
     """A refresh locks its token, then writes a new one, which needs the user's row; a deletion
     that took the user's row first would wait for the token: one of them failed with a 500."""
-    if make_url(settings.database_url).get_backend_name() != "postgresql":
-        pytest.skip("SQLite writes one transaction at a time")
+    skip_unless_row_locks(settings)
     user_id = await user_id_of(client, account)
     async with app_context.database.engine.connect() as refresh:
         token = text("SELECT session_id, jti FROM refresh_tokens WHERE user_id = :user")
@@ -152,3 +158,4 @@ async def test_a_deletion_waits_for_a_refresh_of_the_account_instead_of_deadlock
 
     assert response.status_code == 204, response.text
     assert await owned_rows(app_context, user_id) == (0, 0)
+
