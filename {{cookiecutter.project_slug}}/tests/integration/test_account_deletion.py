@@ -159,3 +159,20 @@ async def test_a_deletion_waits_for_a_refresh_of_the_account_instead_of_deadlock
     assert response.status_code == 204, response.text
     assert await owned_rows(app_context, user_id) == (0, 0)
 
+
+async def test_an_item_created_while_the_account_is_deleted_gets_a_401_like_the_next_request(
+    client: AsyncClient, account: Account, app_context: AppContext, settings: Settings
+) -> None:
+    """The request was authenticated before the deletion committed, and its insert then broke the
+    items' foreign key: that was a 500."""
+    skip_unless_row_locks(settings)
+    user_id = await user_id_of(client, account)
+    async with app_context.database.engine.connect() as deletion:
+        await deletion.execute(text("DELETE FROM users WHERE id = :user"), {"user": user_id})
+        creation = asyncio.create_task(client.post("/api/v1/items", json={"title": "late"}, headers=account.headers))
+        await until_a_statement_waits_on_a_lock(app_context, "INSERT INTO items")
+        await deletion.commit()
+    response = await creation
+
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "not_authenticated"), response.text
+    assert await owned_rows(app_context, user_id) == (0, 0)

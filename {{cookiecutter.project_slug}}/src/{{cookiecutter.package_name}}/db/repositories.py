@@ -11,7 +11,7 @@ from sqlalchemy import CursorResult, Row, bindparam, delete, func, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import ConflictError, NotFoundError
+from ..core.exceptions import ConflictError, InvalidAccessTokenError, NotFoundError
 from ..core.security import RefreshToken as IssuedRefreshToken
 from ..core.security import hash_account_token
 from .models import (
@@ -151,7 +151,13 @@ class ItemRepository:
     async def add(self, owner_id: int, title: str, description: str | None) -> Item:
         item = Item(owner_id=owner_id, title=title, description=description)
         self.session.add(item)
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            await self.session.rollback()
+            if await self.session.get(User, owner_id) is None:  # deleted since the request was authenticated
+                raise InvalidAccessTokenError("The account no longer exists") from None
+            raise
         return item
 
     async def list_for_owner(
