@@ -36,8 +36,11 @@ from ..support import (
     Mailbox,
     full_width,
     log_in,
+    skip_unless_row_locks,
     token_from,
+    until_a_statement_waits_on_a_lock,
 )
+from .test_admin import user_id_of
 from .test_password_reset import connection_closed
 
 MakeAccount = Callable[[str], Awaitable[Account]]
@@ -154,6 +157,30 @@ async def test_a_hash_of_a_password_stored_before_normalising_still_logs_in_and_
     assert stored != hashed_as_typed
     assert PasswordHash((Argon2Hasher(),)).verify(unicodedata.normalize("NFKC", decomposed), stored)
     await log_in(client, account.email, unicodedata.normalize("NFC", decomposed))  # the form others type
+
+
+async def test_right_passwords_sent_at_once_after_the_hashing_cost_was_raised_all_log_in(
+    client: AsyncClient, account: Account, app_context: AppContext, settings: Settings
+) -> None:
+    """Each login checked the hash made with the earlier parameters; the first stored the new one,
+    and the others, finding the hash changed, were refused as if the password were wrong."""
+    skip_unless_row_locks(settings)
+    earlier = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=8, parallelism=1),)).hash(PASSWORD)
+    user_id = await user_id_of(client, account)
+    async with app_context.database.sessions() as session:
+        await session.execute(update(User).where(User.id == user_id).values(password_hash=earlier))
+        await session.commit()
+    async with app_context.database.engine.connect() as holder:
+        await holder.execute(text("SELECT id FROM users WHERE id = :user FOR NO KEY UPDATE"), {"user": user_id})
+        body = {"username": account.email, "password": PASSWORD}
+        logins = [asyncio.create_task(client.post("/api/v1/auth/token", data=body)) for _ in range(2)]
+        await until_a_statement_waits_on_a_lock(app_context, "UPDATE users", count=2)
+        await holder.commit()
+
+    assert [(await login).status_code for login in logins] == [200, 200]
+    async with app_context.database.sessions() as session:
+        stored = await session.scalar(select(User.password_hash).where(User.id == user_id))
+    assert stored != earlier
 
 
 @pytest.mark.parametrize(("email", "password"), [("ada@example.com", WRONG_PASSWORD), ("nobody@example.com", PASSWORD)])
