@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import pytest
@@ -40,6 +41,7 @@ from ..support import (
     token_from,
     until_a_statement_waits_on_a_lock,
 )
+from .test_account_deletion import recorded
 from .test_admin import user_id_of
 from .test_password_reset import connection_closed
 
@@ -287,6 +289,28 @@ def auth_service(session: AsyncSession, context: AppContext, passwords: Password
     two_factor = TwoFactorService(session, context.totp_secrets, audit, outbox)
     guard, mfa_ttl = context.login_guard, timedelta(minutes=5)
     return AuthService(session, passwords, context.tokens, guard, audit, two_factor, outbox, Origin(), mfa_ttl)
+
+
+async def test_guesses_sent_at_once_that_lock_the_account_record_one_lockout(
+    account: Account, app_context: AppContext, settings: Settings
+) -> None:
+    """Every guess was counted before any of them failed: each failure found the account locked and
+    recorded a lockout of its own."""
+    hashers = [PasswordCheckHeldOpen(settings) for _ in range(settings.login_lockout_threshold)]
+    async with AsyncExitStack() as stack:
+        guesses = []
+        for hasher in hashers:
+            session = await stack.enter_async_context(app_context.database.sessions())
+            login = auth_service(session, app_context, hasher).login(account.email, WRONG_PASSWORD, "::1")
+            guesses.append(asyncio.create_task(login))
+        for hasher in hashers:
+            await hasher.checked.wait()  # every guess counted: the account is locked
+        for hasher in hashers:
+            hasher.go_on.set()
+        failures = await asyncio.gather(*guesses, return_exceptions=True)
+
+    assert all(isinstance(failure, InvalidCredentialsError) for failure in failures), failures
+    assert len(await recorded(app_context, "auth.lockout")) == 1
 
 
 async def change_by_the_owner(client: AsyncClient, account: Account, mailbox: Mailbox) -> int:

@@ -340,10 +340,11 @@ class AuthService:
 
     async def _record_failed_check(self, action: Action, email: str, user: User | None) -> None:
         """Commit the audit events of a wrong password or code on their own (the login guard counted
-        the attempt as a failure when it began); one of them may have locked the account."""
+        the attempt as a failure when it began); one of them may have locked the account, and the
+        first to find it locked records the lockout."""
         target = user.id if user else None
         self.audit.record(action, Outcome.FAILURE, target_user_id=target)
-        if await self.login_guard.is_locked(email):
+        if await self.login_guard.newly_locked(email):
             self.audit.record(Action.LOCKOUT, target_user_id=target)
         await self.session.commit()
 
