@@ -390,7 +390,8 @@ async def test_two_regenerations_at_once_leave_one_set_of_codes(
     async with app_context.database.engine.connect() as holder:
         # Both requests have spent their code by the time they delete the codes: the third one's row.
         held = text("SELECT id FROM recovery_codes WHERE user_id = :user AND code_hash = :hash FOR UPDATE")
-        await holder.execute(held, {"user": user_id, "hash": hashlib.sha256(third.replace("-", "").encode()).hexdigest()})
+        third_hash = hashlib.sha256(third.replace("-", "").encode()).hexdigest()
+        await holder.execute(held, {"user": user_id, "hash": third_hash})
         requests = [
             asyncio.create_task(client.post(REGENERATE, headers=headers, json={"password": PASSWORD, "code": code}))
             for code in (first, second)

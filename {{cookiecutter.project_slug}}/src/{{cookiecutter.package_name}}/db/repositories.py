@@ -317,7 +317,8 @@ class AccountTokenRepository:
     async def lock_owner(self, token: str, purpose: TokenPurpose) -> User | None:
         """The user of an unused, unexpired token of this purpose, with its row held as
         `UserRepository.lock` holds it (taken before the token is spent: the lock order); None otherwise."""
-        statement = select(User).join(AccountToken, AccountToken.user_id == User.id).where(*self._usable(token, purpose))
+        owner = select(User).join(AccountToken, AccountToken.user_id == User.id)
+        statement = owner.where(*self._usable(token, purpose))
         locked = statement.with_for_update(key_share=True, of=User).execution_options(populate_existing=True)
         return await self.session.scalar(locked)
 
