@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from httpx import AsyncClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -182,13 +182,22 @@ class Clock:
         self.now += timedelta(seconds=30)
 
 
-async def until_a_statement_waits_on_a_lock(app_context: AppContext, statement_start: str) -> None:
-    """Until a statement beginning with `statement_start` waits for a lock (PostgreSQL): the request
-    that sent it is then parked where the test wants it."""
-    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :start || '%'")
+def skip_unless_row_locks(settings: Settings) -> None:
+    """Races pinned with row locks held in a second connection: PostgreSQL only."""
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+
+
+async def until_a_statement_waits_on_a_lock(app_context: AppContext, statement_start: str, *, count: int = 1) -> None:
+    """Until `count` statements beginning with `statement_start` wait for a lock in the test's
+    database (PostgreSQL): the requests that sent them are then parked where the test wants them."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE :start || '%'"
+    )
     async with app_context.database.engine.connect() as watcher:
         for _ in range(300):
-            if await watcher.scalar(waiting, {"start": statement_start}):
+            if await watcher.scalar(waiting, {"start": statement_start}) >= count:
                 return
             await watcher.rollback()
             await asyncio.sleep(0.05)

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import func, select, text
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, Item, LoginSession
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, until_a_statement_waits_on_a_lock
+from ..support import (
+    PASSWORD,
+    WRONG_PASSWORD,
+    Account,
+    Clock,
+    Mailbox,
+    skip_unless_row_locks,
+    until_a_statement_waits_on_a_lock,
+)
 from .test_admin import user_id_of
 from .test_two_factor import enrol
 
@@ -130,8 +137,7 @@ async def test_a_deletion_waits_for_a_refresh_of_the_account_instead_of_deadlock
 ) -> None:
     """A refresh locks its token, then writes a new one, which needs the user's row; a deletion
     that took the user's row first would wait for the token: one of them failed with a 500."""
-    if make_url(settings.database_url).get_backend_name() != "postgresql":
-        pytest.skip("SQLite writes one transaction at a time")
+    skip_unless_row_locks(settings)
     user_id = await user_id_of(client, account)
     async with app_context.database.engine.connect() as refresh:
         token = text("SELECT session_id, jti FROM refresh_tokens WHERE user_id = :user")
@@ -151,4 +157,22 @@ async def test_a_deletion_waits_for_a_refresh_of_the_account_instead_of_deadlock
     response = await deletion
 
     assert response.status_code == 204, response.text
+    assert await owned_rows(app_context, user_id) == (0, 0)
+
+
+async def test_an_item_created_while_the_account_is_deleted_gets_a_401_like_the_next_request(
+    client: AsyncClient, account: Account, app_context: AppContext, settings: Settings
+) -> None:
+    """The request was authenticated before the deletion committed, and its insert then broke the
+    items' foreign key: that was a 500."""
+    skip_unless_row_locks(settings)
+    user_id = await user_id_of(client, account)
+    async with app_context.database.engine.connect() as deletion:
+        await deletion.execute(text("DELETE FROM users WHERE id = :user"), {"user": user_id})
+        creation = asyncio.create_task(client.post("/api/v1/items", json={"title": "late"}, headers=account.headers))
+        await until_a_statement_waits_on_a_lock(app_context, "INSERT INTO items")
+        await deletion.commit()
+    response = await creation
+
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "not_authenticated"), response.text
     assert await owned_rows(app_context, user_id) == (0, 0)

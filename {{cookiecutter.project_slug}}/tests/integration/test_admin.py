@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from httpx import AsyncClient, Response
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import Account, log_in, until_a_statement_waits_on_a_lock
+from ..support import Account, log_in, skip_unless_row_locks, until_a_statement_waits_on_a_lock
 
 
 async def user_id_of(client: AsyncClient, account: Account) -> int:
@@ -105,8 +105,7 @@ async def test_an_admin_demoted_while_their_request_waits_is_refused(
     client: AsyncClient, account: Account, admin: Account, app_context: AppContext, settings: Settings
 ) -> None:
     """Their role was checked when the request began; the change itself checks it again."""
-    if make_url(settings.database_url).get_backend_name() != "postgresql":
-        pytest.skip("SQLite writes one transaction at a time")
+    skip_unless_row_locks(settings)
     member_id, admin_id = await user_id_of(client, account), await user_id_of(client, admin)
     async with app_context.database.engine.connect() as other_admin:
         demotion = text("UPDATE users SET role = 'member' WHERE id = :admin")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import pytest
@@ -36,8 +37,12 @@ from ..support import (
     Mailbox,
     full_width,
     log_in,
+    skip_unless_row_locks,
     token_from,
+    until_a_statement_waits_on_a_lock,
 )
+from .test_account_deletion import recorded
+from .test_admin import user_id_of
 from .test_password_reset import connection_closed
 
 MakeAccount = Callable[[str], Awaitable[Account]]
@@ -156,6 +161,30 @@ async def test_a_hash_of_a_password_stored_before_normalising_still_logs_in_and_
     await log_in(client, account.email, unicodedata.normalize("NFC", decomposed))  # the form others type
 
 
+async def test_right_passwords_sent_at_once_after_the_hashing_cost_was_raised_all_log_in(
+    client: AsyncClient, account: Account, app_context: AppContext, settings: Settings
+) -> None:
+    """Each login checked the hash made with the earlier parameters; the first stored the new one,
+    and the others, finding the hash changed, were refused as if the password were wrong."""
+    skip_unless_row_locks(settings)
+    earlier = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=8, parallelism=1),)).hash(PASSWORD)
+    user_id = await user_id_of(client, account)
+    async with app_context.database.sessions() as session:
+        await session.execute(update(User).where(User.id == user_id).values(password_hash=earlier))
+        await session.commit()
+    async with app_context.database.engine.connect() as holder:
+        await holder.execute(text("SELECT id FROM users WHERE id = :user FOR NO KEY UPDATE"), {"user": user_id})
+        body = {"username": account.email, "password": PASSWORD}
+        logins = [asyncio.create_task(client.post("/api/v1/auth/token", data=body)) for _ in range(2)]
+        await until_a_statement_waits_on_a_lock(app_context, "UPDATE users", count=2)
+        await holder.commit()
+
+    assert [(await login).status_code for login in logins] == [200, 200]
+    async with app_context.database.sessions() as session:
+        stored = await session.scalar(select(User.password_hash).where(User.id == user_id))
+    assert stored != earlier
+
+
 @pytest.mark.parametrize(("email", "password"), [("ada@example.com", WRONG_PASSWORD), ("nobody@example.com", PASSWORD)])
 async def test_login_refuses_bad_credentials_alike(
     client: AsyncClient, account: Account, email: str, password: str
@@ -260,6 +289,28 @@ def auth_service(session: AsyncSession, context: AppContext, passwords: Password
     two_factor = TwoFactorService(session, context.totp_secrets, audit, outbox)
     guard, mfa_ttl = context.login_guard, timedelta(minutes=5)
     return AuthService(session, passwords, context.tokens, guard, audit, two_factor, outbox, Origin(), mfa_ttl)
+
+
+async def test_guesses_sent_at_once_that_lock_the_account_record_one_lockout(
+    account: Account, app_context: AppContext, settings: Settings
+) -> None:
+    """Every guess was counted before any of them failed: each failure found the account locked and
+    recorded a lockout of its own."""
+    hashers = [PasswordCheckHeldOpen(settings) for _ in range(settings.login_lockout_threshold)]
+    async with AsyncExitStack() as stack:
+        guesses = []
+        for hasher in hashers:
+            session = await stack.enter_async_context(app_context.database.sessions())
+            login = auth_service(session, app_context, hasher).login(account.email, WRONG_PASSWORD, "::1")
+            guesses.append(asyncio.create_task(login))
+        for hasher in hashers:
+            await hasher.checked.wait()  # every guess counted: the account is locked
+        for hasher in hashers:
+            hasher.go_on.set()
+        failures = await asyncio.gather(*guesses, return_exceptions=True)
+
+    assert all(isinstance(failure, InvalidCredentialsError) for failure in failures), failures
+    assert len(await recorded(app_context, "auth.lockout")) == 1
 
 
 async def change_by_the_owner(client: AsyncClient, account: Account, mailbox: Mailbox) -> int:

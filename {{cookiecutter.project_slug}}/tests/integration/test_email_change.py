@@ -3,15 +3,27 @@ done when the link sent to the new address is followed, told to the old address.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import text
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import PASSWORD, WRONG_PASSWORD, Account, Clock, Mailbox, text_part, token_from
+from ..support import (
+    PASSWORD,
+    WRONG_PASSWORD,
+    Account,
+    Clock,
+    Mailbox,
+    skip_unless_row_locks,
+    text_part,
+    token_from,
+    until_a_statement_waits_on_a_lock,
+)
 from .test_account_deletion import recorded
 from .test_admin import user_id_of
 from .test_password_reset import CONFIRM as RESET_CONFIRM
@@ -196,6 +208,30 @@ async def test_only_the_newest_link_works(client: AsyncClient, account: Account,
     assert (await client.post(CONFIRM, json={"token": first})).status_code == 400
     assert (await client.post(CONFIRM, json={"token": newest})).status_code == 204
     assert (await email_of(client, account))[0] == NEW_EMAIL
+
+
+async def test_of_two_requests_at_once_only_one_link_works(
+    client: AsyncClient, account: Account, app_context: AppContext, mailbox: Mailbox, settings: Settings
+) -> None:
+    """Each spent the links pending before it, but not the other's, not yet committed: both worked."""
+    skip_unless_row_locks(settings)
+    user_id = await user_id_of(client, account)
+    addresses = ("first@example.org", "second@example.org")
+    async with app_context.database.engine.connect() as holder:
+        await holder.execute(text("SELECT id FROM users WHERE id = :user FOR UPDATE"), {"user": user_id})
+        requests = [
+            asyncio.create_task(
+                client.post(CHANGE, json={"new_email": address, "password": PASSWORD}, headers=account.headers)
+            )
+            for address in addresses
+        ]
+        await until_a_statement_waits_on_a_lock(app_context, "", count=2)
+        await holder.commit()
+    assert [(await request).status_code for request in requests] == [202, 202]
+
+    links = [token_from(mailbox.last_to(address)) for address in addresses]
+    confirmed = [(await client.post(CONFIRM, json={"token": link})).status_code for link in links]
+    assert sorted(confirmed) == [204, 400]
 
 
 async def test_an_address_taken_before_the_link_is_followed_is_a_conflict(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import InterfaceError
 
 from {{ cookiecutter.package_name }}.context import AppContext
@@ -31,9 +31,12 @@ from ..support import (
     Account,
     Mailbox,
     log_in,
+    skip_unless_row_locks,
     text_part,
     token_from,
+    until_a_statement_waits_on_a_lock,
 )
+from .test_admin import user_id_of
 
 RESET = "/api/v1/auth/password-reset"
 CONFIRM = "/api/v1/auth/password-reset/confirm"
@@ -180,6 +183,35 @@ async def test_a_reset_spends_the_earlier_links(client: AsyncClient, account: Ac
     response = await client.post(CONFIRM, json={"token": first, "new_password": OTHER_PASSWORD})
 
     assert response.status_code == 400
+
+
+async def test_a_reset_and_an_admins_deactivation_at_once_take_turns(
+    client: AsyncClient, account: Account, admin: Account, app_context: AppContext, mailbox: Mailbox, settings: Settings
+) -> None:
+    """The reset held its link's row and waited for the user's; the deactivation held the user's row
+    and waited for the link's: PostgreSQL ended the deadlock with a 500, and the deactivation could
+    be the change lost. Both now take the user's row first."""
+    skip_unless_row_locks(settings)
+    reset_token = await reset_link_token(client, mailbox, account.email)
+    user_id = await user_id_of(client, account)
+    async with app_context.database.engine.connect() as holder:
+        # The deactivation has written the user's row when it reaches the sessions, held here.
+        sessions = text("SELECT id FROM login_sessions WHERE user_id = :user FOR UPDATE")
+        await holder.execute(sessions, {"user": user_id})
+        patch = {"is_active": False}
+        deactivation = asyncio.create_task(
+            client.patch(f"/api/v1/admin/users/{user_id}", json=patch, headers=admin.headers)
+        )
+        await until_a_statement_waits_on_a_lock(app_context, "UPDATE login_sessions")
+        reset = asyncio.create_task(client.post(CONFIRM, json={"token": reset_token, "new_password": NEW_PASSWORD}))
+        await until_a_statement_waits_on_a_lock(app_context, "", count=2)
+        await holder.commit()
+    deactivated, refused = await deactivation, await reset
+
+    assert deactivated.status_code == 200, deactivated.text
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_token")  # spent by the admin
+    login = await client.post("/api/v1/auth/token", data={"username": account.email, "password": NEW_PASSWORD})
+    assert login.status_code == 401
 
 
 async def test_an_expired_link_is_refused(

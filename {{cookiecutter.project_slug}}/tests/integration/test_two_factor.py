@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import pyotp
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, RecoveryCode, User
@@ -25,8 +26,10 @@ from ..support import (
     Account,
     Clock,
     Mailbox,
+    skip_unless_row_locks,
     text_part,
     token_from,
+    until_a_statement_waits_on_a_lock,
 )
 
 STATUS = "/api/v1/users/me/2fa"
@@ -373,6 +376,35 @@ async def test_regenerating_replaces_the_recovery_codes(client: AsyncClient, enr
     assert old.status_code == 401
     new = await second_step(client, enrolled, new_codes[0])
     assert new.status_code == 200
+
+
+async def test_two_regenerations_at_once_leave_one_set_of_codes(
+    client: AsyncClient, enrolled: Enrolled, app_context: AppContext, settings: Settings
+) -> None:
+    """Each spent its own recovery code (that row locked), then deleted all of them: each waited for
+    the other's code, and PostgreSQL ended the deadlock with a 500. The user's row is now taken first."""
+    skip_unless_row_locks(settings)
+    headers = enrolled.account.headers
+    first, second, third = enrolled.recovery_codes[:3]
+    user_id = (await client.get("/api/v1/users/me", headers=headers)).json()["id"]
+    async with app_context.database.engine.connect() as holder:
+        # Both requests have spent their code by the time they delete the codes: the third one's row.
+        held = text("SELECT id FROM recovery_codes WHERE user_id = :user AND code_hash = :hash FOR UPDATE")
+        third_hash = hashlib.sha256(third.replace("-", "").encode()).hexdigest()
+        await holder.execute(held, {"user": user_id, "hash": third_hash})
+        requests = [
+            asyncio.create_task(client.post(REGENERATE, headers=headers, json={"password": PASSWORD, "code": code}))
+            for code in (first, second)
+        ]
+        await until_a_statement_waits_on_a_lock(app_context, "", count=2)
+        await holder.commit()
+    responses = [await request for request in requests]
+
+    assert sorted(response.status_code for response in responses) == [200, 401], [r.text for r in responses]
+    status = await client.get(STATUS, headers=headers)
+    assert status.json()["recovery_codes_left"] == 10
+    (new_codes,) = [response.json()["recovery_codes"] for response in responses if response.status_code == 200]
+    assert (await second_step(client, enrolled, new_codes[0])).status_code == 200
 
 
 async def test_the_secret_is_encrypted_at_rest_and_codes_stay_out_of_the_audit_log(

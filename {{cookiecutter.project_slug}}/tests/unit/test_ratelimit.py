@@ -108,6 +108,22 @@ async def test_attempts_sent_at_once_are_held_to_the_lockout(redis_url: str | No
     assert [type(outcome) for outcome in outcomes].count(AccountLockedError) == 15
 
 
+@pytest.mark.parametrize(
+    "redis_url", [None, pytest.param(os.environ.get("TEST_REDIS_URL"), marks=ON_REDIS)], ids=["memory", "redis"]
+)
+async def test_a_lockout_is_reported_new_to_the_first_caller_only(redis_url: str | None) -> None:
+    login_guard = guard(login_lockout_threshold=3, login_rate_limit="100/minute", redis_url=redis_url)
+    account = f"{uuid4().hex}@example.com"  # a Redis shared with other tests has no counts for it
+    try:
+        await asyncio.gather(*(login_guard.check(account, "10.0.0.1") for _ in range(2)))
+        not_yet = await login_guard.newly_locked(account)
+        await login_guard.check(account, "10.0.0.1")
+        reports = [await login_guard.newly_locked(account) for _ in range(3)]
+    finally:
+        await login_guard.close()
+    assert (not_yet, reports) == (False, [True, False, False])
+
+
 @ON_REDIS
 async def test_redis_keys_name_neither_the_account_nor_the_client() -> None:
     # Tracing and error tracking report each Redis command with its key; Redis keeps them.

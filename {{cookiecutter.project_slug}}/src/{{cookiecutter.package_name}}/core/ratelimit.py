@@ -43,6 +43,8 @@ class LoginGuard:
         self._failures: RateLimitItem = RateLimitItemPerSecond(
             settings.login_lockout_threshold, settings.login_lockout_seconds
         )
+        # One notice per lockout: named after the moment the lockout ends, which its failures share.
+        self._lockout_notice: RateLimitItem = RateLimitItemPerSecond(1, settings.login_lockout_seconds)
         self._mail_budgets = (
             ("mail-per-address", parse(settings.email_rate_limit_per_address)),
             ("mail-per-client", parse(settings.email_rate_limit_per_client)),
@@ -115,6 +117,16 @@ class LoginGuard:
         """True when the failures counted so far lock the account (the next attempt is refused)."""
         failures = self._limiter.test(self._failures, "login-failures", self._pseudonym(account))
         return not await self._fail_open(failures, True)
+
+    async def newly_locked(self, account: str) -> bool:
+        """True when the failures counted so far lock the account, for the first caller only: of
+        guesses sent at once, several fail after the lockout began, and one of them reports it."""
+        account = self._pseudonym(account)
+        stats = await self._fail_open(self._limiter.get_window_stats(self._failures, "login-failures", account), None)
+        if stats is None or stats.remaining > 0:
+            return False
+        notice = self._limiter.hit(self._lockout_notice, "lockout-noticed", account, repr(stats.reset_time))
+        return await self._fail_open(notice, False)
 
     async def record_success(self, account: str) -> None:
         """The attempt succeeded: forget the failures counted so far."""

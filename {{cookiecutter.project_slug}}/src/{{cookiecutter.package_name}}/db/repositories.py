@@ -11,7 +11,7 @@ from sqlalchemy import CursorResult, Row, bindparam, delete, func, select, updat
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import ConflictError, NotFoundError
+from ..core.exceptions import ConflictError, InvalidAccessTokenError, NotFoundError
 from ..core.security import RefreshToken as IssuedRefreshToken
 from ..core.security import hash_account_token
 from .models import (
@@ -78,6 +78,18 @@ class UserRepository:
             statement = statement.where(User.is_active.is_(filters.is_active))
         return (await self.session.scalars(statement)).all()
 
+    async def lock(self, user_id: int) -> User | None:
+        """The user, read afresh, with its row held until the transaction ends (PostgreSQL; SQLite
+        writes one transaction at a time anyway). None when the account is gone.
+
+        Lock order, for every change to an account: the user's row first, then what hangs off it
+        (tokens, sessions, recovery codes); an admin's change takes the active admins' rows before
+        it (`lock_active_admins`). Two changes to one account then take turns instead of deadlocking.
+        FOR NO KEY UPDATE leaves the key-share locks of inserts that reference the row free, so a
+        token refresh or a new item does not wait for it."""
+        statement = select(User).where(User.id == user_id).with_for_update(key_share=True)
+        return await self.session.scalar(statement.execution_options(populate_existing=True))
+
     async def hold_password(self, user: User, new_hash: str | None) -> bool:
         """Lock the user's row while its password hash is still the one just checked (and store
         `new_hash`, made with raised hashing parameters, in its place); False when a password change
@@ -104,8 +116,10 @@ class UserRepository:
     async def delete(self, user_id: int) -> None:
         """The database deletes what the user owns (items, sessions, tokens, codes) with it.
 
-        Refresh tokens and sessions go first, in the order a token refresh locks them: the user's
-        row held first would make the cascade wait for a refresh that waits for that row."""
+        The user's row is held first (`lock`), then refresh tokens and sessions go, in the order a
+        token refresh locks them, and the row itself last: deleting it first would make the cascade
+        wait for a refresh that waits for that row."""
+        await self.lock(user_id)
         await self.session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
         await self.session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
         await self.session.execute(delete(User).where(User.id == user_id))
@@ -137,7 +151,13 @@ class ItemRepository:
     async def add(self, owner_id: int, title: str, description: str | None) -> Item:
         item = Item(owner_id=owner_id, title=title, description=description)
         self.session.add(item)
-        await self.session.flush()
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            await self.session.rollback()
+            if await self.session.get(User, owner_id) is None:  # deleted since the request was authenticated
+                raise InvalidAccessTokenError("The account no longer exists") from None
+            raise
         return item
 
     async def list_for_owner(
@@ -293,6 +313,14 @@ class AccountTokenRepository:
         """The user of an unused, unexpired token of this purpose; None otherwise."""
         statement = select(AccountToken.user_id).where(*self._usable(token, purpose))
         return await self.session.scalar(statement)
+
+    async def lock_owner(self, token: str, purpose: TokenPurpose) -> User | None:
+        """The user of an unused, unexpired token of this purpose, with its row held as
+        `UserRepository.lock` holds it (taken before the token is spent: the lock order); None otherwise."""
+        owner = select(User).join(AccountToken, AccountToken.user_id == User.id)
+        statement = owner.where(*self._usable(token, purpose))
+        locked = statement.with_for_update(key_share=True, of=User).execution_options(populate_existing=True)
+        return await self.session.scalar(locked)
 
     async def consume(self, token: str, purpose: TokenPurpose) -> int | None:
         """Spend the token: the user's id, or None when it is unknown, expired or already spent."""

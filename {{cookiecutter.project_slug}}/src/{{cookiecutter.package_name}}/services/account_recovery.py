@@ -24,6 +24,7 @@ from .audit import Action, AuditTrail, Outcome
 # The pages under PUBLIC_BASE_URL that take the links' tokens.
 RESET_PAGE = "/reset-password"
 VERIFY_PAGE = "/verify-email"
+INVALID_RESET_LINK = "The reset link is invalid, expired or already used: ask for a new one"
 
 
 class AccountRecovery:
@@ -65,11 +66,14 @@ class AccountRecovery:
         The link proves the address is the user's, so it also counts as verifying it, and it
         lifts a lockout: the owner got back in the way the lockout cannot stop.
         """
-        user_id = await self.tokens.consume(token, TokenPurpose.PASSWORD_RESET)
-        user = await self.users.by_id(user_id) if user_id is not None else None
-        if user is None or not user.is_active:
-            raise InvalidTokenError("The reset link is invalid, expired or already used: ask for a new one")
-        user.password_hash = await self.passwords.hash(new_password)
+        if await self.tokens.user_id_of(token, TokenPurpose.PASSWORD_RESET) is None:
+            raise InvalidTokenError(INVALID_RESET_LINK)
+        new_hash = await self.passwords.hash(new_password)  # before the account is held: it is slow
+        user = await self.tokens.lock_owner(token, TokenPurpose.PASSWORD_RESET)
+        spent = user is not None and await self.tokens.consume(token, TokenPurpose.PASSWORD_RESET) is not None
+        if user is None or not spent or not user.is_active:
+            raise InvalidTokenError(INVALID_RESET_LINK)
+        user.password_hash = new_hash
         user.email_verified_at = user.email_verified_at or utc_now()
         await self.tokens.spend_all(user.id, *SPENT_BY_A_NEW_PASSWORD)
         await self.login_sessions.revoke_all(user.id)
@@ -89,10 +93,9 @@ class AccountRecovery:
         await self._send("email_verification", user.email, link, ttl)
 
     async def verify_email(self, token: str) -> None:
-        user_id = await self.tokens.consume(token, TokenPurpose.EMAIL_VERIFICATION)
-        if user_id is None:
+        user = await self.tokens.lock_owner(token, TokenPurpose.EMAIL_VERIFICATION)
+        if user is None or await self.tokens.consume(token, TokenPurpose.EMAIL_VERIFICATION) is None:
             raise InvalidTokenError("The verification link is invalid, expired or already used: ask for a new one")
-        user = await self.users.get(user_id)
         user.email_verified_at = user.email_verified_at or utc_now()
         await self.tokens.spend_all(user.id, TokenPurpose.EMAIL_VERIFICATION)
         self.audit.record(Action.EMAIL_VERIFY, actor_id=user.id, target_user_id=user.id)

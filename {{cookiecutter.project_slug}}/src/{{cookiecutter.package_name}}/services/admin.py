@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import ConflictError, PermissionDeniedError
+from ..core.exceptions import ConflictError, NotFoundError, PermissionDeniedError
 from ..db.models import SPENT_BY_A_NEW_PASSWORD, AuditEvent, Role, User
 from ..db.repositories import (
     AccountTokenRepository,
@@ -54,7 +54,7 @@ class AdminService:
         ConflictError when it would leave no active admin (nobody could administer the service).
         """
         await self._still_an_admin(admin)
-        user = await self.users.get(user_id)
+        user = await self._hold(user_id)
         is_active_admin = user.role == Role.ADMIN and user.is_active
         stays_active_admin = (role or user.role) == Role.ADMIN and (user.is_active if is_active is None else is_active)
         steps_down = is_active_admin and not stays_active_admin
@@ -82,7 +82,7 @@ class AdminService:
 
     async def revoke_sessions(self, admin: Principal, user_id: int) -> None:
         await self._still_an_admin(admin)
-        await self.users.get(user_id)  # NotFoundError for an unknown user
+        await self._hold(user_id)
         await self._end_access(user_id)
         self.audit.record(Action.REVOKE_SESSIONS, actor_id=admin.user_id, target_user_id=user_id)
         await self.session.commit()
@@ -96,7 +96,7 @@ class AdminService:
         if user_id == admin.user_id:
             raise ConflictError(OWN_TWO_FACTOR)
         await self._still_an_admin(admin)
-        user = await self.users.get(user_id)
+        user = await self._hold(user_id)
         if not user.two_factor_enabled:
             raise ConflictError("Two-factor login is not enabled")
         await self.two_factor.switch_off(user)
@@ -110,7 +110,7 @@ class AdminService:
     async def delete_user(self, admin: Principal, user_id: int) -> None:
         """Delete an account with everything it owns; ConflictError for the last active admin."""
         await self._still_an_admin(admin)
-        user = await self.users.get(user_id)
+        user = await self._hold(user_id)
         is_active_admin = user.role == Role.ADMIN and user.is_active
         if is_active_admin:
             await self._refuse_the_last_admin()
@@ -126,6 +126,13 @@ class AdminService:
         or deleted this one since. Checked again with the admins' rows held, so the changes take turns."""
         if admin.user_id not in await self.users.lock_active_admins():
             raise PermissionDeniedError
+
+    async def _hold(self, user_id: int) -> User:
+        """The user, with its row held (`UserRepository.lock`, after the admins' rows); NotFoundError when unknown."""
+        user = await self.users.lock(user_id)
+        if user is None:
+            raise NotFoundError("User not found")
+        return user
 
     async def _end_access(self, user_id: int) -> None:
         """End every session of the user and spend the links they left pending (password reset,

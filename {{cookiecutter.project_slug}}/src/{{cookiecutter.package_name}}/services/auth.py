@@ -141,7 +141,7 @@ class AuthService:
             await self._record_failed_check(Action.LOGIN, email, user)
             raise InvalidCredentialsError
         try:
-            return await self._log_in_with_the_right_password(email, user, new_hash, refreshable)
+            return await self._log_in_with_the_right_password(email, password, user, new_hash, refreshable)
         except Exception as error:
             # The database failed after the right password: the attempt must not stay counted as a
             # failure, or a failover would lock out everyone who tried again. A two-factor user's
@@ -151,11 +151,11 @@ class AuthService:
             raise
 
     async def _log_in_with_the_right_password(
-        self, email: str, user: User, new_hash: str | None, refreshable: bool
+        self, email: str, password: str, user: User, new_hash: str | None, refreshable: bool
     ) -> IssuedTokens | SecondFactorRequired:
         # The password must still be the one checked: a change or reset that committed meanwhile ends
         # every session, and this login's too.
-        if not await self.users.hold_password(user, new_hash):
+        if not await self.users.hold_password(user, new_hash) and not await self._still_the_password(user, password):
             await self._record_failed_check(Action.LOGIN, email, user)
             raise InvalidCredentialsError
         if user.two_factor_enabled:
@@ -166,6 +166,16 @@ class AuthService:
             await self.session.commit()
             return SecondFactorRequired(mfa_token)
         return await self._start_session(user, refreshable)
+
+    async def _still_the_password(self, user: User, password: str) -> bool:
+        """The stored hash changed since the password was checked: a concurrent login may have stored
+        it made again with raised ARGON2_* parameters. The password is checked again against it, with
+        the row held (a change or reset still waits for this login); False when a change replaced it."""
+        current = await self.users.lock(user.id)
+        if current is None or not current.is_active:
+            return False
+        valid, _ = await self.passwords.verify(password, current.password_hash)
+        return valid
 
     async def complete_login(
         self, mfa_token: str, code: str, client_ip: str, *, refreshable: bool = True
@@ -330,10 +340,11 @@ class AuthService:
 
     async def _record_failed_check(self, action: Action, email: str, user: User | None) -> None:
         """Commit the audit events of a wrong password or code on their own (the login guard counted
-        the attempt as a failure when it began); one of them may have locked the account."""
+        the attempt as a failure when it began); one of them may have locked the account, and the
+        first to find it locked records the lockout."""
         target = user.id if user else None
         self.audit.record(action, Outcome.FAILURE, target_user_id=target)
-        if await self.login_guard.is_locked(email):
+        if await self.login_guard.newly_locked(email):
             self.audit.record(Action.LOCKOUT, target_user_id=target)
         await self.session.commit()
 

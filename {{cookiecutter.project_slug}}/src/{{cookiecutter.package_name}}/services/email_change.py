@@ -60,6 +60,7 @@ class EmailChangeService:
             raise ConflictError("This is already your e-mail address")
         if await self.users.by_email(new_email) is not None:
             raise ConflictError("An account with this e-mail address already exists")
+        await self.users.lock(user.id)  # a concurrent request waits, then spends this one's link
         await self.tokens.spend_all(user.id, TokenPurpose.EMAIL_CHANGE)
         token = new_account_token()
         ttl = timedelta(seconds=self.settings.email_verification_ttl_seconds)
@@ -71,8 +72,8 @@ class EmailChangeService:
 
     async def confirm(self, token: str) -> None:
         """Move the account to the link's address, verified; ConflictError when another account took it since."""
-        spent = await self.tokens.consume_email_change(token)
-        user = await self.users.by_id(spent[0]) if spent else None
+        user = await self.tokens.lock_owner(token, TokenPurpose.EMAIL_CHANGE)
+        spent = await self.tokens.consume_email_change(token) if user is not None else None
         if spent is None or user is None or not user.is_active:
             raise InvalidTokenError("The confirmation link is invalid, expired or already used: ask for a new one")
         new_email = spent[1]

@@ -95,6 +95,7 @@ class TwoFactorService:
         code = without_blanks(code)
         if TOTP_CODE.fullmatch(code):
             return await self._accept_totp(user, code)
+        await self.users.lock(user.id)  # before the code's row: the lock order of account changes
         if await self.recovery_codes.consume(user.id, hash_recovery_code(code)):
             self.audit.record(Action.RECOVERY_CODE_USE, actor_id=user.id, target_user_id=user.id)
             codes_left = await self.recovery_codes.count_unused(user.id)
