@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import pytest
 from playwright.sync_api import Page
@@ -47,3 +48,11 @@ def test_in_dark_mode_links_errors_and_hints_change_colour_and_keep_4_5_to_1(pag
         colour = computed(page, selector, "color")
         assert colour != light[selector], selector
         assert contrast(colour, background) >= 4.5, (selector, colour, background)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_field_borders_keep_3_to_1_against_the_page(page: Page, scheme: Literal["light", "dark"]) -> None:
+    page.emulate_media(color_scheme=scheme)
+    page.goto("/ui/login")
+    background = page_background(page)
+    assert contrast(computed(page, "#email", "borderTopColor"), background) >= 3
