@@ -1,4 +1,4 @@
-"""What only a browser can measure: colour contrast in both colour schemes."""
+"""What only a browser can measure: colour contrast in both colour schemes and table layout."""
 
 from __future__ import annotations
 
@@ -6,11 +6,23 @@ import re
 from typing import Literal
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
-from .test_ui import sign_up
+from .conftest import Credentials
+from .test_ui import log_in, sign_up, signed_up_and_in
 
 pytestmark = pytest.mark.e2e
+
+# The one-word cells, buttons and links of the users table whose text takes more than one line.
+WORDS_BROKEN_ACROSS_LINES = """() => [...document.querySelectorAll(
+    '.users tbody td:not(:last-child), .users tbody button, .users tbody a')]
+  .filter((element) => !/\\s/.test(element.textContent.trim()))
+  .filter((element) => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size > 1;
+  })
+  .map((element) => element.textContent.trim())"""
 
 
 def luminance(colour: str) -> float:
@@ -56,3 +68,11 @@ def test_text_field_borders_keep_3_to_1_against_the_page(page: Page, scheme: Lit
     page.goto("/ui/login")
     background = page_background(page)
     assert contrast(computed(page, "#email", "borderTopColor"), background) >= 3
+
+
+def test_the_users_table_breaks_no_word_across_lines(page: Page, admin_credentials: Credentials) -> None:
+    signed_up_and_in(page)  # a member with a Deactivate button and a Delete link
+    log_in(page, admin_credentials.email, admin_credentials.password)
+    page.goto("/ui/admin/users")
+    expect(page.get_by_role("cell", name="member").first).to_be_visible()
+    assert page.evaluate(WORDS_BROKEN_ACROSS_LINES) == []
