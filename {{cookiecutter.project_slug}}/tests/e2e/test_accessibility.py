@@ -1,15 +1,19 @@
-"""What only a browser can measure: colour contrast in both colour schemes and table layout."""
+"""What only a browser can measure: colour contrast in both colour schemes, reflow on a narrow
+screen and table layout."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Literal
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
+from ..support import Mailbox
 from .conftest import Credentials
-from .test_ui import log_in, sign_up, signed_up_and_in
+from .test_account import link_in
+from .test_ui import PASSWORD, log_in, sign_up, signed_up_and_in
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +53,13 @@ def page_background(page: Page) -> str:
     return colour
 
 
+def fits_the_width(page: Page) -> bool:
+    widths: dict[str, int] = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})"
+    )
+    return widths["scroll"] <= widths["client"]
+
+
 def test_in_dark_mode_links_errors_and_hints_change_colour_and_keep_4_5_to_1(page: Page) -> None:
     sign_up(page, "not-an-address", "short")
     text = (".brand", ".error", ".hint")
@@ -68,6 +79,37 @@ def test_text_field_borders_keep_3_to_1_against_the_page(page: Page, scheme: Lit
     page.goto("/ui/login")
     background = page_background(page)
     assert contrast(computed(page, "#email", "borderTopColor"), background) >= 3
+
+
+def test_at_320_pixels_a_long_address_and_the_key_wrap_instead_of_scrolling_sideways(
+    browser: Browser, base_url: str, admin_credentials: Credentials, mailbox: Mailbox
+) -> None:
+    email = f"reflow-{uuid.uuid4().hex}@example.org"  # 51 characters, no place to break
+    member = browser.new_page(base_url=base_url, viewport={"width": 320, "height": 640})
+    admin = browser.new_page(base_url=base_url, viewport={"width": 320, "height": 640})
+    try:
+        sign_up(member, email)
+        log_in(member, email)
+        expect(member.get_by_role("heading", name="My items")).to_be_visible()
+        assert fits_the_width(member), "items"
+        member.goto(link_in(mailbox.last_to(email)))
+        member.get_by_role("button", name="Confirm my address").click()
+        member.get_by_role("link", name="Security").click()
+        member.get_by_label("Password", exact=True).fill(PASSWORD)
+        assert fits_the_width(member), "security"
+        member.get_by_role("button", name="Set up two-factor login").click()
+        expect(member.locator("#secret")).to_be_visible()
+        assert fits_the_width(member), "enrolment"
+
+        log_in(admin, admin_credentials.email, admin_credentials.password)
+        admin.goto(f"/ui/admin/users?email={email}")
+        assert fits_the_width(admin), "users"  # the table scrolls in its own region
+        admin.get_by_role("link", name=f"Delete {email}").click()
+        expect(admin.get_by_role("heading", name=f"Delete {email}?")).to_be_visible()
+        assert fits_the_width(admin), "admin delete"
+    finally:
+        member.context.close()
+        admin.context.close()
 
 
 def test_the_users_table_breaks_no_word_across_lines(page: Page, admin_credentials: Credentials) -> None:
