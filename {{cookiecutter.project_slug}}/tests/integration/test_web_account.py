@@ -649,6 +649,21 @@ async def test_a_refused_form_of_the_security_page_shows_its_problems_beside_its
     assert wrong.text.index('action="/ui/account/email"') > alert > wrong.text.index("<h2>Password</h2>")
 
 
+async def test_the_security_page_is_titled_security(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    page = (await client.get("/ui/account/two-factor")).text
+    assert "<title>Security · Items</title>" in page
+    assert "<h1>Security</h1>" in page
+    assert '<h2 id="two-factor-login">Two-factor login</h2>' in page
+
+
+async def test_the_code_step_has_its_own_title(client: AsyncClient, mailbox: Mailbox, clock: Clock) -> None:
+    await with_two_factor(client, mailbox, clock)
+    await at_the_code_step(client)
+    page = (await client.get("/ui/login/code")).text
+    assert "<title>Enter your code · Items</title>" in page
+
+
 async def test_a_member_deletes_their_account_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:
     await sign_up_and_log_in(client)
     page = await client.get("/ui/account/two-factor")
