@@ -657,11 +657,14 @@ async def test_the_security_page_is_titled_security(client: AsyncClient) -> None
     assert '<h2 id="two-factor-login">Two-factor login</h2>' in page
 
 
-async def test_the_code_step_has_its_own_title(client: AsyncClient, mailbox: Mailbox, clock: Clock) -> None:
+async def test_the_code_step_has_its_own_title_and_a_keyboard_with_letters(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock
+) -> None:
     await with_two_factor(client, mailbox, clock)
     await at_the_code_step(client)
     page = (await client.get("/ui/login/code")).text
     assert "<title>Enter your code · Items</title>" in page
+    assert "inputmode" not in page  # recovery codes have letters: no digits-only keypad
 
 
 async def test_a_member_deletes_their_account_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:
