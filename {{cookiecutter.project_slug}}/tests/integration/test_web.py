@@ -280,6 +280,17 @@ async def test_item_forms_explain_what_is_wrong(client: AsyncClient) -> None:
     assert "at most 200 characters" in response.text
 
 
+async def test_dates_are_valid_html_time_values(client: AsyncClient) -> None:
+    """HTML allows at most three digits of a second's fraction; Python prints six."""
+    await sign_up_and_log_in(client)
+    await create(client, "Buy milk")
+    pages = [(await client.get(path)).text for path in ("/ui/items", "/ui/account/sessions")]
+    times = [time for page in pages for time in re.findall(r'<time datetime="([^"]*)"', page)]
+    assert len(times) == 2
+    for time in times:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?(Z|[+-]\d\d:\d\d)", time), time
+
+
 async def test_the_list_is_paged(client: AsyncClient) -> None:
     await sign_up_and_log_in(client)
     for number in range(21):
