@@ -280,6 +280,19 @@ async def test_item_forms_explain_what_is_wrong(client: AsyncClient) -> None:
     assert "at most 200 characters" in response.text
 
 
+async def test_deleting_an_item_asks_to_confirm_first(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    item_id = await create(client, "Buy milk")
+    listing = await client.get("/ui/items")
+    assert f'<a href="/ui/items/{item_id}/delete" aria-label="Delete Buy milk">Delete</a>' in listing.text
+
+    confirm = await client.get(f"/ui/items/{item_id}/delete")
+
+    assert "<h1>Delete “Buy milk”?</h1>" in confirm.text
+    assert f'<form method="post" action="/ui/items/{item_id}/delete">' in confirm.text
+    assert "Buy milk" in (await client.get("/ui/items")).text  # nothing deleted yet
+
+
 async def test_dates_are_valid_html_time_values(client: AsyncClient) -> None:
     """HTML allows at most three digits of a second's fraction; Python prints six."""
     await sign_up_and_log_in(client)
@@ -312,6 +325,7 @@ async def test_other_users_items_do_not_exist(client: AsyncClient) -> None:
     for response in (
         await client.get(f"/ui/items/{item_id}/edit"),
         await post_form(client, f"/ui/items/{item_id}/edit", title="mine now"),
+        await client.get(f"/ui/items/{item_id}/delete"),
         await post_form(client, f"/ui/items/{item_id}/delete"),
     ):
         assert response.status_code == 404

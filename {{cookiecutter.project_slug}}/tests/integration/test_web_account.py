@@ -59,6 +59,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("post", "/items/new"): "member",
     ("get", "/items/{item_id}/edit"): "member",
     ("post", "/items/{item_id}/edit"): "member",
+    ("get", "/items/{item_id}/delete"): "member",
     ("post", "/items/{item_id}/delete"): "member",
     ("get", "/account/two-factor"): "member",
     ("post", "/account/two-factor/setup"): "member",
