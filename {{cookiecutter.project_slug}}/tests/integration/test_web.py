@@ -280,6 +280,13 @@ async def test_item_forms_explain_what_is_wrong(client: AsyncClient) -> None:
     assert "at most 200 characters" in response.text
 
 
+async def test_the_error_summary_names_the_field_of_each_problem(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    response = await post_form(client, "/ui/items/new", title="", description="x" * 2001)
+    assert '<a href="#title">Title: String should have at least 1 character</a>' in response.text
+    assert '<a href="#description">Description (optional): String should have at most 2000' in response.text
+
+
 async def test_deleting_an_item_asks_to_confirm_first(client: AsyncClient) -> None:
     await sign_up_and_log_in(client)
     item_id = await create(client, "Buy milk")

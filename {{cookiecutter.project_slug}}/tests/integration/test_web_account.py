@@ -641,7 +641,7 @@ async def test_a_refused_form_of_the_security_page_shows_its_problems_beside_its
     assert 'id="delete-password-error"' in page
     assert 'id="email-password-error"' not in page
     assert page.count('class="error-summary"') == 1
-    assert 'href="#delete-password"' in page  # the summary leads to the field that needs fixing
+    assert 'href="#delete-password">Your password, to confirm: ' in page  # leads to the field, named
     summary = page.index("error-summary")
     assert page.index('action="/ui/account/email"') < summary < page.index('action="/ui/account/delete"')
 
