@@ -1,5 +1,5 @@
 """What only a browser can measure: colour contrast in both colour schemes, reflow on a narrow
-screen and table layout."""
+screen, table layout, and where the answer to a refused form appears."""
 
 from __future__ import annotations
 
@@ -118,3 +118,13 @@ def test_the_users_table_breaks_no_word_across_lines(page: Page, admin_credentia
     page.goto("/ui/admin/users")
     expect(page.get_by_role("cell", name="member").first).to_be_visible()
     assert page.evaluate(WORDS_BROKEN_ACROSS_LINES) == []
+
+
+def test_a_wrong_password_on_the_security_page_is_shown_at_its_field_in_view(page: Page) -> None:
+    signed_up_and_in(page)
+    page.get_by_role("link", name="Security").click()
+    page.get_by_label("Your password, to confirm").fill("not my passphrase")
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page).to_have_url(re.compile(r"/ui/account/delete#delete-account$"))
+    expect(page.get_by_label("Your password, to confirm")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("alert")).to_be_in_viewport()
