@@ -106,6 +106,7 @@ def test_a_member_moves_their_account_to_a_new_address(page: Page, mailbox: Mail
     expect(page.get_by_role("status")).to_have_text(
         "We sent a link to the new address: your address changes when you open it."
     )
+    expect(page.get_by_role("status")).to_be_in_viewport()  # not scrolled away to the form's section
 
     page.goto(link_in(mailbox.last_to(address)))
     page.get_by_role("button", name="Use this address for my account").click()

@@ -101,7 +101,12 @@ def test_create_edit_and_delete_an_item(page: Page) -> None:
     expect(page.get_by_role("status")).to_have_text("Item saved.")
     expect(page.get_by_role("heading", name="Buy oat milk")).to_be_visible()
 
-    page.get_by_role("button", name="Delete Buy oat milk").click()
+    page.get_by_role("link", name="Delete Buy oat milk").click()
+    expect(page.get_by_role("heading", name="Delete “Buy oat milk”?")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", name="Buy oat milk")).to_be_visible()  # still there
+    page.get_by_role("link", name="Delete Buy oat milk").click()
+    page.get_by_role("button", name="Delete the item").click()
     expect(page.get_by_role("status")).to_have_text("Item deleted.")
     expect(page.get_by_text("You have no items yet.")).to_be_visible()
 

@@ -280,6 +280,37 @@ async def test_item_forms_explain_what_is_wrong(client: AsyncClient) -> None:
     assert "at most 200 characters" in response.text
 
 
+async def test_the_error_summary_names_the_field_of_each_problem(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    response = await post_form(client, "/ui/items/new", title="", description="x" * 2001)
+    assert '<a href="#title">Title: String should have at least 1 character</a>' in response.text
+    assert '<a href="#description">Description (optional): String should have at most 2000' in response.text
+
+
+async def test_deleting_an_item_asks_to_confirm_first(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    item_id = await create(client, "Buy milk")
+    listing = await client.get("/ui/items")
+    assert f'<a href="/ui/items/{item_id}/delete" aria-label="Delete Buy milk">Delete</a>' in listing.text
+
+    confirm = await client.get(f"/ui/items/{item_id}/delete")
+
+    assert "<h1>Delete “Buy milk”?</h1>" in confirm.text
+    assert f'<form method="post" action="/ui/items/{item_id}/delete">' in confirm.text
+    assert "Buy milk" in (await client.get("/ui/items")).text  # nothing deleted yet
+
+
+async def test_dates_are_valid_html_time_values(client: AsyncClient) -> None:
+    """HTML allows at most three digits of a second's fraction; Python prints six."""
+    await sign_up_and_log_in(client)
+    await create(client, "Buy milk")
+    pages = [(await client.get(path)).text for path in ("/ui/items", "/ui/account/sessions")]
+    times = [time for page in pages for time in re.findall(r'<time datetime="([^"]*)"', page)]
+    assert len(times) == 2
+    for time in times:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?(Z|[+-]\d\d:\d\d)", time), time
+
+
 async def test_the_list_is_paged(client: AsyncClient) -> None:
     await sign_up_and_log_in(client)
     for number in range(21):
@@ -301,6 +332,7 @@ async def test_other_users_items_do_not_exist(client: AsyncClient) -> None:
     for response in (
         await client.get(f"/ui/items/{item_id}/edit"),
         await post_form(client, f"/ui/items/{item_id}/edit", title="mine now"),
+        await client.get(f"/ui/items/{item_id}/delete"),
         await post_form(client, f"/ui/items/{item_id}/delete"),
     ):
         assert response.status_code == 404

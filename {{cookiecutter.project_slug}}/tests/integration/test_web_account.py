@@ -59,6 +59,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("post", "/items/new"): "member",
     ("get", "/items/{item_id}/edit"): "member",
     ("post", "/items/{item_id}/edit"): "member",
+    ("get", "/items/{item_id}/delete"): "member",
     ("post", "/items/{item_id}/delete"): "member",
     ("get", "/account/two-factor"): "member",
     ("post", "/account/two-factor/setup"): "member",
@@ -126,6 +127,12 @@ async def at_the_code_step(client: AsyncClient) -> HttpResponse:
     response = await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)
     assert response.headers["location"] == "/ui/login/code"
     return response
+
+
+def marked_invalid(page: str, field_id: str) -> bool:
+    """The field is flagged and names its message, which is on the page."""
+    described = f'aria-describedby="{field_id}-error" aria-invalid="true">'
+    return f'<input id="{field_id}" ' in page and described in page and f'id="{field_id}-error"' in page
 
 
 async def test_the_verification_link_confirms_the_address_only_when_the_button_is_pressed(
@@ -419,7 +426,7 @@ async def test_replacing_recovery_codes_and_turning_off_need_the_password_and_a_
         client, "/ui/account/two-factor/recovery-codes", password=WRONG_PASSWORD, code=pyotp.TOTP(secret).at(clock.now)
     )
     assert wrong.status_code == 401
-    assert 'role="alert">Incorrect password or code' in wrong.text
+    assert marked_invalid(wrong.text, "password")  # "Incorrect password or code"
 
     replaced = await post_form(
         client, "/ui/account/two-factor/recovery-codes", password=PASSWORD, code=pyotp.TOTP(secret).at(clock.now)
@@ -432,7 +439,7 @@ async def test_replacing_recovery_codes_and_turning_off_need_the_password_and_a_
     old = await post_form(client, "/ui/account/two-factor/disable", password=PASSWORD, code=first_codes[0])
     assert old.status_code == 401
     response = await post_form(client, "/ui/account/two-factor/disable", password=PASSWORD, code=new_codes[0])
-    assert response.headers["location"] == "/ui/account/two-factor?done=two-factor-off"
+    assert response.headers["location"] == "/ui/account/two-factor?done=two-factor-off#content"  # the notice
     page = await client.get("/ui/account/two-factor", params={"done": "two-factor-off"})
     assert 'role="status">Two-factor login is off.' in page.text
     assert mailbox.last_to(EMAIL)["Subject"].startswith("Two-factor authentication is off")
@@ -503,7 +510,7 @@ async def test_a_member_changes_their_address_from_the_security_page(client: Asy
 
     response = await post_form(client, "/ui/account/email", new_email=NEW_EMAIL, password=PASSWORD)
 
-    assert response.headers["location"] == "/ui/account/two-factor?done=email-change-sent"
+    assert response.headers["location"] == "/ui/account/two-factor?done=email-change-sent#content"
     link_token = token_from(mailbox.last_to(NEW_EMAIL))
     page = await client.get("/ui/confirm-email-change", params={"token": link_token})
     assert "Use this address for my account</button>" in page.text
@@ -541,7 +548,7 @@ async def test_with_two_factor_login_on_the_address_form_asks_for_a_code(
 
     response = await post_form(client, "/ui/account/email", new_email=NEW_EMAIL, password=PASSWORD, code=code)
 
-    assert response.headers["location"] == "/ui/account/two-factor?done=email-change-sent"
+    assert response.headers["location"] == "/ui/account/two-factor?done=email-change-sent#content"
 
 
 async def test_the_sessions_page_lists_and_logs_out_other_sessions(
@@ -640,13 +647,60 @@ async def test_a_refused_form_of_the_security_page_shows_its_problems_beside_its
     assert 'id="delete-password-error"' in page
     assert 'id="email-password-error"' not in page
     assert page.count('class="error-summary"') == 1
-    assert 'href="#delete-password"' in page  # the summary leads to the field that needs fixing
+    assert 'href="#delete-password">Your password, to confirm: ' in page  # leads to the field, named
     summary = page.index("error-summary")
-    assert page.index('action="/ui/account/email"') < summary < page.index('action="/ui/account/delete"')
+    assert page.index('action="/ui/account/email#') < summary < page.index('action="/ui/account/delete#')
 
     wrong = await post_form(client, "/ui/account/password", current_password=WRONG_PASSWORD, new_password=NEW_PASSWORD)
-    alert = wrong.text.index('role="alert">The current password is incorrect')
-    assert wrong.text.index('action="/ui/account/email"') > alert > wrong.text.index("<h2>Password</h2>")
+    alert = wrong.text.index('id="current_password-error">The current password is incorrect')
+    assert wrong.text.index('action="/ui/account/email#') > alert > wrong.text.index('<h2 id="change-password">')
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "field_id", "section"),
+    [
+        ("/ui/account/two-factor/setup", {"password": WRONG_PASSWORD}, "password", "two-factor-login"),
+        (
+            "/ui/account/password",
+            {"current_password": WRONG_PASSWORD, "new_password": NEW_PASSWORD},
+            "current_password",
+            "change-password",
+        ),
+        ("/ui/account/email", {"new_email": EMAIL, "password": PASSWORD}, "email-new_email", "change-email"),
+        ("/ui/account/delete", {"password": WRONG_PASSWORD}, "delete-password", "delete-account"),
+    ],
+)
+async def test_a_refused_security_form_marks_its_field_and_posts_to_its_section(
+    client: AsyncClient, mailbox: Mailbox, path: str, form: dict[str, str], field_id: str, section: str
+) -> None:
+    await sign_up_and_log_in(client)
+    await confirm_address(client, mailbox)
+    page = (await client.get("/ui/account/two-factor")).text
+    assert f'<h2 id="{section}">' in page
+    assert f'action="{path}#{section}"' in page  # the answer opens at the form, not at the top
+
+    response = await post_form(client, path, **form)
+
+    assert response.status_code in {401, 409}
+    assert marked_invalid(response.text, field_id), response.text
+
+
+async def test_the_security_page_is_titled_security(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    page = (await client.get("/ui/account/two-factor")).text
+    assert "<title>Security · Items</title>" in page
+    assert "<h1>Security</h1>" in page
+    assert '<h2 id="two-factor-login">Two-factor login</h2>' in page
+
+
+async def test_the_code_step_has_its_own_title_and_a_keyboard_with_letters(
+    client: AsyncClient, mailbox: Mailbox, clock: Clock
+) -> None:
+    await with_two_factor(client, mailbox, clock)
+    await at_the_code_step(client)
+    page = (await client.get("/ui/login/code")).text
+    assert "<title>Enter your code · Items</title>" in page
+    assert "inputmode" not in page  # recovery codes have letters: no digits-only keypad
 
 
 async def test_a_member_deletes_their_account_from_the_security_page(client: AsyncClient, mailbox: Mailbox) -> None:

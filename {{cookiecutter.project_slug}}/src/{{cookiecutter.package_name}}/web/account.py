@@ -32,6 +32,7 @@ from ..core.exceptions import (
     ConflictError,
     EmailNotVerifiedError,
     InvalidCodeError,
+    InvalidCredentialsError,
     RateLimitedError,
     ServiceError,
 )
@@ -45,6 +46,8 @@ router = APIRouter(prefix="/account", dependencies=[Depends(session_principal)])
 
 # The security page's forms; a refused one shows its problems beside itself, not in the others.
 SecurityForm = Literal["two-factor", "password", "email", "delete"]
+# Each form posts to its own section, where a refusal then opens; a success's notice is at the top.
+TOP_OF_THE_PAGE = "#content"
 
 
 async def signed_in_account(user: SignedInUser, db: Session) -> User:
@@ -160,7 +163,7 @@ async def disable(
         await auth.disable_two_factor(user, body.password, body.code, client_ip(request))
     except (ValidationError, ServiceError) as error:
         return refused(request, account, "two-factor", error)
-    return redirect("/account/two-factor", done="two-factor-off")
+    return redirect("/account/two-factor", done="two-factor-off", fragment=TOP_OF_THE_PAGE)
 
 
 @router.post("/password")
@@ -203,7 +206,7 @@ async def change_email(
         await email_changes.request(user, body.new_email, body.password, body.code, client_ip(request))
     except (ValidationError, ServiceError) as error:  # also: the address is taken, or already this one
         return refused(request, account, "email", error, new_email=new_email)
-    return redirect("/account/two-factor", done="email-change-sent")
+    return redirect("/account/two-factor", done="email-change-sent", fragment=TOP_OF_THE_PAGE)
 
 
 @router.post("/delete")
@@ -257,9 +260,23 @@ def refused(
 ) -> Response:
     """The page again with the reason: a field's problem, a wrong password or code (401), too many tries
     (429), two-factor login already on or off, an address in use or an admin deleting their own account
-    (409)."""
+    (409). A wrong password and an address in use are shown at their field."""
     if isinstance(error, ValidationError):
         errors = field_errors(error)
         return security_page(request, account, form=form, errors=errors, status_code=422, new_email=new_email)
     status_code = http_status(error)
+    field = refused_field(form, error)
+    if field is not None:
+        errors = {field: error.message}
+        return security_page(request, account, form=form, errors=errors, status_code=status_code, new_email=new_email)
     return security_page(request, account, form=form, error=error.message, status_code=status_code, new_email=new_email)
+
+
+def refused_field(form: SecurityForm, error: ServiceError) -> str | None:
+    """The field a refusal is about: the password (with two-factor login on, "password or code"), or
+    the new address; None for the rest, which the form's summary shows alone."""
+    if isinstance(error, InvalidCredentialsError):
+        return "current_password" if form == "password" else "password"
+    if isinstance(error, ConflictError) and form == "email":
+        return "new_email"
+    return None

@@ -90,10 +90,11 @@ def error_page(
     return render(request, "error.html", values, status, headers)
 
 
-def redirect(path: str, done: str | None = None) -> RedirectResponse:
-    """303 See Other after a form post, so reloading the next page does not post again."""
+def redirect(path: str, done: str | None = None, fragment: str = "") -> RedirectResponse:
+    """303 See Other after a form post, so reloading the next page does not post again. Without a
+    `fragment` the browser keeps the one the form posted to."""
     query = f"?done={done}" if done else ""
-    return RedirectResponse(f"{MOUNT_PATH}{path}{query}", status_code=303)
+    return RedirectResponse(f"{MOUNT_PATH}{path}{query}{fragment}", status_code=303)
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:

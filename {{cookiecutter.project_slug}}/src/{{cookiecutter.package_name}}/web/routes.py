@@ -1,5 +1,5 @@
 """The pages: sign up, log in (with the code step for two-factor users), log out, and the signed-in
-user's items (list, create, edit, delete).
+user's items (list, create, edit, and delete after a page that asks to confirm).
 
 Every form post checks the CSRF token first, then works through the same services and
 repositories as the API, and answers with a redirect (success) or the form again with messages.
@@ -235,6 +235,13 @@ async def update_item(
         return render(request, "item_form.html", values, 422)
     await items.update(user_id, item_id, changes.model_dump())
     return redirect("/items", done="updated")
+
+
+@router.get("/items/{item_id:int}/delete")
+async def confirm_item_deletion(request: Request, user: SignedInUser, items: Items, item_id: ItemId) -> Response:
+    """Deletion cannot be undone, so the list's link leads here first."""
+    item = await items.get(user.user_id, item_id)
+    return render(request, "item_delete.html", {"item_id": item.id, "title": item.title})
 
 
 @router.post("/items/{item_id:int}/delete")
