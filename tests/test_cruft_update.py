@@ -65,7 +65,8 @@ def advance_template(repo: Path) -> None:
     edit(project / ".github/workflows/ci.yml", "timeout-minutes: 15", "timeout-minutes: 25")
     edit(project / ".env.example", "# --- Logging ---", "# --- Logging ---\n# Added in 0.2.0.\n# LOG_SAMPLE_RATE=1.0")
     edit(repo / "cookiecutter.json", '"_template_version": "0.1.0"', '"_template_version": "0.2.0"')
-    run(repo, *GIT, "commit", "-qam", "0.2.0: flake8-pie rules, longer CI lint timeout, LOG_SAMPLE_RATE")
+    run(repo, *GIT, "add", "-A")
+    run(repo, *GIT, "commit", "-qm", "0.2.0: flake8-pie rules, a CI timeout, LOG_SAMPLE_RATE, certifi, a migration")
 
 
 def test_cruft_update_brings_template_changes_and_keeps_local_work(tmp_path: Path, template_repo: Path) -> None:
