@@ -129,6 +129,31 @@ def test_generated_project_passes_its_own_gates(
     assert_installs_again_offline(project, env)
 
 
+def test_the_lowest_versions_the_dependency_ranges_allow_pass_the_gates(
+    cookies: Any, uv_cache: Path, tmp_path: Path
+) -> None:
+    """Every module on, each direct dependency at the lowest version its range allows, on the oldest
+    Python: a team whose other constraints pull a dependency down still gets a working project."""
+    modules = {name: True for name in option_space() if name.startswith("use_")}
+    answers = {**modules, "python_version": "3.11", "init_git": False, "install_pre_commit": False}
+    project = bake_ok(cookies, answers)
+    env = {
+        **os.environ,
+        "UV_CACHE_DIR": str(uv_cache),
+        "UV_PYTHON": interpreter("3.11"),
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_LINK_MODE": "hardlink",
+        # Set for every target: a plain `uv sync` would lock the newest versions again.
+        "UV_RESOLUTION": "lowest-direct",
+        "FUZZ_EXAMPLES": FUZZ_EXAMPLES,
+    }
+    env.pop("VIRTUAL_ENV", None)
+    with redis_server(tmp_path / "redis") as redis:
+        env["TEST_REDIS_URL"] = redis.url
+        for target in ("test", "fuzz", "e2e", "lint", "typecheck"):
+            run_gate(project, env, "make", target)
+
+
 def test_make_install_points_the_git_hook_at_the_project(cookies: Any, uv_cache: Path) -> None:
     # The bake installs the hook with whichever pre-commit it finds: the template's environment's
     # here, as under the template's `make bake`, which may be deleted later.
