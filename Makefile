@@ -24,12 +24,12 @@ bake: install  ## generate a project with the default answers into ./build (OUTP
 	mkdir -p $(OUTPUT)
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/cookiecutter --no-input --output-dir $(OUTPUT) . $(ANSWERS)
 
-test: test-fast test-slow  ## both tiers (20-25 minutes on 2 cores)
+test: test-fast test-slow  ## both tiers (25-40 minutes on 2 cores)
 
-test-fast: install  ## every option combination rendered and checked offline (about 2 minutes on 2 cores)
+test-fast: install  ## every option combination rendered and checked offline (2-4 minutes on 2 cores)
 	.venv/bin/pytest -n $(JOBS) -m "not slow" -q --durations=10
 
-test-slow: install  ## pairwise combinations installed and run through their own gates (18-22 minutes on 2 cores)
+test-slow: install  ## pairwise combinations installed and run through their own gates (22-35 minutes on 2 cores)
 	.venv/bin/pytest -n 2 --dist worksteal -m slow -q --durations=25
 
 lint: install  ## the template's own code and workflows
