@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 from ipaddress import IPv6Address
@@ -17,7 +18,7 @@ from {{ cookiecutter.package_name }}.core.exceptions import (
     RateLimitedError,
 )
 from {{ cookiecutter.package_name }}.core.logging import configure_logging
-from {{ cookiecutter.package_name }}.core.ratelimit import LoginGuard
+from {{ cookiecutter.package_name }}.core.ratelimit import FAILED_LOGINS, LoginGuard
 
 from ..support import IsolatedSettings
 
@@ -124,6 +125,24 @@ async def test_a_lockout_is_reported_new_to_the_first_caller_only(redis_url: str
     assert (not_yet, reports) == (False, [True, False, False])
 
 
+@pytest.mark.parametrize(
+    "redis_url", [None, pytest.param(os.environ.get("TEST_REDIS_URL"), marks=ON_REDIS)], ids=["memory", "redis"]
+)
+async def test_a_lockout_after_a_success_is_reported_again(redis_url: str | None) -> None:
+    login_guard = guard(login_lockout_threshold=2, login_rate_limit="100/minute", redis_url=redis_url)
+    account = f"{uuid4().hex}@example.com"  # a Redis shared with other tests has no counts for it
+    reports = []
+    try:
+        for _ in range(2):
+            await login_guard.check(account, "10.0.0.1")
+            await login_guard.check(account, "10.0.0.1")
+            reports.append(await login_guard.newly_locked(account))
+            await login_guard.record_success(account)  # as a password reset does
+    finally:
+        await login_guard.close()
+    assert reports == [True, True]
+
+
 @ON_REDIS
 async def test_redis_keys_name_neither_the_account_nor_the_client() -> None:
     # Tracing and error tracking report each Redis command with its key; Redis keeps them.
@@ -143,7 +162,7 @@ async def test_redis_keys_name_neither_the_account_nor_the_client() -> None:
     finally:
         await login_guard.close()
         await redis.aclose()
-    assert any("login-failures" in key for key in keys)
+    assert any(FAILED_LOGINS in key for key in keys)
     assert not [key for key in keys if account in key or client_ip in key or account.split("@")[0] in key]
 
 
@@ -167,3 +186,23 @@ async def test_an_unreachable_redis_fails_open_with_a_warning_and_a_metric(capsy
     assert errors.count >= 5
     warnings = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {"event": "rate_limit_storage_unavailable", "level": "warning"}.items() <= warnings[0].items()
+
+
+async def test_successful_logins_at_once_leave_no_failed_background_task() -> None:
+    failures: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: failures.append(context))
+    login_guard = guard(login_rate_limit="100/minute")
+
+    async def log_in(account: str) -> None:
+        await login_guard.check(account, "10.0.0.1")
+        await asyncio.sleep(0.001)  # the password is checked meanwhile
+        await login_guard.record_success(account)
+
+    try:
+        for _ in range(20):
+            await asyncio.gather(*(log_in(f"user{number}@example.com") for number in range(30)))
+        gc.collect()  # a task's unretrieved exception is reported when the task is collected
+    finally:
+        loop.set_exception_handler(None)
+    assert [context["message"] for context in failures] == []

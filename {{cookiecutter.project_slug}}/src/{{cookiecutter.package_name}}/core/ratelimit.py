@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import structlog
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
 from limits.errors import StorageError
 
 from ..settings import Settings
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
+# The names of the lockout's counters (a part of their Redis keys).
+FAILED_LOGINS = "failed-logins"
+LOCKOUT_NOTICES = "lockout-noticed"
+
 
 class LoginGuard:
     def __init__(
@@ -43,7 +47,7 @@ class LoginGuard:
         self._failures: RateLimitItem = RateLimitItemPerSecond(
             settings.login_lockout_threshold, settings.login_lockout_seconds
         )
-        # One notice per lockout: named after the moment the lockout ends, which its failures share.
+        # One notice per lockout; a new window of failures clears it.
         self._lockout_notice: RateLimitItem = RateLimitItemPerSecond(1, settings.login_lockout_seconds)
         self._mail_budgets = (
             ("mail-per-address", parse(settings.email_rate_limit_per_address)),
@@ -75,6 +79,10 @@ class LoginGuard:
             storage = MemoryStorage(wrap_exceptions=True)
         self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
+        # Failures count from the first one until the window ends or a login succeeds. A fixed
+        # window, because a success clears it: clearing limits' in-memory moving window while its
+        # expiry task runs makes that task fail (KeyError, logged as an error).
+        self._lockout = FixedWindowRateLimiter(storage)
 
     @property
     def uses_redis(self) -> bool:
@@ -85,10 +93,14 @@ class LoginGuard:
         attempts sent at once cannot all pass before the first of them fails. RateLimitedError while
         the rate is exceeded or the account is locked."""
         account, client_ip = self._pseudonym(account), self._pseudonym(client_ip)
-        if not await self._fail_open(self._limiter.hit(self._failures, "login-failures", account), True):
-            self._refuse(AccountLockedError(await self._retry_after(self._failures, "login-failures", account)))
+        failures = await self._fail_open(self._count_failure(account), 0)
+        if failures == 1:  # a new window: a lockout from here on is a new one
+            await self._fail_open(self._lockout.clear(self._lockout_notice, LOCKOUT_NOTICES, account), None)
+        if failures > self._failures.amount:
+            retry_after = await self._retry_after(self._lockout, self._failures, FAILED_LOGINS, account)
+            self._refuse(AccountLockedError(retry_after))
         if not await self._fail_open(self._limiter.hit(self._attempts, "login-attempts", account, client_ip), True):
-            retry_after = await self._retry_after(self._attempts, "login-attempts", account, client_ip)
+            retry_after = await self._retry_after(self._limiter, self._attempts, "login-attempts", account, client_ip)
             self._refuse(RateLimitedError(retry_after))
 
     async def check_sending(self, address: str, client_ip: str) -> None:
@@ -96,7 +108,7 @@ class LoginGuard:
         identifiers = (self._pseudonym(address), self._pseudonym(client_ip))
         for (namespace, budget), identifier in zip(self._mail_budgets, identifiers, strict=True):
             if not await self._fail_open(self._limiter.hit(budget, namespace, identifier), True):
-                raise RateLimitedError(await self._retry_after(budget, namespace, identifier))
+                raise RateLimitedError(await self._retry_after(self._limiter, budget, namespace, identifier))
 
 {%- if cookiecutter.use_celery %}
 
@@ -104,7 +116,7 @@ class LoginGuard:
         """RateLimitedError when `user_id` has started EXPORT_RATE_LIMIT exports already; counts nothing."""
         identifier = self._pseudonym(str(user_id))
         if not await self._fail_open(self._limiter.test(self._export_budget, "exports-per-user", identifier), True):
-            retry_after = await self._retry_after(self._export_budget, "exports-per-user", identifier)
+            retry_after = await self._retry_after(self._limiter, self._export_budget, "exports-per-user", identifier)
             raise RateLimitedError(retry_after, "Too many exports started: try again later")
 
     async def count_export(self, user_id: int) -> None:
@@ -115,22 +127,21 @@ class LoginGuard:
 
     async def is_locked(self, account: str) -> bool:
         """True when the failures counted so far lock the account (the next attempt is refused)."""
-        failures = self._limiter.test(self._failures, "login-failures", self._pseudonym(account))
+        failures = self._lockout.test(self._failures, FAILED_LOGINS, self._pseudonym(account))
         return not await self._fail_open(failures, True)
 
     async def newly_locked(self, account: str) -> bool:
         """True when the failures counted so far lock the account, for the first caller only: of
         guesses sent at once, several fail after the lockout began, and one of them reports it."""
         account = self._pseudonym(account)
-        stats = await self._fail_open(self._limiter.get_window_stats(self._failures, "login-failures", account), None)
+        stats = await self._fail_open(self._lockout.get_window_stats(self._failures, FAILED_LOGINS, account), None)
         if stats is None or stats.remaining > 0:
             return False
-        notice = self._limiter.hit(self._lockout_notice, "lockout-noticed", account, repr(stats.reset_time))
-        return await self._fail_open(notice, False)
+        return await self._fail_open(self._lockout.hit(self._lockout_notice, LOCKOUT_NOTICES, account), False)
 
     async def record_success(self, account: str) -> None:
         """The attempt succeeded: forget the failures counted so far."""
-        await self._fail_open(self._limiter.clear(self._failures, "login-failures", self._pseudonym(account)), None)
+        await self._fail_open(self._lockout.clear(self._failures, FAILED_LOGINS, self._pseudonym(account)), None)
 
     async def reset(self) -> None:
         """Forget every attempt and failure counted so far: all lockouts and limits end."""
@@ -145,6 +156,11 @@ class LoginGuard:
         if self._pool is not None:
             await self._pool.aclose()
 
+    def _count_failure(self, account: str) -> Awaitable[int]:
+        """Count an attempt of `account` as a failure; the count so far in the window, this one
+        included. (The fixed-window strategy's `hit`, which answers only whether it is within the limit.)"""
+        return self._storage.incr(self._failures.key_for(FAILED_LOGINS, account), self._failures.get_expiry())
+
     def _pseudonym(self, identifier: str) -> str:
         """What the counters of `identifier` (an address, an IP) are named by: the same for the same value."""
         return hmac.digest(self._pseudonym_key, identifier.encode(), "sha256").hex()
@@ -153,8 +169,8 @@ class LoginGuard:
         self._on_refused(error.code)
         raise error
 
-    async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
-        stats = await self._fail_open(self._limiter.get_window_stats(item, *identifiers), None)
+    async def _retry_after(self, limiter: RateLimiter, item: RateLimitItem, *identifiers: str) -> int:
+        stats = await self._fail_open(limiter.get_window_stats(item, *identifiers), None)
         if stats is None:
             return item.get_expiry()
         return math.ceil(stats.reset_time - time.time())
