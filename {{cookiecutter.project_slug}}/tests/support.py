@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -73,6 +74,35 @@ async def log_in(client: AsyncClient, email: str, password: str = PASSWORD) -> d
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
+
+
+async def walk_by_id(
+    client: AsyncClient,
+    path: str,
+    account: Account,
+    between_pages: Callable[[list[dict[str, Any]]], Awaitable[None]],
+    *,
+    cursor: str = "after_id",
+) -> list[dict[str, Any]]:
+    """Every row of a list endpoint, two a page, each page asked for after the last id seen (the
+    `cursor` parameter); `between_pages` gets each page before the next is asked for."""
+    rows: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 2}
+    for _ in range(50):  # a route that ignores the cursor would serve its first page forever
+        page = await _page(client, path, account, params)
+        if not page:
+            return rows
+        rows += page
+        params[cursor] = page[-1]["id"]
+        await between_pages(page)
+    pytest.fail(f"{path} served more than 50 pages")
+
+
+async def _page(client: AsyncClient, path: str, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
+    response = await client.get(path, params=params, headers=account.headers)
+    assert response.status_code == 200, response.text
+    page: list[dict[str, Any]] = response.json()
+    return page
 
 
 def full_width(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from httpx import AsyncClient, Response
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import Account, log_in, skip_unless_row_locks, until_a_statement_waits_on_a_lock
+from ..support import Account, log_in, skip_unless_row_locks, until_a_statement_waits_on_a_lock, walk_by_id
 
 
 async def user_id_of(client: AsyncClient, account: Account) -> int:
@@ -40,6 +41,21 @@ async def test_users_are_listed_with_filters(
     assert await emails(client, admin, role="admin") == ["root@example.com"]
     assert await emails(client, admin, is_active="false") == []
     assert await emails(client, admin, limit="2", offset="1") == ["ann@example.com", "an_x@example.com"]
+
+
+async def test_a_walk_by_after_id_skips_no_account_while_accounts_are_deleted(
+    client: AsyncClient, make_account: Callable[[str], Awaitable[Account]], admin: Account
+) -> None:
+    for number in range(5):
+        await make_account(f"user{number}@example.com")
+    everyone = await emails(client, admin, limit="100")
+
+    async def delete_the_first(page: list[dict[str, Any]]) -> None:
+        deleted = await client.delete(f"/api/v1/admin/users/{page[0]['id']}", headers=admin.headers)
+        assert deleted.status_code in (204, 409)  # 409: the admin itself, the last active one
+
+    walked = await walk_by_id(client, "/api/v1/admin/users", admin, delete_the_first)
+    assert [user["email"] for user in walked] == everyone
 
 
 async def test_an_account_is_read_by_id(client: AsyncClient, account: Account, admin: Account) -> None:

@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.db.models import USER_AGENT_LENGTH
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, log_in
+from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, log_in, walk_by_id
 
 
 @pytest.fixture
@@ -133,6 +133,19 @@ async def test_events_are_filtered_by_actor_action_target_and_time(
     for bound in ({"since": "0001-01-01T00:00:00+05:00"}, {"until": "9999-12-31T23:59:59-05:00"}):
         beyond_utc = await client.get("/api/v1/admin/audit-events", params=bound, headers=admin.headers)
         assert beyond_utc.status_code == 422, beyond_utc.text
+
+
+async def test_a_walk_by_before_id_neither_repeats_nor_skips_while_events_are_written(
+    client: AsyncClient, account: Account, admin: Account
+) -> None:
+    existing = await events(client, admin, limit=100)
+
+    async def log_in_again(_: list[dict[str, Any]]) -> None:
+        await log_in(client, account.email, PASSWORD)  # a newer event on top of the first page
+
+    walked = await walk_by_id(client, "/api/v1/admin/audit-events", admin, log_in_again, cursor="before_id")
+    assert walked == existing  # newest first, each once, none of the newer ones
+    assert len(await events(client, admin, limit=100)) > len(existing)
 
 
 async def test_nothing_secret_is_stored_or_logged(

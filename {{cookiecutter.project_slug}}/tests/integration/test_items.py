@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.core.exceptions import NotFoundError
 from {{ cookiecutter.package_name }}.db.models import Item
 from {{ cookiecutter.package_name }}.services.items import ItemService
 
-from ..support import Account
+from ..support import Account, walk_by_id
 
 
 async def create(client: AsyncClient, account: Account, title: str, description: str | None = None) -> dict[str, Any]:
@@ -52,7 +52,18 @@ async def test_list_is_paginated_in_creation_order(client: AsyncClient, account:
     assert len(everything.json()) == 5
 
 
-@pytest.mark.parametrize("params", [{"limit": 101}, {"limit": 0}, {"offset": -1}, {"limit": "many"}])
+async def test_a_walk_by_after_id_skips_no_item_while_items_are_deleted(client: AsyncClient, account: Account) -> None:
+    created = [await create(client, account, f"item {number}") for number in range(5)]
+
+    async def delete_the_first(page: list[dict[str, Any]]) -> None:
+        deleted = await client.delete(f"/api/v1/items/{page[0]['id']}", headers=account.headers)
+        assert deleted.status_code == 204
+
+    walked = await walk_by_id(client, "/api/v1/items", account, delete_the_first)
+    assert walked == created
+
+
+@pytest.mark.parametrize("params", [{"limit": 101}, {"limit": 0}, {"offset": -1}, {"limit": "many"}, {"after_id": -1}])
 async def test_list_refuses_bad_pagination(client: AsyncClient, account: Account, params: dict[str, Any]) -> None:
     response = await client.get("/api/v1/items", params=params, headers=account.headers)
     assert response.status_code == 422

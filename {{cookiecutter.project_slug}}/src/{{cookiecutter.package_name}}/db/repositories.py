@@ -68,7 +68,7 @@ class UserRepository:
         return user
 
     async def page(self, filters: UserFilters, *, limit: int, offset: int) -> Sequence[User]:
-        statement = select(User).order_by(User.id).limit(limit).offset(offset)
+        statement = select(User).where(User.id > filters.after_id).order_by(User.id).limit(limit).offset(offset)
         if filters.email_prefix:
             # autoescape: a % or _ in the prefix matches itself, not any character.
             statement = statement.where(User.email.startswith(filters.email_prefix.lower(), autoescape=True))
@@ -137,6 +137,7 @@ class UserFilters:
     email_prefix: str | None = None
     role: Role | None = None
     is_active: bool | None = None
+    after_id: int = 0  # only accounts after this one: a walk that deleted accounts cannot shift
 
 
 # A listed item: its columns only. Pages are read, never changed, so they need no ORM objects
@@ -393,6 +394,7 @@ class AuditFilters:
     target_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    before_id: int | None = None  # only events older than this one: a walk that new events cannot shift
 
 
 class AuditEventRepository:
@@ -419,6 +421,8 @@ class AuditEventRepository:
             statement = statement.where(AuditEvent.occurred_at >= filters.since)
         if filters.until is not None:
             statement = statement.where(AuditEvent.occurred_at < filters.until)
+        if filters.before_id is not None:
+            statement = statement.where(AuditEvent.id < filters.before_id)
         return (await self.session.scalars(statement)).all()
 
     async def purge_before(self, cutoff: datetime) -> int:

@@ -26,9 +26,9 @@ class ItemService:
         await self.session.commit()
         return item
 
-    async def list(self, owner_id: int, *, limit: int, offset: int) -> Sequence[ItemRow]:
+    async def list(self, owner_id: int, *, limit: int, offset: int, after_id: int = 0) -> Sequence[ItemRow]:
         """One page of the owner's items, oldest first (rows with the item's fields as attributes)."""
-        return await self.items.list_for_owner(owner_id, limit=limit, offset=offset)
+        return await self.items.list_for_owner(owner_id, limit=limit, offset=offset, after_id=after_id)
 
     async def get(self, owner_id: int, item_id: int) -> Item:
         """The item; NotFoundError when it does not exist or belongs to someone else."""

@@ -14,11 +14,8 @@ from ...db.models import MAX_ID, AuditEvent, Role, User
 from ...db.repositories import AuditFilters, UserFilters
 from ..deps import Admin, AdminActions, UserId
 from . import PREFIX
+from .paging import AfterId, BeforeId, Limit, Offset
 from .schemas import WITHOUT_NUL, AdminUserRead, AdminUserUpdate, AuditEventRead
-
-MAX_PAGE_SIZE = 100
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
 def _iso_8601(value: object) -> object:
@@ -48,8 +45,11 @@ async def list_users(
     is_active: bool | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    after_id: AfterId = 0,
 ) -> Sequence[User]:
-    filters = UserFilters(email_prefix=email_prefix, role=role, is_active=is_active)
+    """To walk every page, pass the last account's `id` as `after_id`: accounts deleted meanwhile
+    cannot make the walk skip one, as they can with `offset`."""
+    filters = UserFilters(email_prefix=email_prefix, role=role, is_active=is_active, after_id=after_id)
     return await actions.list_users(admin, filters, limit=limit, offset=offset)
 
 
@@ -117,6 +117,9 @@ async def list_audit_events(
     until: Instant | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    before_id: BeforeId | None = None,
 ) -> Sequence[AuditEvent]:
-    filters = AuditFilters(actor_id, action, target_type, target_id, since, until)
+    """To walk every page, pass the last event's `id` as `before_id`: events written meanwhile
+    cannot make the walk repeat one, as they can with `offset`."""
+    filters = AuditFilters(actor_id, action, target_type, target_id, since, until, before_id)
     return await actions.audit_events(filters, limit=limit, offset=offset)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from ...core.errors import documented_errors
-from ...db.models import MAX_ID, Item
+from ...db.models import Item
 from ...db.repositories import ItemRow
 from ..deps import CurrentUserId, ItemId, Items
 from . import PREFIX
+from .paging import AfterId, Limit, Offset
 from .schemas import ItemCreate, ItemRead, ItemUpdate
-
-MAX_PAGE_SIZE = 100
 
 router = APIRouter(prefix=f"{PREFIX}/items", tags=["items"], responses=documented_errors(401, 422))
 
@@ -34,10 +32,13 @@ async def create_item(body: ItemCreate, user_id: CurrentUserId, items: Items) ->
 async def list_items(
     user_id: CurrentUserId,
     items: Items,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    after_id: AfterId = 0,
 ) -> Sequence[ItemRow]:
-    return await items.list(user_id, limit=limit, offset=offset)
+    """To walk every page, pass the last item's `id` as `after_id`: items deleted meanwhile cannot
+    make the walk skip one, as they can with `offset`."""
+    return await items.list(user_id, limit=limit, offset=offset, after_id=after_id)
 
 
 # {item_id:int} matches digits only, so sibling paths such as /items/export stay routes of their own.
