@@ -97,10 +97,13 @@ async def test_pages_are_html_with_a_strict_policy_and_a_csrf_cookie(client: Asy
     assert '<label for="email">Email address</label>' in response.text
 
 
-async def test_the_stylesheet_is_served(client: AsyncClient) -> None:
-    response = await client.get("/ui/static/app.css")
+@pytest.mark.parametrize(("path", "media_type"), [("app.css", "text/css"), ("favicon.svg", "image/svg+xml")])
+async def test_the_stylesheet_and_the_icon_are_served(client: AsyncClient, path: str, media_type: str) -> None:
+    page = await client.get("/ui/login")
+    assert f'"/ui/static/{path}"' in page.text  # each page names both, so a browser asks for no /favicon.ico
+    response = await client.get(f"/ui/static/{path}")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/css")
+    assert response.headers["content-type"].startswith(media_type)
 
 
 async def test_pages_are_logged_and_counted_under_their_mounted_path(
