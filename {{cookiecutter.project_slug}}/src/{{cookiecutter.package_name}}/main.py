@@ -52,6 +52,7 @@ OPENAPI_TAGS = [
     {"name": "auth", "description": "Accounts and tokens: register, log in, refresh."},
     {"name": "users", "description": "The authenticated user."},
     {"name": "items", "description": "Items owned by the authenticated user."},
+    {"name": "admin", "description": "Administrators: accounts and the audit log."},
 {%- if cookiecutter.use_celery %}
     {"name": "tasks", "description": "Background jobs: start an export, follow its state."},
 {%- endif %}

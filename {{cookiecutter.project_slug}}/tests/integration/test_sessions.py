@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from httpx import AsyncClient
 from sqlalchemy import func, select, update
@@ -197,7 +198,9 @@ async def test_ending_one_session_logs_it_out_at_once(
     assert not await refreshes(client, phone)
     assert await works(client, account)
     assert (await client.delete(f"{SESSIONS}/{phone_id}", headers=account.headers)).status_code == 404
-    assert (await client.delete(f"{SESSIONS}/not-a-session", headers=account.headers)).status_code == 404
+    for malformed in ("not-a-session", str(UUID(hex=str(phone_id)))):  # only the form the list gives: 32 hex digits
+        refused = await client.delete(f"{SESSIONS}/{malformed}", headers=account.headers)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (422, "validation_error")
     user_id = await user_id_of(client, account)
     assert await recorded(app_context, "user.session_end") == [(user_id, str(user_id), "success")]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.__main__ import main
 from {{ cookiecutter.package_name }}.main import create_app
@@ -82,3 +83,89 @@ def test_every_documented_error_is_the_envelope_the_service_sends(settings: Sett
     )
     assert others == []
     assert "HTTPValidationError" not in openapi_document(create_app(settings))["components"]["schemas"]
+
+
+# What a client generated from the document needs: the checks below are what openapi-python-client,
+# a mock server built from the examples and an API linter each tripped over.
+
+
+def success_schemas(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The component schemas that 2xx responses refer to, directly or nested, by name."""
+    components = document["components"]["schemas"]
+    found: dict[str, dict[str, Any]] = {}
+    pending: list[Any] = [
+        schema(response)
+        for methods in document["paths"].values()
+        for operation in methods.values()
+        for status, response in operation["responses"].items()
+        if status.startswith("2")
+    ]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending += node
+        elif isinstance(node, dict):
+            name = node.get("$ref", "").rpartition("/")[2]
+            if name and name not in found:
+                found[name] = components[name]
+                pending.append(components[name])
+            pending += node.values()
+    return found
+
+
+def free_form_objects(node: Any, where: str) -> list[str]:
+    """Where an object of `node` has neither properties nor a schema for its values."""
+    if isinstance(node, list):
+        return [found for index, item in enumerate(node) for found in free_form_objects(item, f"{where}[{index}]")]
+    if not isinstance(node, dict):
+        return []
+    here = [where] if node.get("type") == "object" and "properties" not in node else []
+    if here and isinstance(node.get("additionalProperties"), dict):
+        here = []
+    return here + [found for key, value in node.items() for found in free_form_objects(value, f"{where}.{key}")]
+
+
+def test_every_field_of_a_success_response_is_required(settings: Settings) -> None:
+    # The service sends each of them; an optional one is typed "maybe absent" in a generated client.
+    optional = sorted(
+        f"{name}.{field}"
+        for name, component in success_schemas(openapi_document(create_app(settings))).items()
+        for field in component.get("properties", {})
+        if field not in component.get("required", [])
+    )
+    assert optional == []
+
+
+def test_every_object_in_a_success_response_is_described(settings: Settings) -> None:
+    # A free-form object reaches a generated client as a raw dict.
+    components = success_schemas(openapi_document(create_app(settings)))
+    assert [found for name, component in components.items() for found in free_form_objects(component, name)] == []
+
+
+def test_every_example_is_valid_for_its_model(settings: Settings) -> None:
+    # A mock server answers with the examples, so a client parses them as it would the service's answers.
+    create_app(settings)  # imports every module that declares a model
+    models, pending = [], list(BaseModel.__subclasses__())
+    while pending:
+        model = pending.pop()
+        pending += model.__subclasses__()
+        if model.__module__.startswith(f"{PACKAGE}."):
+            models += [(model, example) for example in model.model_json_schema().get("examples", [])]
+    assert models, "no model has an example"
+    for model, example in models:
+        model.model_validate_json(json.dumps(example))
+
+
+def test_every_tag_in_use_is_declared(settings: Settings) -> None:
+    document = openapi_document(create_app(settings))
+    used = {tag for operation in operations(settings).values() for tag in operation.get("tags", [])}
+    assert used - {tag["name"] for tag in document["tags"]} == set()
+
+
+def test_a_session_id_is_taken_back_in_the_form_it_is_listed(settings: Settings) -> None:
+    listed = openapi_document(create_app(settings))["components"]["schemas"]["SessionRead"]["properties"]["id"]
+    operation = operations(settings)["DELETE /api/v1/users/me/sessions/{session_id}"]
+    (parameter,) = [parameter for parameter in operation["parameters"] if parameter["name"] == "session_id"]
+    assert {key: parameter["schema"].get(key) for key in ("type", "format", "pattern")} == {
+        key: listed.get(key) for key in ("type", "format", "pattern")
+    }

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from ipaddress import ip_address
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import BackgroundTasks, Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -34,6 +33,7 @@ from ..services.items import ItemService
 from ..services.sessions import SessionService
 from ..services.two_factor import TwoFactorService
 from .v1 import PREFIX
+from .v1.schemas import SESSION_ID_PATTERN
 
 
 async def get_context(request: Request) -> AppContext:
@@ -141,7 +141,7 @@ Mail = Annotated[Outbox, Depends(get_outbox)]
 # A larger id than the database can store is a 422, never a driver overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
-SessionId = Annotated[UUID, Path(description="A session's `id` from the list of sessions")]
+SessionId = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="A session's `id` from the list of sessions")]
 
 
 async def get_item_service(session: Session) -> ItemService:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import structlog
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from ..context import ReadinessCheck
@@ -20,11 +20,15 @@ router = APIRouter(prefix="/health", tags=["health"])
 
 
 class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent: required
+
     status: Literal["ok"] = "ok"
 
 
 class Readiness(BaseModel):
     """`degraded`: a check the service can run without (see `degradable_checks`) is failing."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent: required
 
     status: Literal["ok", "degraded"] = "ok"
     checks: dict[str, CheckStatus]

@@ -236,13 +236,13 @@ async def sessions_page(request: Request, user: SignedInUser, sessions: Sessions
     return render(request, "sessions.html", {"sessions": await sessions.live(user)})
 
 
-@router.post("/sessions/{session_id:uuid}/end")
+@router.post("/sessions/{session_id}/end")
 async def log_out_session(
     request: Request, session_id: SessionId, user: SignedInUser, sessions: Sessions, csrf_token: FormText = ""
 ) -> Response:
     """Another session of the user (the page offers no button for this one: that is "Log out")."""
     check_csrf(request, csrf_token)
-    await sessions.end(user, session_id.hex)  # another user's or an ended session: the 404 page
+    await sessions.end(user, session_id)  # another user's or an ended session: the 404 page
     return redirect("/account/sessions", done="session-ended")
 
 

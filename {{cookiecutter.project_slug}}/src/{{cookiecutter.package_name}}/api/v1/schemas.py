@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    JsonValue,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -112,21 +113,18 @@ class Registration(BaseModel):
     password: Password
 
 
+EXAMPLE_USER: dict[str, JsonValue] = {
+    "id": 1,
+    "email": "ada@example.com",
+    "role": "member",
+    "email_verified": True,
+    "two_factor_enabled": False,
+    "created_at": "2025-01-01T12:00:00Z",
+}
+
+
 class UserRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 1,
-                    "email": "ada@example.com",
-                    "role": "member",
-                    "email_verified": True,
-                    "two_factor_enabled": False,
-                    "created_at": "2025-01-01T12:00:00Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_USER]})
 
     id: int
     email: str
@@ -134,6 +132,10 @@ class UserRead(BaseModel):
     email_verified: bool
     two_factor_enabled: bool
     created_at: datetime
+
+
+# A login session's id: a random UUID's 32 hex digits, as listed and as taken back in paths.
+SESSION_ID_PATTERN = "^[0-9a-f]{32}$"
 
 
 class SessionRead(BaseModel):
@@ -152,7 +154,7 @@ class SessionRead(BaseModel):
         }
     )
 
-    id: str
+    id: str = Field(pattern=SESSION_ID_PATTERN)
     created_at: datetime
     last_used_at: datetime = Field(
         description="When it last logged in or renewed its tokens (a client renews them as its access token runs out)"
@@ -267,7 +269,10 @@ class RecoveryCodes(BaseModel):
 
 
 class SecondFactorChallenge(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"mfa_required": True, "mfa_token": EXAMPLE_LINK_TOKEN}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"mfa_required": True, "mfa_token": EXAMPLE_LINK_TOKEN}]},
+        json_schema_serialization_defaults_required=True,  # always sent: required in the response schema
+    )
 
     mfa_required: Literal[True] = True
     mfa_token: str = Field(description="Send it with a code to /api/v1/auth/mfa; it expires in minutes")
@@ -281,6 +286,8 @@ class SecondFactorLogin(BaseModel):
 
 
 class AdminUserRead(UserRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_USER | {"is_active": True}]})
+
     is_active: bool
 
 
@@ -327,7 +334,8 @@ class TokenPair(BaseModel):
                     "expires_in": 900,
                 }
             ]
-        }
+        },
+        json_schema_serialization_defaults_required=True,  # always sent: required in the response schema
     )
 
     access_token: str

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...core.errors import documented_errors
 from ...core.exceptions import NotFoundError
 from ...tasks.app import EXPORT_ITEMS
 from ..deps import Context, CurrentUserId
 from . import PREFIX
+from .schemas import ItemRead
 
 router = APIRouter(prefix=PREFIX, tags=["tasks"], responses=documented_errors(401))
 
@@ -21,12 +22,21 @@ class TaskAccepted(BaseModel):
     task_id: str
 
 
+class ExportResult(BaseModel):
+    user_id: int
+    count: int = Field(description="How many items `items` holds")
+    truncated: bool = Field(description="You have more items than `EXPORT_MAX_ITEMS`: the rest are not in the export")
+    items: list[ItemRead] = Field(description="Your items, the first by id")
+
+
 class TaskStatus(BaseModel):
     """`PENDING` while queued, and also for an id the queue never saw and a job whose result
     expired (a day after it finished) or was lost; `result` is set once the job succeeded."""
 
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)  # always sent: required
+
     state: Literal["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
-    result: dict[str, Any] | None = None
+    result: ExportResult | None = None
 
 
 @router.post(
