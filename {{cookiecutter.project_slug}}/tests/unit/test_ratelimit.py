@@ -144,6 +144,26 @@ async def test_a_lockout_after_a_success_is_reported_again(redis_url: str | None
 
 
 @ON_REDIS
+async def test_a_client_that_waits_as_told_after_a_lockout_is_let_in() -> None:
+    login_guard = guard(
+        login_lockout_threshold=1,
+        login_lockout_seconds=3,
+        login_rate_limit="100/minute",
+        redis_url=os.environ["TEST_REDIS_URL"],
+    )
+    account = f"{uuid4().hex}@example.com"  # a Redis shared with other tests has no counts for it
+    try:
+        await login_guard.check(account, "10.0.0.1")
+        await asyncio.sleep(0.6)  # Redis then reports the 2.4 s left as 2
+        with pytest.raises(AccountLockedError) as raised:
+            await login_guard.check(account, "10.0.0.1")
+        await asyncio.sleep(raised.value.retry_after_seconds)
+        await login_guard.check(account, "10.0.0.1")
+    finally:
+        await login_guard.close()
+
+
+@ON_REDIS
 async def test_redis_keys_name_neither_the_account_nor_the_client() -> None:
     # Tracing and error tracking report each Redis command with its key; Redis keeps them.
     redis_url = os.environ["TEST_REDIS_URL"]

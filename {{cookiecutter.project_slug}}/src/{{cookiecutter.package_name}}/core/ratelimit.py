@@ -173,7 +173,9 @@ class LoginGuard:
         stats = await self._fail_open(limiter.get_window_stats(item, *identifiers), None)
         if stats is None:
             return item.get_expiry()
-        return math.ceil(stats.reset_time - time.time())
+        # Redis gives a fixed window's time left in whole seconds, rounded to the nearest: half a
+        # second more, so a client that waits as told is not refused again.
+        return min(math.ceil(stats.reset_time - time.time() + 0.5), item.get_expiry())
 
     async def _fail_open(self, operation: Awaitable[T], fallback: T) -> T:
         try:
