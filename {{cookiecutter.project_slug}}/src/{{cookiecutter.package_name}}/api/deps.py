@@ -11,6 +11,7 @@ from fastapi import BackgroundTasks, Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.convertors import Convertor, register_url_convertor
 
 from ..context import AppContext
 from ..core.availability import is_unavailable
@@ -33,7 +34,7 @@ from ..services.items import ItemService
 from ..services.sessions import SessionService
 from ..services.two_factor import TwoFactorService
 from .v1 import PREFIX
-from .v1.schemas import SESSION_ID_PATTERN
+from .v1.schemas import SESSION_ID
 
 
 async def get_context(request: Request) -> AppContext:
@@ -141,7 +142,23 @@ Mail = Annotated[Outbox, Depends(get_outbox)]
 # A larger id than the database can store is a 422, never a driver overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
-SessionId = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="A session's `id` from the list of sessions")]
+SessionId = Annotated[str, Path(pattern=f"^{SESSION_ID}$", description="A session's `id` from the list of sessions")]
+
+
+class SessionIdConvertor(Convertor[str]):
+    """`{session_id:session_id}` in a path matches a session's id only, so a sibling path such as
+    /me/sessions/end-others stays a route of its own, and any other text is the router's 404."""
+
+    regex = SESSION_ID
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("session_id", SessionIdConvertor())
 
 
 async def get_item_service(session: Session) -> ItemService:

@@ -236,7 +236,7 @@ async def sessions_page(request: Request, user: SignedInUser, sessions: Sessions
     return render(request, "sessions.html", {"sessions": await sessions.live(user)})
 
 
-@router.post("/sessions/{session_id}/end")
+@router.post("/sessions/{session_id:session_id}/end")
 async def log_out_session(
     request: Request, session_id: SessionId, user: SignedInUser, sessions: Sessions, csrf_token: FormText = ""
 ) -> Response:

@@ -135,7 +135,7 @@ class UserRead(BaseModel):
 
 
 # A login session's id: a random UUID's 32 hex digits, as listed and as taken back in paths.
-SESSION_ID_PATTERN = "^[0-9a-f]{32}$"
+SESSION_ID = "[0-9a-f]{32}"
 
 
 class SessionRead(BaseModel):
@@ -154,7 +154,7 @@ class SessionRead(BaseModel):
         }
     )
 
-    id: str = Field(pattern=SESSION_ID_PATTERN)
+    id: str = Field(pattern=f"^{SESSION_ID}$")
     created_at: datetime
     last_used_at: datetime = Field(
         description="When it last logged in or renewed its tokens (a client renews them as its access token runs out)"
