@@ -23,7 +23,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from sqlalchemy import URL, make_url, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,7 +40,6 @@ from {{ cookiecutter.package_name }}.services import two_factor
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from .support import (
-    CLIENT_ADDRESS,
     PASSWORD,
     SECRET_KEY,
     TOTP_ENCRYPTION_KEY,
@@ -48,6 +47,7 @@ from .support import (
     Clock,
     IsolatedSettings,
     Mailbox,
+    client_of,
     free_port,
     log_in,
 )
@@ -287,8 +287,7 @@ def app_context(app: FastAPI) -> AppContext:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    transport = ASGITransport(app=app, client=CLIENT_ADDRESS)
-    async with AsyncClient(transport=transport, base_url="http://testserver") as http_client:
+    async with client_of(app) as http_client:
         yield http_client
 
 

@@ -20,7 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from httpx import AsyncClient
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy import make_url, text
 
@@ -67,6 +68,11 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def client_of(app: FastAPI) -> AsyncClient:
+    """An HTTP client of `app` that calls from CLIENT_ADDRESS (use it in `async with`)."""
+    return AsyncClient(transport=ASGITransport(app=app, client=CLIENT_ADDRESS), base_url="http://testserver")
 
 
 async def log_in(client: AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Command line: `python -m <package> serve | migrate | create-user | purge-audit-events | purge-expired-credentials
-| openapi` (also a script)."""
+| rotate-totp-secrets | openapi` (also a script)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ from .core.availability import is_unavailable
 from .core.exceptions import ConflictError
 from .core.logging import configure_logging
 from .core.security import PasswordHasher
+from .core.two_factor import SecretBox
 from .db.engine import Database
 from .db.models import Role
 from .observability.metrics import MetricsDirectoryError, multiprocess_mode
 from .openapi import DOCUMENT_PATH
 from .services.audit import AuditTrail, Origin, purge_expired_events
 from .services.auth import purge_expired_credentials, register_user
+from .services.two_factor import rotate_totp_secrets
 from .settings import Settings, SettingsError, get_settings
 
 if TYPE_CHECKING:
@@ -202,6 +204,21 @@ def purge_credentials(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def reencrypt_totp_secrets(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-encrypt the two-factor secrets with TOTP_ENCRYPTION_KEY (docs/operations.md, Secret rotation)."""
+    rotation = _in_a_session(settings, lambda session: rotate_totp_secrets(session, SecretBox(settings.totp_keys)))
+    print(f"re-encrypted {rotation.reencrypted} two-factor secrets with TOTP_ENCRYPTION_KEY")
+    if rotation.undecryptable:
+        users = ", ".join(map(str, rotation.undecryptable))
+        print(
+            f"no key in TOTP_ENCRYPTION_KEY or TOTP_ENCRYPTION_KEY_FALLBACKS decrypts the two-factor secret of"
+            f" users {users}: they log in with a recovery code, or an admin resets their two-factor login",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _in_a_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in a database session of its own, with the service's logging."""
     configure_logging(settings)
@@ -265,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
         "purge-expired-credentials", help="delete login sessions, refresh and account tokens past their expiry"
     )
     credentials_parser.set_defaults(handler=purge_credentials)
+
+    rotate_parser = commands.add_parser(
+        "rotate-totp-secrets", help="re-encrypt the two-factor secrets with TOTP_ENCRYPTION_KEY"
+    )
+    rotate_parser.set_defaults(handler=reencrypt_totp_secrets)
 
     openapi_parser = commands.add_parser("openapi", help="export the OpenAPI document for the repository")
     openapi_parser.add_argument("--output", type=Path, default=DOCUMENT_PATH, help=f"default: {DOCUMENT_PATH}")

@@ -124,7 +124,7 @@ def build_context(settings: Settings) -> AppContext:
         passwords=PasswordHasher(settings),
         tokens=TokenService(settings),
         login_guard=login_guard,
-        totp_secrets=SecretBox(settings.totp_key),
+        totp_secrets=SecretBox(settings.totp_keys),
         metrics=app_metrics,
         mailer=Mailer(settings, on_outcome=app_metrics.count_email{% if cookiecutter.use_celery %}, jobs=jobs{% endif %}),
 {%- if cookiecutter.use_celery %}

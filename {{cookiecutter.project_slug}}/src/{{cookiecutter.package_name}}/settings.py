@@ -78,6 +78,9 @@ class Settings(BaseSettings):
 
     # Tokens
     secret_key: SecretStr | None = None
+    # Earlier keys whose tokens are still accepted, comma-separated, while a rotation rolls out:
+    # new tokens are signed with SECRET_KEY (docs/operations.md, Secret rotation).
+    secret_key_fallbacks: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     jwt_issuer: str = __name__.rpartition(".")[0]  # the package name
     access_token_ttl_seconds: int = Field(default=900, ge=30)
@@ -109,6 +112,9 @@ class Settings(BaseSettings):
     # Encrypts TOTP secrets at rest: a long random string, required in production. Outside
     # production a missing key is derived from the token signing key.
     totp_encryption_key: SecretStr | None = None
+    # Earlier keys that still decrypt, comma-separated, until `rotate-totp-secrets` has re-encrypted
+    # every secret with TOTP_ENCRYPTION_KEY.
+    totp_encryption_key_fallbacks: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     # HTTP
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -177,12 +183,12 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, VaultSettingsSource(settings_cls), dotenv_settings, file_secret_settings)
 {%- endif %}
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "secret_key_fallbacks", "totp_encryption_key_fallbacks", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
-        """Accept `CORS_ORIGINS=https://a.example,https://b.example` as well as a JSON list."""
+    def _split_commas(cls, value: object) -> object:
+        """Accept `CORS_ORIGINS=https://a.example,https://b.example` as well as a list."""
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
 {%- if cookiecutter.use_sentry %}
@@ -271,6 +277,13 @@ class Settings(BaseSettings):
             return self
         problems = [*_secret_key_problems("SECRET_KEY", self.secret_key)]
         problems += _secret_key_problems("TOTP_ENCRYPTION_KEY", self.totp_encryption_key)
+        # A weak earlier key would let anyone sign tokens (or read secrets) as well as a weak current one.
+        for name, fallbacks in (
+            ("SECRET_KEY_FALLBACKS", self.secret_key_fallbacks),
+            ("TOTP_ENCRYPTION_KEY_FALLBACKS", self.totp_encryption_key_fallbacks),
+        ):
+            for number, key in enumerate(fallbacks, start=1):
+                problems += _secret_key_problems(f"{name} key {number}", key)
         if self.is_sqlite and not self.allow_sqlite_in_production:
             problems.append("DATABASE_URL points at SQLite: use PostgreSQL or set ALLOW_SQLITE_IN_PRODUCTION=true")
         if self.email_backend == "console":
@@ -295,11 +308,13 @@ class Settings(BaseSettings):
         return problems
 
     def secret_values(self) -> set[str]:
-        """Every secret the settings hold: SecretStr fields and the passwords inside URLs."""
+        """Every secret the settings hold: SecretStr fields (alone or in lists) and the passwords inside URLs."""
         values: set[str] = set()
         for value in self.__dict__.values():
             if isinstance(value, SecretStr):
                 values.add(value.get_secret_value())
+            elif isinstance(value, list):
+                values |= {item.get_secret_value() for item in value if isinstance(item, SecretStr)}
             elif isinstance(value, str) and "://" in value:
                 values |= _url_passwords(value)
         return values - {""}
@@ -335,11 +350,16 @@ class Settings(BaseSettings):
         return secrets.token_urlsafe(48)
 
     @property
-    def totp_key(self) -> str:
-        """TOTP_ENCRYPTION_KEY, or outside production one derived from the signing key (SecretBox adds HKDF)."""
-        if self.totp_encryption_key is not None:
-            return self.totp_encryption_key.get_secret_value()
-        return self.signing_key
+    def verification_keys(self) -> list[str]:
+        """The keys a token's signature may have: the signing key first, then SECRET_KEY_FALLBACKS."""
+        return [self.signing_key, *(key.get_secret_value() for key in self.secret_key_fallbacks)]
+
+    @property
+    def totp_keys(self) -> list[str]:
+        """TOTP_ENCRYPTION_KEY (or outside production one derived from the signing key: SecretBox adds
+        HKDF), which encrypts, then TOTP_ENCRYPTION_KEY_FALLBACKS, which only decrypt."""
+        key = self.signing_key if self.totp_encryption_key is None else self.totp_encryption_key.get_secret_value()
+        return [key, *(fallback.get_secret_value() for fallback in self.totp_encryption_key_fallbacks)]
 
 
 def _secret_key_problems(name: str, secret_key: SecretStr | None) -> list[str]:

@@ -5,9 +5,11 @@ ends one, or all but this one."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import func, select, update
 
@@ -17,12 +19,23 @@ from {{ cookiecutter.package_name }}.db.models import (
     RefreshToken,
     utc_now,
 )
+from {{ cookiecutter.package_name }}.settings import Settings
 
-from ..support import CLIENT_ADDRESS, NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, Account, log_in
+from ..support import (
+    CLIENT_ADDRESS,
+    NEW_PASSWORD,
+    PASSWORD,
+    SECRET_KEY,
+    WRONG_PASSWORD,
+    Account,
+    client_of,
+    log_in,
+)
 from .test_account_deletion import recorded
 from .test_admin import user_id_of
 
 SESSIONS = "/api/v1/users/me/sessions"
+NEW_SECRET_KEY = "a-new-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # pragma: allowlist secret
 
 
 async def works(client: AsyncClient, account: Account) -> bool:
@@ -126,6 +139,27 @@ async def live_sessions(client: AsyncClient, account: Account) -> list[dict[str,
     assert response.status_code == 200, response.text
     sessions: list[dict[str, object]] = response.json()
     return sessions
+
+
+async def test_sessions_outlive_a_new_signing_key_while_the_old_one_is_a_fallback(
+    account: Account,
+    settings_factory: Callable[..., Settings],
+    started_app: Callable[[Settings], Awaitable[FastAPI]],
+) -> None:
+    """The rotation docs/operations.md gives: the new SECRET_KEY with the old one in
+    SECRET_KEY_FALLBACKS, then, once no token signed with it is left, the fallback removed."""
+    rotating = await started_app(settings_factory(secret_key=NEW_SECRET_KEY, secret_key_fallbacks=[SECRET_KEY]))
+    async with client_of(rotating) as client:
+        assert await works(client, account)
+        renewal = await client.post("/api/v1/auth/refresh", json={"refresh_token": account.refresh_token})
+        assert renewal.status_code == 200, renewal.text
+        assert await works(client, account)  # the old access token still counts until it expires
+    tokens = renewal.json()
+    renewed = replace(account, access_token=tokens["access_token"], refresh_token=tokens["refresh_token"])
+    async with client_of(await started_app(settings_factory(secret_key=NEW_SECRET_KEY))) as client:
+        assert await works(client, renewed)
+        assert await refreshes(client, renewed)
+        assert not await works(client, account)  # signed with the key that is gone
 
 
 async def test_a_user_sees_where_they_are_logged_in(client: AsyncClient, account: Account) -> None:

@@ -11,21 +11,28 @@ from datetime import timedelta
 import pyotp
 import pytest
 from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient, Response
+from httpx import AsyncClient, Response
 from sqlalchemy import select, text
 
 from {{ cookiecutter.package_name }}.context import AppContext
+from {{ cookiecutter.package_name }}.core.two_factor import SecretBox
 from {{ cookiecutter.package_name }}.db.models import AuditEvent, RecoveryCode, User
+from {{ cookiecutter.package_name }}.db.repositories import UserRepository
+from {{ cookiecutter.package_name }}.services.two_factor import (
+    SecretRotation,
+    rotate_totp_secrets,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import (
-    CLIENT_ADDRESS,
     NEW_PASSWORD,
     PASSWORD,
+    TOTP_ENCRYPTION_KEY,
     WRONG_PASSWORD,
     Account,
     Clock,
     Mailbox,
+    client_of,
     skip_unless_row_locks,
     text_part,
     token_from,
@@ -41,6 +48,7 @@ TOKEN = "/api/v1/auth/token"
 PASSWORD_CHANGE = "/api/v1/users/me/password"
 MFA = "/api/v1/auth/mfa"
 CONFIRMED = {"password": PASSWORD}
+NEW_TOTP_KEY = "another-key-for-the-totp-secrets-0123456789"  # pragma: allowlist secret
 
 
 @dataclass
@@ -443,14 +451,40 @@ async def test_after_the_encryption_key_changed_codes_fail_and_recovery_codes_st
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The procedure docs/operations.md gives for a new TOTP_ENCRYPTION_KEY, with no 500 on the way."""
-    rekeyed = await started_app(settings_factory(totp_encryption_key="another-key-for-the-totp-secrets-0123456789"))
-    transport = ASGITransport(app=rekeyed, client=CLIENT_ADDRESS)
-    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+    rekeyed = await started_app(settings_factory(totp_encryption_key=NEW_TOTP_KEY))
+    async with client_of(rekeyed) as client:
         code = await second_step(client, enrolled, enrolled.code())
         assert (code.status_code, code.json()["error"]["code"]) == (401, "invalid_credentials")
         recovery = await second_step(client, enrolled, enrolled.recovery_codes[0])
         assert recovery.status_code == 200, recovery.text
     assert '"event":"totp_secret_undecryptable"' in capsys.readouterr().out
+
+
+async def test_a_new_key_with_the_old_one_as_fallback_keeps_codes_working_through_the_rotation(
+    enrolled: Enrolled,
+    settings_factory: Callable[..., Settings],
+    started_app: Callable[[Settings], Awaitable[FastAPI]],
+    app_context: AppContext,
+) -> None:
+    """The rotation docs/operations.md gives: the new key with the old one in
+    TOTP_ENCRYPTION_KEY_FALLBACKS, `rotate-totp-secrets`, then the fallback removed."""
+    rotating = settings_factory(totp_encryption_key=NEW_TOTP_KEY, totp_encryption_key_fallbacks=[TOTP_ENCRYPTION_KEY])
+    async with client_of(await started_app(rotating)) as client:
+        assert (await second_step(client, enrolled, enrolled.code())).status_code == 200
+    async with app_context.database.sessions() as session:
+        rotation = await rotate_totp_secrets(session, SecretBox(rotating.totp_keys))
+    assert rotation == SecretRotation(reencrypted=1, undecryptable=[])
+    async with client_of(await started_app(settings_factory(totp_encryption_key=NEW_TOTP_KEY))) as client:
+        assert (await second_step(client, enrolled, enrolled.code())).status_code == 200
+
+
+async def test_rotation_leaves_a_secret_that_changed_meanwhile_alone(
+    enrolled: Enrolled, app_context: AppContext
+) -> None:
+    async with app_context.database.sessions() as session:
+        user_id, stored = (await session.execute(select(User.id, User.totp_secret))).one()
+        assert not await UserRepository(session).replace_totp_secret(user_id, "a stale read", "rotated")
+        assert await session.scalar(select(User.totp_secret).where(User.id == user_id)) == stored
 
 
 async def test_an_admin_resets_two_factor_login_for_an_owner_who_lost_every_code(

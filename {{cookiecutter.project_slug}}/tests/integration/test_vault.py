@@ -107,9 +107,11 @@ def vault_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, vault: Vault) -> 
 
 
 VAULT_TOTP_KEY = "totp-from-vault-" + "t" * 40  # pragma: allowlist secret
+VAULT_EARLIER_KEY = "earlier-from-vault-" + "e" * 40  # pragma: allowlist secret
 SECRET = {
     "SECRET_KEY": VAULT_SECRET_KEY,
     "totp_encryption_key": VAULT_TOTP_KEY,
+    "secret_key_fallbacks": VAULT_EARLIER_KEY,
     "database_url": "sqlite+aiosqlite:///./from-vault.db",
     "unrelated": "x",
 }
@@ -118,8 +120,8 @@ SECRET = {
 def test_settings_are_read_with_a_token(vault: Vault, vault_env: Callable[..., str]) -> None:
     vault.write(vault_env(VAULT_TOKEN=vault.root_token), SECRET)
     settings = get_settings()
-    assert settings.signing_key == VAULT_SECRET_KEY
-    assert settings.totp_key == VAULT_TOTP_KEY
+    assert settings.verification_keys == [VAULT_SECRET_KEY, VAULT_EARLIER_KEY]
+    assert settings.totp_keys == [VAULT_TOTP_KEY]
     assert settings.database_url == "sqlite+aiosqlite:///./from-vault.db"
 
 

@@ -26,13 +26,17 @@ from sqlalchemy.pool import NullPool
 
 from {{ cookiecutter.package_name }}.__main__ import main
 from {{ cookiecutter.package_name }}.core.security import PasswordHasher
+from {{ cookiecutter.package_name }}.core.two_factor import SecretBox
+from {{ cookiecutter.package_name }}.services import two_factor
 from {{ cookiecutter.package_name }}.settings import get_settings
 
-from ..support import PASSWORD, free_port
+from ..support import PASSWORD, TOTP_ENCRYPTION_KEY, free_port
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 MIGRATE = ["migrate", "--config", str(PROJECT_DIR / "alembic.ini")]
+EARLIER_TOTP_KEY = "an-earlier-totp-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # pragma: allowlist secret
+LOST_TOTP_KEY = "a-lost-totp-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # pragma: allowlist secret
 NOT_MIGRATED = f"is behind this release: run `python -m {PACKAGE} migrate`\n"
 
 
@@ -77,8 +81,9 @@ def test_migrate_needs_its_configuration(database_file: Path, capsys: pytest.Cap
         ["create-user", "--email", "ops@example.com", "--password-stdin"],
         ["purge-audit-events"],
         ["purge-expired-credentials"],
+        ["rotate-totp-secrets"],
     ],
-    ids=["migrate", "create-user", "purge-audit-events", "purge-expired-credentials"],
+    ids=["migrate", "create-user", "purge-audit-events", "purge-expired-credentials", "rotate-totp-secrets"],
 )
 def test_a_database_that_cannot_be_reached_is_one_line_without_the_password(
     database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
@@ -236,6 +241,37 @@ def test_purge_expired_credentials_keeps_what_can_still_be_used(
     assert rows(database_file, "SELECT id FROM login_sessions") == [("live",)]
     assert rows(database_file, "SELECT jti FROM refresh_tokens") == [("current",)]
     assert rows(database_file, "SELECT token_hash FROM account_tokens") == [("open-link",)]
+
+
+def test_rotate_totp_secrets_reencrypts_with_the_current_key_and_names_the_users_no_key_decrypts(
+    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    migrate(database_file)
+    for email in ("ada@example.com", "bob@example.com", "eve@example.com", "cy@example.com"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+        assert main(["create-user", "--email", email, "--password-stdin"]) == 0
+    earlier, lost = SecretBox([EARLIER_TOTP_KEY]), SecretBox([LOST_TOTP_KEY])
+    undecryptable = lost.encrypt("EVESSECRET")
+    with closing(sqlite3.connect(database_file)) as connection, connection:  # closed after the commit
+        connection.executemany(
+            "UPDATE users SET totp_secret = ? WHERE id = ?",
+            [(earlier.encrypt("ADASSECRET"), 1), (earlier.encrypt("BOBSSECRET"), 2), (undecryptable, 3)],
+        )  # user 4 has no two-factor login
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEY", TOTP_ENCRYPTION_KEY)
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEY_FALLBACKS", EARLIER_TOTP_KEY)
+    monkeypatch.setattr(two_factor, "ROTATION_BATCH_SIZE", 1)  # several batches
+    capsys.readouterr()
+
+    assert main(["rotate-totp-secrets"]) == 1
+
+    output = capsys.readouterr()
+    assert output.out.endswith("\nre-encrypted 2 two-factor secrets with TOTP_ENCRYPTION_KEY\n")  # after the log line
+    assert "decrypts the two-factor secret of users 3: they log in with a recovery code" in output.err
+    assert output.err.count("\n") == 1
+    stored = dict(rows(database_file, "SELECT id, totp_secret FROM users"))
+    current = SecretBox([TOTP_ENCRYPTION_KEY])
+    assert (current.decrypt(stored[1]), current.decrypt(stored[2])) == ("ADASSECRET", "BOBSSECRET")
+    assert (stored[3], stored[4]) == (undecryptable, None)
 
 
 class Terminal(io.StringIO):

@@ -137,3 +137,26 @@ async def test_a_hash_of_a_password_as_typed_still_matches_and_is_replaced() -> 
 def test_default_hashing_parameters_are_not_weakened() -> None:
     settings = IsolatedSettings()
     assert (settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism) == (3, 65536, 4)
+
+
+EARLIER_KEY = "an-earlier-signing-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # pragma: allowlist secret
+
+
+def test_tokens_of_an_earlier_key_verify_while_it_is_a_fallback_and_new_ones_use_the_current_key() -> None:
+    earlier = TokenService(IsolatedSettings(secret_key=EARLIER_KEY))
+    rotating = TokenService(IsolatedSettings(secret_key=SECRET_KEY, secret_key_fallbacks=[EARLIER_KEY]))
+    rotated = TokenService(IsolatedSettings(secret_key=SECRET_KEY))
+    old_token = earlier.issue_access_token(7, "session")
+    assert rotating.verify(old_token, "access").user_id == 7
+    assert rotated.verify(rotating.issue_access_token(8, "session"), "access").user_id == 8
+    with pytest.raises(AuthenticationError):
+        rotated.verify(old_token, "access")
+
+
+def test_an_expired_token_of_a_fallback_key_is_refused_as_expired() -> None:
+    """Only a signature that does not match moves on to the next key; any other fault is final."""
+    rotating = TokenService(IsolatedSettings(secret_key=SECRET_KEY, secret_key_fallbacks=[EARLIER_KEY]))
+    expired = jwt.encode(_claims(exp=int(datetime.now(UTC).timestamp()) - 1), EARLIER_KEY, algorithm="HS256")
+    with pytest.raises(AuthenticationError) as refused:
+        rotating.verify(expired, "access")
+    assert isinstance(refused.value.__cause__, jwt.ExpiredSignatureError)

@@ -13,6 +13,8 @@ from {{ cookiecutter.package_name }}.settings import SettingsError, get_settings
 from ..support import PUBLIC_ADDRESSES, SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
 POSTGRES_URL = "postgresql+asyncpg://app@db.internal:5432/app"
+EARLIER_KEY = "an-earlier-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # pragma: allowlist secret
+OLDEST_KEY = "the-oldest-key-0123456789-abcdefghijklmnopqrstuvwxyz"  # pragma: allowlist secret
 # What every production configuration needs besides its secret key and database.
 PRODUCTION: dict[str, Any] = {
     "environment": "production",
@@ -128,8 +130,30 @@ def test_production_refuses_a_missing_or_weak_totp_encryption_key(key: str | Non
 
 
 def test_outside_production_the_totp_key_is_derived_from_the_signing_key() -> None:
-    assert IsolatedSettings(secret_key=SECRET_KEY).totp_key == SECRET_KEY
-    assert IsolatedSettings(totp_encryption_key=TOTP_ENCRYPTION_KEY).totp_key == TOTP_ENCRYPTION_KEY
+    assert IsolatedSettings(secret_key=SECRET_KEY).totp_keys == [SECRET_KEY]
+    assert IsolatedSettings(totp_encryption_key=TOTP_ENCRYPTION_KEY).totp_keys == [TOTP_ENCRYPTION_KEY]
+
+
+def test_earlier_keys_are_read_comma_separated_after_the_current_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("SECRET_KEY_FALLBACKS", f"{EARLIER_KEY}, {OLDEST_KEY}")
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEY", TOTP_ENCRYPTION_KEY)
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEY_FALLBACKS", EARLIER_KEY)
+    settings = get_settings()
+    assert settings.verification_keys == [SECRET_KEY, EARLIER_KEY, OLDEST_KEY]
+    assert settings.totp_keys == [TOTP_ENCRYPTION_KEY, EARLIER_KEY]
+    assert {EARLIER_KEY, OLDEST_KEY} <= settings.secret_values()  # scrubbed from error reports
+    assert EARLIER_KEY not in repr(settings)
+
+
+@pytest.mark.parametrize("field", ["secret_key_fallbacks", "totp_encryption_key_fallbacks"])
+def test_production_refuses_a_weak_earlier_key(field: str) -> None:
+    settings = {**PRODUCTION, field: [EARLIER_KEY, "change-me"]}
+    with pytest.raises(ValidationError, match=f"{field.upper()} key 2 is a well-known placeholder"):
+        IsolatedSettings(**settings, secret_key=SECRET_KEY, database_url=POSTGRES_URL)
 
 
 def test_production_refuses_sqlite_unless_allowed() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import uuid
@@ -91,10 +92,15 @@ class TokenClaims:
 
 
 class TokenService:
-    """Issues and verifies HMAC-signed JWTs; only the configured algorithm is ever accepted."""
+    """Issues and verifies HMAC-signed JWTs; only the configured algorithm is ever accepted.
+
+    Tokens are signed with SECRET_KEY; those signed with one of SECRET_KEY_FALLBACKS still verify,
+    so that a new key can roll out without ending every session.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        self._key = settings.signing_key
+        self._verification_keys = settings.verification_keys
+        self._key = self._verification_keys[0]  # signs
         self._algorithm = settings.jwt_algorithm
         self._issuer = settings.jwt_issuer
         self.access_ttl = timedelta(seconds=settings.access_token_ttl_seconds)
@@ -128,13 +134,7 @@ class TokenService:
     def verify(self, token: str, expected_type: TokenType) -> TokenClaims:
         """The claims of a valid, unexpired token of the expected type; AuthenticationError otherwise."""
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[self._algorithm],
-                issuer=self._issuer,
-                options={"require": ["exp", "iat", "jti", "sub", "iss", "sid"]},
-            )
+            claims = self._decode(token)
             if claims.get("type") != expected_type:
                 raise AuthenticationError("Wrong token type")
             return TokenClaims(
@@ -144,6 +144,23 @@ class TokenService:
             )
         except (jwt.PyJWTError, ValueError) as error:
             raise AuthenticationError from error
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        """The verified claims; each key is tried in turn while the signature does not match it."""
+        *keys_before_last, last_key = self._verification_keys
+        for key in keys_before_last:
+            with contextlib.suppress(jwt.InvalidSignatureError):
+                return self._decode_with(key, token)
+        return self._decode_with(last_key, token)
+
+    def _decode_with(self, key: str, token: str) -> dict[str, Any]:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[self._algorithm],
+            issuer=self._issuer,
+            options={"require": ["exp", "iat", "jti", "sub", "iss", "sid"]},
+        )
 
 
 def new_account_token() -> str:

@@ -6,10 +6,11 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 import pyotp
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -19,22 +20,30 @@ CLOCK_DRIFT_STEPS = 1
 
 
 class SecretBox:
-    """Encrypts TOTP secrets (Fernet: AES-128-CBC with an HMAC), keyed from TOTP_ENCRYPTION_KEY."""
+    """Encrypts TOTP secrets (Fernet: AES-128-CBC with an HMAC) with the first key, and decrypts with any:
+    the keys are TOTP_ENCRYPTION_KEY then TOTP_ENCRYPTION_KEY_FALLBACKS (`Settings.totp_keys`)."""
 
-    def __init__(self, key: str) -> None:
-        # Any long random string works as the setting: HKDF turns it into a Fernet key.
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"totp-secrets").derive(key.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+    def __init__(self, keys: Sequence[str]) -> None:
+        # Any long random string works as a key: HKDF turns it into a Fernet key.
+        self._fernet = MultiFernet([Fernet(base64.urlsafe_b64encode(_derive(key))) for key in keys])
 
     def encrypt(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
-        """The secret; ValueError when it was encrypted with another key (TOTP_ENCRYPTION_KEY changed)."""
+        """The secret; ValueError when no key decrypts it (TOTP_ENCRYPTION_KEY changed without a fallback)."""
         try:
             return self._fernet.decrypt(ciphertext).decode()
         except InvalidToken:
             raise ValueError("the TOTP secret cannot be decrypted with TOTP_ENCRYPTION_KEY") from None
+
+    def rotate(self, ciphertext: str) -> str:
+        """The same secret encrypted with the first key; ValueError as for `decrypt`."""
+        return self.encrypt(self.decrypt(ciphertext))
+
+
+def _derive(key: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"totp-secrets").derive(key.encode())
 
 
 def new_totp_secret() -> str:

@@ -113,6 +113,23 @@ class UserRepository:
         result = cast(CursorResult[Any], await self.session.execute(statement))
         return result.rowcount == 1
 
+    async def totp_secrets_after(self, after_id: int, limit: int) -> Sequence[Row[int, str]]:
+        """Up to `limit` (user id, encrypted TOTP secret) pairs past `after_id`, by id."""
+        statement = (
+            select(User.id, User.totp_secret)
+            .where(User.id > after_id, User.totp_secret.is_not(None))
+            .order_by(User.id)
+            .limit(limit)
+        )
+        return cast(Sequence[Row[int, str]], (await self.session.execute(statement)).all())  # none is NULL
+
+    async def replace_totp_secret(self, user_id: int, old: str, new: str) -> bool:
+        """Store `new` in place of `old`; False when the secret is no longer `old` (the user enrolled
+        again or switched two-factor login off meanwhile)."""
+        statement = update(User).where(User.id == user_id, User.totp_secret == old).values(totp_secret=new)
+        result = cast(CursorResult[Any], await self.session.execute(statement))
+        return result.rowcount == 1
+
     async def delete(self, user_id: int) -> None:
         """The database deletes what the user owns (items, sessions, tokens, codes) with it.
 

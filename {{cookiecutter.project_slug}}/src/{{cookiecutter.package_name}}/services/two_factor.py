@@ -32,6 +32,7 @@ from ..mail import Outbox
 from .audit import Action, AuditTrail
 
 TOTP_CODE = re.compile(r"\d{6}")
+ROTATION_BATCH_SIZE = 500  # secrets re-encrypted per transaction
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +42,12 @@ class Enrolment:
     secret: str
     otpauth_uri: str
     qr_code_svg: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRotation:
+    reencrypted: int
+    undecryptable: list[int]  # user ids whose secret no key decrypts
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +146,23 @@ class TwoFactorService:
         codes = new_recovery_codes()
         await self.recovery_codes.replace(user.id, [hash_recovery_code(code) for code in codes])
         return codes
+
+
+async def rotate_totp_secrets(session: AsyncSession, totp_secrets: SecretBox) -> SecretRotation:
+    """Re-encrypt every stored TOTP secret with TOTP_ENCRYPTION_KEY, a batch per transaction, so that
+    TOTP_ENCRYPTION_KEY_FALLBACKS can be removed. A secret that changed meanwhile is left as it is:
+    the service wrote it with TOTP_ENCRYPTION_KEY already."""
+    users = UserRepository(session)
+    reencrypted, undecryptable, after_id = 0, [], 0
+    while batch := await users.totp_secrets_after(after_id, ROTATION_BATCH_SIZE):
+        for user_id, ciphertext in batch:
+            try:
+                rotated = totp_secrets.rotate(ciphertext)
+            except ValueError:
+                undecryptable.append(user_id)
+                continue
+            reencrypted += await users.replace_totp_secret(user_id, ciphertext, rotated)
+        await session.commit()
+        after_id = batch[-1].id
+    log.info("totp_secrets_rotated", reencrypted=reencrypted, undecryptable=len(undecryptable))
+    return SecretRotation(reencrypted, undecryptable)
