@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -203,3 +204,72 @@ async def test_reading_every_item_misses_none_when_one_is_deleted_meanwhile(
         read = [row.id for row in await ItemService(session).all_of(owner_id, page_size=2)]
 
     assert set(later) <= set(read)
+
+
+ITEMS = "/api/v1/items"
+MILK = {"title": "Buy milk", "description": "Two litres"}
+
+
+def with_key(account: Account, key: str) -> dict[str, str]:
+    return {**account.headers, "Idempotency-Key": key}
+
+
+async def titles(client: AsyncClient, account: Account) -> list[str]:
+    return [item["title"] for item in (await client.get(ITEMS, headers=account.headers)).json()]
+
+
+async def test_a_create_sent_again_with_its_idempotency_key_returns_the_first_item(
+    client: AsyncClient, account: Account
+) -> None:
+    first = await client.post(ITEMS, json=MILK, headers=with_key(account, "order-7f3a"))
+    again = await client.post(ITEMS, json=MILK, headers=with_key(account, "order-7f3a"))
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert ("idempotent-replayed" in first.headers, again.headers["idempotent-replayed"]) == (False, "true")
+    assert await titles(client, account) == ["Buy milk"]
+
+
+async def test_an_idempotency_key_sent_with_another_body_is_refused(client: AsyncClient, account: Account) -> None:
+    assert (await client.post(ITEMS, json=MILK, headers=with_key(account, "k1"))).status_code == 201
+    other = await client.post(ITEMS, json={"title": "Buy bread"}, headers=with_key(account, "k1"))
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    assert await titles(client, account) == ["Buy milk"]
+
+
+async def test_each_owner_has_their_own_idempotency_keys(
+    client: AsyncClient, make_account: Callable[[str], Awaitable[Account]]
+) -> None:
+    ada, bob = await make_account("ada@example.com"), await make_account("bob@example.com")
+    for account in (ada, bob):
+        assert (await client.post(ITEMS, json=MILK, headers=with_key(account, "same"))).status_code == 201
+        assert await titles(client, account) == ["Buy milk"]
+
+
+async def test_retries_sent_at_once_create_one_item(client: AsyncClient, account: Account) -> None:
+    responses = await asyncio.gather(
+        *(client.post(ITEMS, json=MILK, headers=with_key(account, "burst")) for _ in range(8))
+    )
+    first_id = responses[0].json()["id"]
+    assert {(response.status_code, response.json()["id"]) for response in responses} == {(201, first_id)}
+    assert sum(response.headers.get("idempotent-replayed") == "true" for response in responses) == 7
+    assert await titles(client, account) == ["Buy milk"]
+
+
+async def test_a_key_creates_again_once_its_item_is_deleted(client: AsyncClient, account: Account) -> None:
+    first = (await client.post(ITEMS, json=MILK, headers=with_key(account, "k2"))).json()
+    assert (await client.delete(f"{ITEMS}/{first['id']}", headers=account.headers)).status_code == 204
+    again = await client.post(ITEMS, json=MILK, headers=with_key(account, "k2"))
+    assert (again.status_code, "idempotent-replayed" in again.headers) == (201, False)
+    assert await titles(client, account) == ["Buy milk"]
+
+
+@pytest.mark.parametrize(
+    "key", [b"", b"with space", b"x" * 256, "caf\u00e9".encode()], ids=["empty", "space", "too-long", "non-ascii"]
+)
+async def test_an_idempotency_key_that_is_not_printable_ascii_is_refused(
+    client: AsyncClient, account: Account, key: bytes
+) -> None:
+    headers = {b"Authorization": account.headers["Authorization"].encode(), b"Idempotency-Key": key}  # sent as is
+    response = await client.post(ITEMS, json=MILK, headers=headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "validation_error")
+    assert await titles(client, account) == []

@@ -28,6 +28,7 @@ from .exceptions import (
     ConflictError,
     DatabaseUnavailableError,
     DependencyUnavailableError,
+    IdempotencyKeyReusedError,
     InvalidAccessTokenError,
     InvalidCodeError,
     InvalidTokenError,
@@ -72,6 +73,7 @@ def error_response(
 
 # The status each kind of service error answers with (the nearest listed base class decides).
 HTTP_STATUS: dict[type[ServiceError], int] = {
+    IdempotencyKeyReusedError: 422,
     InvalidCodeError: 400,
     InvalidTokenError: 400,
     NotFoundError: 404,

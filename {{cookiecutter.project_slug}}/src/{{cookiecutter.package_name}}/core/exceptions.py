@@ -45,6 +45,11 @@ class InvalidCredentialsError(AuthenticationError):
     message = "Incorrect email or password"
 
 
+class IdempotencyKeyReusedError(ServiceError):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a request with another body"
+
+
 class InvalidCodeError(ServiceError):
     code = "invalid_code"
     message = "The code is incorrect or was already used"

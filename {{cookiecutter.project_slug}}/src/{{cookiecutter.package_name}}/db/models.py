@@ -125,8 +125,11 @@ class User(Base):
 
 class Item(Base):
     __tablename__ = "items"
-    # Serves "this owner's items in id order", the list endpoint's only query.
-    __table_args__ = (Index("ix_items_owner_id_id", "owner_id", "id"),)
+    __table_args__ = (
+        Index("ix_items_owner_id_id", "owner_id", "id"),  # "this owner's items in id order": the list
+        # One item per key and owner, however many retries arrive at once (NULLs do not collide).
+        Index("uq_items_owner_id_idempotency_key", "owner_id", "idempotency_key", unique=True),
+    )
 
     id: Mapped[IdPrimaryKey]
     owner_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
@@ -134,6 +137,9 @@ class Item(Base):
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
+    # The `Idempotency-Key` the item was created with, and the hash of that request.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginSession(Base):

@@ -166,8 +166,23 @@ class ItemRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, owner_id: int, title: str, description: str | None) -> Item:
-        item = Item(owner_id=owner_id, title=title, description=description)
+    async def add(
+        self,
+        owner_id: int,
+        title: str,
+        description: str | None,
+        *,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+    ) -> Item:
+        """The new item; ConflictError when the owner has an item created with `idempotency_key`."""
+        item = Item(
+            owner_id=owner_id,
+            title=title,
+            description=description,
+            idempotency_key=idempotency_key,
+            request_fingerprint=request_fingerprint,
+        )
         self.session.add(item)
         try:
             await self.session.flush()
@@ -175,8 +190,14 @@ class ItemRepository:
             await self.session.rollback()
             if await self.session.get(User, owner_id) is None:  # deleted since the request was authenticated
                 raise InvalidAccessTokenError("The account no longer exists") from None
+            if idempotency_key is not None and await self.created_with_key(owner_id, idempotency_key):
+                raise ConflictError("An item was created with this Idempotency-Key meanwhile") from None
             raise
         return item
+
+    async def created_with_key(self, owner_id: int, idempotency_key: str) -> Item | None:
+        statement = select(Item).where(Item.owner_id == owner_id, Item.idempotency_key == idempotency_key)
+        return await self.session.scalar(statement)
 
     async def list_for_owner(
         self, owner_id: int, *, limit: int, offset: int = 0, after_id: int = 0

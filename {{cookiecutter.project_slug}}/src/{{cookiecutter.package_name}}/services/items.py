@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..core.exceptions import ConflictError, IdempotencyKeyReusedError
 from ..db.models import Item
 from ..db.repositories import ItemRepository, ItemRow
+
+
+@dataclass(frozen=True, slots=True)
+class Creation:
+    item: Item
+    replayed: bool  # the item an earlier request with the same Idempotency-Key created
 
 
 class ItemService:
@@ -25,6 +35,27 @@ class ItemService:
         item = await self.items.add(owner_id, title, description)
         await self.session.commit()
         return item
+
+    async def create_once(self, owner_id: int, title: str, description: str | None, idempotency_key: str) -> Creation:
+        """Create the item, or, when the owner already created one with this key, return that one
+        (a retry of a request whose answer was lost). IdempotencyKeyReusedError when that earlier
+        request had another title or description. The key holds as long as the item exists."""
+        fingerprint = hashlib.sha256(json.dumps([title, description]).encode()).hexdigest()
+        earlier = await self.items.created_with_key(owner_id, idempotency_key)
+        if earlier is None:
+            try:
+                item = await self.items.add(
+                    owner_id, title, description, idempotency_key=idempotency_key, request_fingerprint=fingerprint
+                )
+                await self.session.commit()
+                return Creation(item, replayed=False)
+            except ConflictError:  # the same request, sent again before the first had finished
+                earlier = await self.items.created_with_key(owner_id, idempotency_key)
+                if earlier is None:  # and deleted since
+                    raise
+        if earlier.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReusedError
+        return Creation(earlier, replayed=True)
 
     async def list(self, owner_id: int, *, limit: int, offset: int, after_id: int = 0) -> Sequence[ItemRow]:
         """One page of the owner's items, oldest first (rows with the item's fields as attributes)."""

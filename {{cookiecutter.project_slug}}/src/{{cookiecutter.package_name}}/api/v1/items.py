@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Header, Response, status
 
 from ...core.errors import documented_errors
 from ...db.models import Item
@@ -16,16 +17,42 @@ from .schemas import ItemCreate, ItemRead, ItemUpdate
 
 router = APIRouter(prefix=f"{PREFIX}/items", tags=["items"], responses=documented_errors(401, 422))
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[!-~]+$",  # printable ASCII without spaces
+        description="Any text unique to this request, such as a UUID: sending the request again with it"
+        " (after a timeout or a dropped connection) returns the item the first one created.",
+    ),
+]
+REPLAYED = "Idempotent-Replayed"
+
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ItemRead,
-    responses=documented_errors(400, 413),
+    responses={
+        status.HTTP_201_CREATED: {
+            "headers": {REPLAYED: {"description": "`true` when an earlier request with the same key created the item"}}
+        },
+        **documented_errors(400, 409, 413),
+    },
     summary="Create an item",
 )
-async def create_item(body: ItemCreate, user_id: CurrentUserId, items: Items) -> Item:
-    return await items.create(user_id, body.title, body.description)
+async def create_item(
+    body: ItemCreate, user_id: CurrentUserId, items: Items, response: Response, idempotency_key: IdempotencyKey = None
+) -> Item:
+    """With an `Idempotency-Key`, a retry gets the item the first request created, not a second one;
+    the same key with another title or description is a 422 (`idempotency_key_reused`)."""
+    if idempotency_key is None:
+        return await items.create(user_id, body.title, body.description)
+    creation = await items.create_once(user_id, body.title, body.description, idempotency_key)
+    if creation.replayed:
+        response.headers[REPLAYED] = "true"
+    return creation.item
 
 
 @router.get("", response_model=list[ItemRead], summary="List your items, oldest first")
