@@ -201,6 +201,25 @@ async def test_cors_allows_configured_origins_only(client: AsyncClient) -> None:
     assert "access-control-allow-origin" not in refused.headers
 
 
+async def test_a_browser_on_an_allowed_origin_may_send_and_read_every_header_the_api_documents(
+    client: AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    operations = [operation for path in spec["paths"].values() for operation in path.values()]
+    parameters = [parameter for operation in operations for parameter in operation.get("parameters", [])]
+    responses = [response for operation in operations for response in operation["responses"].values()]
+    sent = {parameter["name"] for parameter in parameters if parameter["in"] == "header"}
+    read = {header.lower() for response in responses for header in response.get("headers", {})}
+    assert sent, "no request header documented: nothing to check"
+    assert read, "no response header documented: nothing to check"
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": ",".join(sorted(sent))}
+    allowed = await client.options("/api/v1/items", headers={"Origin": "https://app.example.com", **preflight})
+    assert allowed.status_code == 200, allowed.text
+    answer = await client.get("/health/live", headers={"Origin": "https://app.example.com"})
+    exposed = {header.strip().lower() for header in answer.headers["access-control-expose-headers"].split(",")}
+    assert read <= exposed
+
+
 async def test_openapi_documents_the_contract(client: AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert spec["info"]["title"]
