@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     # Tokens
     secret_key: SecretStr | None = None
-    # Earlier keys whose tokens are still accepted, comma-separated, while a rotation rolls out:
+    # Keys whose tokens are accepted besides SECRET_KEY's, comma-separated, while a new key rolls out:
     # new tokens are signed with SECRET_KEY (docs/operations.md, Secret rotation).
     secret_key_fallbacks: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
@@ -112,8 +112,8 @@ class Settings(BaseSettings):
     # Encrypts TOTP secrets at rest: a long random string, required in production. Outside
     # production a missing key is derived from the token signing key.
     totp_encryption_key: SecretStr | None = None
-    # Earlier keys that still decrypt, comma-separated, until `rotate-totp-secrets` has re-encrypted
-    # every secret with TOTP_ENCRYPTION_KEY.
+    # Keys that decrypt besides TOTP_ENCRYPTION_KEY, comma-separated, while a new key rolls out and
+    # until `rotate-totp-secrets` has re-encrypted every secret with TOTP_ENCRYPTION_KEY.
     totp_encryption_key_fallbacks: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     # HTTP
@@ -183,12 +183,21 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, VaultSettingsSource(settings_cls), dotenv_settings, file_secret_settings)
 {%- endif %}
 
-    @field_validator("cors_origins", "secret_key_fallbacks", "totp_encryption_key_fallbacks", mode="before")
+    @field_validator("cors_origins", mode="before")
     @classmethod
-    def _split_commas(cls, value: object) -> object:
+    def _split_origins(cls, value: object) -> object:
         """Accept `CORS_ORIGINS=https://a.example,https://b.example` as well as a list."""
         if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("secret_key_fallbacks", "totp_encryption_key_fallbacks", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        """Accept `OLD_KEY_1,OLD_KEY_2` (spaces after a comma allowed) as well as a list. A key is
+        otherwise taken as written, like SECRET_KEY: one read from a file may end in a newline."""
+        if isinstance(value, str):
+            return [key.strip(" ") for key in value.split(",") if key.strip(" ")]
         return value
 
 {%- if cookiecutter.use_sentry %}

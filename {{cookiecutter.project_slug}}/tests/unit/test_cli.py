@@ -408,21 +408,33 @@ def test_audit_events_are_written_while_their_index_builds(
         asyncio.run(_run_sql(new_database, "SET lock_timeout = '5s'", AUDIT_WRITE))
     migration.join(timeout=60)
     assert results == [0]
-    assert asyncio.run(_audit_target_index_is_valid(new_database)) is True
+    assert asyncio.run(_index_is_valid(new_database, "ix_audit_events_target_id_id")) is True
 
 
+@pytest.mark.parametrize(
+    ("before", "index"),
+    [("0008", "ix_audit_events_target_id_id"), ("0009", "uq_items_owner_id_idempotency_key")],
+    ids=["audit-events-by-target", "items-by-idempotency-key"],
+)
 def test_an_interrupted_index_build_is_redone_by_the_next_migration(
-    database_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], new_database: URL
+    database_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    new_database: URL,
+    before: str,
+    index: str,
 ) -> None:
+    """Also when the revisions before the index's went through: what they changed is committed."""
     monkeypatch.setenv("DATABASE_URL", new_database.render_as_string(hide_password=False))
     monkeypatch.setenv("DATABASE_MIGRATION_LOCK_TIMEOUT_SECONDS", "0.2")
-    assert main([*MIGRATE, "0008"]) == 0
-    with in_an_open_transaction(new_database, AUDIT_WRITE):
+    assert main([*MIGRATE, before]) == 0
+    # A report's long read: a build CONCURRENTLY waits for every snapshot older than itself.
+    with in_an_open_transaction(new_database, "SELECT count(*) FROM users", isolation_level="REPEATABLE READ"):
         assert main(MIGRATE) == 1
     assert capsys.readouterr().err.startswith("cannot migrate: another transaction held a lock")
-    assert asyncio.run(_audit_target_index_is_valid(new_database)) is False  # left behind, unusable
+    assert asyncio.run(_index_is_valid(new_database, index)) is False  # left behind, unusable
     assert main(MIGRATE) == 0
-    assert asyncio.run(_audit_target_index_is_valid(new_database)) is True
+    assert asyncio.run(_index_is_valid(new_database, index)) is True
 
 
 INDEX_BUILD_WAITING = (
@@ -438,19 +450,16 @@ def _wait_until(url: URL, counting_query: str) -> None:
     raise AssertionError(f"never true: {counting_query}")
 
 
-async def _audit_target_index_is_valid(url: URL) -> object:
+async def _index_is_valid(url: URL, index: str) -> object:
     """True, False for an index left invalid, None when there is none."""
-    return await _scalar(
-        url,
-        "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ix_audit_events_target_id_id')",
-    )
+    return await _scalar(url, "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:index)", index=index)
 
 
-async def _scalar(url: URL, query: str) -> object:
+async def _scalar(url: URL, query: str, **parameters: object) -> object:
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with engine.connect() as connection:
-            return await connection.scalar(text(query))
+            return await connection.scalar(text(query), parameters)
     finally:
         await engine.dispose()
 
@@ -517,12 +526,13 @@ def _set_for_new_sessions(url: URL, setting: str) -> None:
 
 
 @contextmanager
-def in_an_open_transaction(url: URL, statement: str) -> Iterator[None]:
-    """A transaction that has run `statement` (and holds its locks), on a thread of its own, until the block ends."""
+def in_an_open_transaction(url: URL, statement: str, isolation_level: str = "READ COMMITTED") -> Iterator[None]:
+    """A transaction that has run `statement` (and holds its locks, and with REPEATABLE READ its snapshot), on
+    a thread of its own, until the block ends."""
     started, finish = threading.Event(), threading.Event()
 
     async def hold() -> None:
-        engine = create_async_engine(url, poolclass=NullPool)
+        engine = create_async_engine(url, poolclass=NullPool, isolation_level=isolation_level)
         try:
             async with engine.connect() as connection:
                 await connection.execute(text(statement))

@@ -169,3 +169,13 @@ def test_a_session_id_is_taken_back_in_the_form_it_is_listed(settings: Settings)
     assert {key: parameter["schema"].get(key) for key in ("type", "format", "pattern")} == {
         key: listed.get(key) for key in ("type", "format", "pattern")
     }
+
+
+def test_every_documented_response_header_says_its_type(settings: Settings) -> None:
+    """OpenAPI requires a `schema` (or `content`) on each header; validators and generators refuse one without."""
+    responses = [
+        response for operation in operations(settings).values() for response in operation["responses"].values()
+    ]
+    headers = {name: header for response in responses for name, header in response.get("headers", {}).items()}
+    assert headers, "no response header documented: nothing to check"
+    assert [name for name, header in headers.items() if not {"schema", "content"} & set(header)] == []

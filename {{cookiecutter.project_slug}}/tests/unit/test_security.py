@@ -160,3 +160,11 @@ def test_an_expired_token_of_a_fallback_key_is_refused_as_expired() -> None:
     with pytest.raises(AuthenticationError) as refused:
         rotating.verify(expired, "access")
     assert isinstance(refused.value.__cause__, jwt.ExpiredSignatureError)
+
+
+def test_a_key_that_ends_in_a_newline_still_matches_as_a_fallback() -> None:
+    """As when SECRET_KEY was read from a file, then moved to SECRET_KEY_FALLBACKS the same way."""
+    from_a_file = f"{EARLIER_KEY}\n"
+    old_token = TokenService(IsolatedSettings(secret_key=from_a_file)).issue_access_token(7, "session")
+    rotating = TokenService(IsolatedSettings(secret_key=SECRET_KEY, secret_key_fallbacks=from_a_file))
+    assert rotating.verify(old_token, "access").user_id == 7

@@ -154,13 +154,14 @@ class TokenService:
         return self._decode_with(last_key, token)
 
     def _decode_with(self, key: str, token: str) -> dict[str, Any]:
-        return jwt.decode(
+        claims: dict[str, Any] = jwt.decode(  # older PyJWT releases type it Any
             token,
             key,
             algorithms=[self._algorithm],
             issuer=self._issuer,
             options={"require": ["exp", "iat", "jti", "sub", "iss", "sid"]},
         )
+        return claims
 
 
 def new_account_token() -> str:

@@ -36,7 +36,12 @@ REPLAYED = "Idempotent-Replayed"
     response_model=ItemRead,
     responses={
         status.HTTP_201_CREATED: {
-            "headers": {REPLAYED: {"description": "`true` when an earlier request with the same key created the item"}}
+            "headers": {
+                REPLAYED: {
+                    "description": "`true` when an earlier request with the same key created the item",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
         },
         **documented_errors(400, 409, 413),
     },
