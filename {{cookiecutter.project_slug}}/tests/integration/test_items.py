@@ -98,6 +98,17 @@ async def test_delete_removes_the_item(client: AsyncClient, account: Account) ->
     assert (await client.get(f"/api/v1/items/{created['id']}", headers=account.headers)).status_code == 404
 
 
+async def test_a_delete_sent_again_cannot_reach_an_item_created_since(client: AsyncClient, account: Account) -> None:
+    """The newest item's id is never given to the next one (SQLite reuses it unless told not to)."""
+    deleted = await create(client, account, "Buy milk")
+    assert (await client.delete(f"/api/v1/items/{deleted['id']}", headers=account.headers)).status_code == 204
+    created = await create(client, account, "Buy bread")
+
+    assert created["id"] > deleted["id"]
+    assert (await client.delete(f"/api/v1/items/{deleted['id']}", headers=account.headers)).status_code == 404
+    assert (await client.get(f"/api/v1/items/{created['id']}", headers=account.headers)).json()["title"] == "Buy bread"
+
+
 async def test_other_users_items_are_invisible(
     client: AsyncClient, account: Account, make_account: Callable[[str], Awaitable[Account]]
 ) -> None:

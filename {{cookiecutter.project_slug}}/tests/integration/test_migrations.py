@@ -166,6 +166,28 @@ async def test_0006_keeps_every_row_and_gives_no_account_the_id_of_a_deleted_one
         assert len((await connection.execute(select(users.c.id))).all()) == 2
 
 
+async def test_0012_keeps_every_item_and_gives_no_item_the_id_of_a_deleted_one(tmp_path: Path) -> None:
+    items = TABLES["items"]
+    async with database_at(tmp_path, "0011") as connection:
+        owner_id = await add_user(connection)
+        items_at_0011 = await table_now(connection, "items")
+        for title in ("kept", "newest"):
+            item = {"owner_id": owner_id, "title": title, "created_at": utc_now(), "updated_at": utc_now()}
+            await connection.execute(insert(items_at_0011).values(**item, idempotency_key=title))
+
+        await connection.run_sync(_migrate, "head")
+
+        rows = (await connection.execute(select(items.c.id, items.c.title, items.c.idempotency_key))).all()
+        assert rows == [(1, "kept", "kept"), (2, "newest", "newest")]
+        assert await connection.run_sync(_differences) == []  # the indexes came through the rebuild
+        await connection.execute(delete(items).where(items.c.id == 2))
+        item = {"owner_id": owner_id, "title": "new", "created_at": utc_now(), "updated_at": utc_now()}
+        assert await connection.scalar(insert(items).values(**item).returning(items.c.id)) == 3
+        await connection.run_sync(_migrate, "0011", down=True)
+        await connection.run_sync(_migrate, "head")
+        assert (await connection.execute(select(items.c.id))).all() == [(1,), (3,)]
+
+
 async def test_sessions_from_before_0007_were_last_used_when_they_last_renewed_their_tokens(tmp_path: Path) -> None:
     login = utc_now() - timedelta(days=3)
     renewal = login + timedelta(days=2)

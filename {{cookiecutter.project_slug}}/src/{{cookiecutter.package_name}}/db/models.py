@@ -129,6 +129,9 @@ class Item(Base):
         Index("ix_items_owner_id_id", "owner_id", "id"),  # "this owner's items in id order": the list
         # One item per key and owner, however many retries arrive at once (NULLs do not collide).
         Index("uq_items_owner_id_idempotency_key", "owner_id", "idempotency_key", unique=True),
+        # On SQLite too, a deleted item's id is never given to a new item: a client that retries a
+        # DELETE, or still holds the old id, must not reach an item created since.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[IdPrimaryKey]
