@@ -271,6 +271,45 @@ async def test_a_description_counts_line_ends_as_the_api_does(client: AsyncClien
     assert (await client.get(f"/api/v1/items/{item_id}", headers=headers)).json()["description"] == "one\ntwo\nthree"
 
 
+def item_form_key(page: HttpResponse) -> str:
+    match = re.search(r'name="idempotency_key" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def item_titles(listing: HttpResponse) -> list[str]:
+    return re.findall(r'<h2 class="item-title">([^<]*)</h2>', listing.text)
+
+
+async def test_the_new_item_form_sent_twice_creates_one_item(client: AsyncClient) -> None:
+    """A double click, or a resend after a dropped connection, posts the same form twice."""
+    await sign_up_and_log_in(client)
+    form = await client.get("/ui/items/new")
+    key = item_form_key(form)
+    assert item_form_key(await client.get("/ui/items/new")) != key  # each rendering has a key of its own
+
+    for _ in range(2):
+        response = await post_form(client, "/ui/items/new", title="Buy milk", idempotency_key=key)
+        assert response.headers["location"] == "/ui/items?done=created"
+    assert item_titles(await client.get("/ui/items")) == ["Buy milk"]
+
+
+async def test_a_form_sent_again_with_another_title_asks_before_adding_a_second_item(client: AsyncClient) -> None:
+    """After going back and changing a form that was already sent, the user confirms the second item."""
+    await sign_up_and_log_in(client)
+    key = item_form_key(await client.get("/ui/items/new"))
+    assert (await post_form(client, "/ui/items/new", title="Buy milk", idempotency_key=key)).status_code == 303
+
+    response = await post_form(client, "/ui/items/new", title="Buy bread", idempotency_key=key)
+    assert response.status_code == 422
+    assert routes.KEY_USED_FOR_ANOTHER_ITEM in response.text
+    assert 'value="Buy bread"' in response.text
+    fresh_key = item_form_key(response)
+    assert fresh_key != key
+    assert (await post_form(client, "/ui/items/new", title="Buy bread", idempotency_key=fresh_key)).status_code == 303
+    assert item_titles(await client.get("/ui/items")) == ["Buy milk", "Buy bread"]
+
+
 async def test_item_forms_explain_what_is_wrong(client: AsyncClient) -> None:
     await sign_up_and_log_in(client)
     assert (await client.get("/ui/items/new")).status_code == 200

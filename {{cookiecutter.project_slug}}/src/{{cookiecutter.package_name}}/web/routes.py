@@ -8,15 +8,30 @@ repositories as the API, and answers with a redirect (success) or the form again
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from pydantic import AfterValidator, ValidationError
 from starlette.responses import Response
 
 from ..api.deps import Audit, Auth, Context, ItemId, Items, RecoveryMails, Session, client_ip
-from ..api.v1.schemas import ItemCreate, ItemUpdate, Registration, TwoFactorCode, login_email
+from ..api.v1.schemas import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_KEY_PATTERN,
+    ItemCreate,
+    ItemUpdate,
+    Registration,
+    TwoFactorCode,
+    login_email,
+)
 from ..context import AppContext
-from ..core.exceptions import AuthenticationError, ConflictError, InvalidCredentialsError, RateLimitedError
+from ..core.exceptions import (
+    AuthenticationError,
+    ConflictError,
+    IdempotencyKeyReusedError,
+    InvalidCredentialsError,
+    RateLimitedError,
+)
 from ..db.models import MAX_ID
 from ..db.repositories import UserRepository
 from ..services.auth import IssuedTokens, SecondFactorRequired, register_user
@@ -184,9 +199,26 @@ async def items_page(request: Request, user: SignedInUser, db: Session, items: I
     return render(request, "items.html", values)
 
 
+# Each rendering of the new-item form carries a key of its own, so the form sent twice (a double
+# click, a resend after a dropped connection) creates one item, as a retry with Idempotency-Key does.
+FormIdempotencyKey = Annotated[
+    str | None, Form(min_length=1, max_length=IDEMPOTENCY_KEY_MAX_LENGTH, pattern=IDEMPOTENCY_KEY_PATTERN)
+]
+KEY_USED_FOR_ANOTHER_ITEM = (
+    "This form already created an item with another title or description. Press Create again to add this one too."
+)
+
+
+def _new_item_form(
+    request: Request, title: str = "", description: str = "", errors: dict[str, str] | None = None
+) -> Response:
+    values = {"item_id": None, "title": title, "description": description, "idempotency_key": uuid4().hex}
+    return render(request, "item_form.html", {**values, "errors": errors}, 422 if errors else 200)
+
+
 @router.get("/items/new")
 async def new_item_page(request: Request, _: SignedInUser) -> Response:
-    return render(request, "item_form.html", {"item_id": None, "title": "", "description": ""})
+    return _new_item_form(request)
 
 
 @router.post("/items/new")
@@ -197,14 +229,20 @@ async def create_item(
     csrf_token: FormText = "",
     title: FormText = "",
     description: FormTextarea = "",
+    idempotency_key: FormIdempotencyKey = None,
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
         body = ItemCreate(title=title, description=description or None)
     except ValidationError as error:
-        values = {"item_id": None, "title": title, "description": description, "errors": field_errors(error)}
-        return render(request, "item_form.html", values, 422)
-    await items.create(user.user_id, body.title, body.description)
+        return _new_item_form(request, title, description, field_errors(error))
+    if idempotency_key is None:
+        await items.create(user.user_id, body.title, body.description)
+    else:
+        try:
+            await items.create_once(user.user_id, body.title, body.description, idempotency_key)
+        except IdempotencyKeyReusedError:  # the form sent again after the user changed it
+            return _new_item_form(request, title, description, {"title": KEY_USED_FOR_ANOTHER_ITEM})
     return redirect("/items", done="created")
 
 

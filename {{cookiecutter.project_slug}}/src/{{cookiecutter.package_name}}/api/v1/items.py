@@ -13,7 +13,7 @@ from ...db.repositories import ItemRow
 from ..deps import CurrentUserId, ItemId, Items
 from . import PREFIX
 from .paging import AfterId, Limit, Offset
-from .schemas import ItemCreate, ItemRead, ItemUpdate
+from .schemas import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_KEY_PATTERN, ItemCreate, ItemRead, ItemUpdate
 
 router = APIRouter(prefix=f"{PREFIX}/items", tags=["items"], responses=documented_errors(401, 422))
 
@@ -21,8 +21,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         min_length=1,
-        max_length=255,
-        pattern=r"^[!-~]+$",  # printable ASCII without spaces
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Any text unique to this request, such as a UUID: sending the request again with it"
         " (after a timeout or a dropped connection) returns the item the first one created.",
     ),

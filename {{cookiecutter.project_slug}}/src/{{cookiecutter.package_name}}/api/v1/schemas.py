@@ -137,6 +137,10 @@ class UserRead(BaseModel):
 # A login session's id: a random UUID's 32 hex digits, as listed and as taken back in paths.
 SESSION_ID = "[0-9a-f]{32}"
 
+# An `Idempotency-Key` (1 to 255 characters): printable ASCII without spaces.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]+$"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
 
 class SessionRead(BaseModel):
     model_config = ConfigDict(
