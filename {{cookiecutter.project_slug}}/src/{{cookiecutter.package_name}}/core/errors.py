@@ -175,6 +175,20 @@ def _phrase(status: int) -> str:
     return _PHRASES.get(status, HTTPStatus(status).phrase)
 
 
+# Every 429 and 503 says how long to wait (see _headers_for): documented, so a generated client reads it.
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 1}}
+}
+_ERROR_HEADERS = {429: _RETRY_AFTER, 503: _RETRY_AFTER}
+
+
 def documented_errors(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the envelope, e.g. `responses=documented_errors(401, 404)`."""
-    return {status: {"model": ErrorEnvelope, "description": _phrase(status)} for status in sorted(status_codes)}
+    return {status: _documented_error(status) for status in sorted(status_codes)}
+
+
+def _documented_error(status: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {"model": ErrorEnvelope, "description": _phrase(status)}
+    if status in _ERROR_HEADERS:
+        entry["headers"] = _ERROR_HEADERS[status]
+    return entry
