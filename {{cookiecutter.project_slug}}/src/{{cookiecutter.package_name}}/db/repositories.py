@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, bindparam, delete, func, select, update
+from sqlalchemy import CursorResult, Row, bindparam, delete, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from .models import (
     USER_AGENT_LENGTH,
     AccountToken,
     AuditEvent,
+    Base,
     Item,
     LoginSession,
     RecoveryCode,
@@ -298,14 +299,25 @@ class LoginSessionRepository:
         return result.rowcount
 
 
-async def delete_expired(session: AsyncSession, now: datetime) -> dict[str, int]:
-    """Delete the login sessions, refresh tokens and account tokens past their expiry: none of them
-    can be used any more. Returns how many of each, by table."""
-    deleted: dict[str, int] = {}
-    for model in (RefreshToken, LoginSession, AccountToken):  # a session's refresh tokens first, so they count
-        result = cast(CursorResult[Any], await session.execute(delete(model).where(model.expires_at < now)))
-        deleted[model.__tablename__] = result.rowcount
-    return deleted
+# Credentials past their expiry, which no one can use any more. A session's refresh tokens come
+# before it, so they are counted rather than deleted by the cascade.
+EXPIRING_CREDENTIALS = (RefreshToken, LoginSession, AccountToken)
+
+
+async def delete_expired(
+    session: AsyncSession, model: type[RefreshToken | LoginSession | AccountToken], now: datetime, limit: int
+) -> int:
+    """Delete up to `limit` rows of `model` past their expiry; returns how many."""
+    return await _delete_some(session, model, model.expires_at < now, limit=limit)
+
+
+async def _delete_some(session: AsyncSession, model: type[Base], *conditions: Any, limit: int) -> int:
+    (key,) = inspect(model).primary_key
+    chosen = select(key).where(*conditions).limit(limit)
+    # Nothing deleted is loaded in the session: no need to look for it there.
+    statement = delete(model).where(key.in_(chosen)).execution_options(synchronize_session=False)
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount
 
 
 class RefreshTokenRepository:
@@ -463,7 +475,6 @@ class AuditEventRepository:
             statement = statement.where(AuditEvent.id < filters.before_id)
         return (await self.session.scalars(statement)).all()
 
-    async def purge_before(self, cutoff: datetime) -> int:
-        statement = delete(AuditEvent).where(AuditEvent.occurred_at < cutoff)
-        result = cast(CursorResult[Any], await self.session.execute(statement))
-        return result.rowcount
+    async def purge_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` events older than `cutoff`; returns how many."""
+        return await _delete_some(self.session, AuditEvent, AuditEvent.occurred_at < cutoff, limit=limit)

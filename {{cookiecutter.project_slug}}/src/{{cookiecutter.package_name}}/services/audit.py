@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 
 import structlog
 from sqlalchemy import event
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import USER_AGENT_LENGTH, AuditEvent, utc_now
 from ..db.repositories import AuditEventRepository
+from .purges import delete_in_batches
 
 log = structlog.get_logger(__name__)
 
@@ -114,8 +116,8 @@ class AuditTrail:
 
 
 async def purge_expired_events(session: AsyncSession, retention: timedelta) -> int:
-    """Delete the events older than the retention period and commit; returns how many."""
-    purged = await AuditEventRepository(session).purge_before(utc_now() - retention)
-    await session.commit()
+    """Delete the events older than the retention period, in batches that each commit; returns how many."""
+    cutoff = utc_now() - retention
+    purged = await delete_in_batches(session, partial(AuditEventRepository(session).purge_before, cutoff))
     log.info("audit_events_purged", count=purged)
     return purged

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from ..core.security import PasswordHasher, TokenService, new_account_token
 from ..core.security import RefreshToken as IssuedRefreshToken
 from ..db.models import SPENT_BY_A_NEW_PASSWORD, Role, TokenPurpose, User, utc_now
 from ..db.repositories import (
+    EXPIRING_CREDENTIALS,
     AccountTokenRepository,
     LoginSessionRepository,
     RefreshTokenRepository,
@@ -31,6 +33,7 @@ from ..db.repositories import (
 )
 from ..mail import Outbox
 from .audit import Action, AuditTrail, Origin, Outcome
+from .purges import delete_in_batches
 from .two_factor import Enrolment, TwoFactorService
 
 log = structlog.get_logger(__name__)
@@ -69,9 +72,13 @@ async def authenticate(session: AsyncSession, tokens: TokenService, access_token
 
 
 async def purge_expired_credentials(session: AsyncSession) -> dict[str, int]:
-    """Delete expired login sessions, refresh tokens and account tokens and commit; how many, by table."""
-    purged = await delete_expired(session, utc_now())
-    await session.commit()
+    """Delete expired login sessions, refresh tokens and account tokens, in batches that each commit;
+    how many, by table."""
+    now = utc_now()
+    purged = {
+        model.__tablename__: await delete_in_batches(session, partial(delete_expired, session, model, now))
+        for model in EXPIRING_CREDENTIALS
+    }
     log.info("expired_credentials_purged", **purged)
     return purged
 
