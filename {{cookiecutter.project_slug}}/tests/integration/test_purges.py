@@ -10,7 +10,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.db.models import AuditEvent, LoginSession, RefreshToken, utc_now
+from {{ cookiecutter.package_name }}.db.models import (
+    AuditEvent,
+    LoginSession,
+    RefreshToken,
+    utc_now,
+)
 from {{ cookiecutter.package_name }}.db.repositories import AuditEventRepository
 from {{ cookiecutter.package_name }}.services import purges
 from {{ cookiecutter.package_name }}.services.audit import purge_expired_events
