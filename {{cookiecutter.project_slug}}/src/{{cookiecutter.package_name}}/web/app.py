@@ -6,7 +6,6 @@ API answers with the JSON error envelope; everything else (middleware, services,
 
 from __future__ import annotations
 
-from contextlib import suppress
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -22,7 +21,7 @@ from ..core.exceptions import EmailNotVerifiedError, NotFoundError, PermissionDe
 from . import account, admin, recovery
 from .rendering import HERE, error_page, redirect
 from .routes import router
-from .session import MOUNT_PATH, SESSION_COOKIE, CsrfError, LoginRequiredError, end_session, session_principal
+from .session import MOUNT_PATH, SESSION_COOKIE, CsrfError, LoginRequiredError, end_session
 
 __all__ = ["MOUNT_PATH", "create_web_app"]
 
@@ -80,18 +79,8 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    if not hasattr(request.state, "principal"):  # no route matched, so no dependency said who is signed in
-        await _find_principal(request)
     status = HTTPStatus(exc.status_code)
     return error_page(request, status, status.description, http_error_headers(request, exc))
-
-
-async def _find_principal(request: Request) -> None:
-    """Who is signed in, for the page's navigation; signed out when the database cannot tell."""
-    context: AppContext = request.app.state.context
-    with suppress(SQLAlchemyError, OSError):  # the error page matters more than its navigation
-        async with context.database.sessions() as db:
-            await session_principal(request, context, db)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
