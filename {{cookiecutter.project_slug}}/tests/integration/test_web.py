@@ -295,7 +295,8 @@ async def test_the_new_item_form_sent_twice_creates_one_item(client: AsyncClient
 
 
 async def test_a_form_sent_again_with_another_title_asks_before_adding_a_second_item(client: AsyncClient) -> None:
-    """After going back and changing a form that was already sent, the user confirms the second item."""
+    """The same rendering of the form, sent again with another title (a browser that kept the page),
+    asks the user to confirm the second item."""
     await sign_up_and_log_in(client)
     key = item_form_key(await client.get("/ui/items/new"))
     assert (await post_form(client, "/ui/items/new", title="Buy milk", idempotency_key=key)).status_code == 303
