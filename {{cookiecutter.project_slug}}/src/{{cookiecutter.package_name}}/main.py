@@ -162,8 +162,8 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
-            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key", "If-Match"],
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed", "ETag"],
         )
     app.add_middleware(CorrelationIdMiddleware, header_name=REQUEST_ID_HEADER, validator=is_well_formed)
     docs_paths = [path for path in (app.docs_url, app.swagger_ui_oauth2_redirect_url) if path]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import Connection, delete, event
+from sqlalchemy import Connection, Executable, delete, event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.api.v1.schemas import (
@@ -18,7 +18,10 @@ from {{ cookiecutter.package_name }}.api.v1.schemas import (
     INVISIBLE_CATEGORIES,
 )
 from {{ cookiecutter.package_name }}.context import AppContext
-from {{ cookiecutter.package_name }}.core.exceptions import NotFoundError
+from {{ cookiecutter.package_name }}.core.exceptions import (
+    NotFoundError,
+    VersionMismatchError,
+)
 from {{ cookiecutter.package_name }}.db.models import Item
 from {{ cookiecutter.package_name }}.services.items import ItemService
 
@@ -37,7 +40,7 @@ async def create(client: AsyncClient, account: Account, title: str, description:
 async def test_create_and_read_an_item(client: AsyncClient, account: Account) -> None:
     created = await create(client, account, "  Buy milk ", "Two litres")
     assert created["title"] == "Buy milk"
-    assert set(created) == {"id", "title", "description", "created_at", "updated_at"}
+    assert set(created) == {"id", "title", "description", "created_at", "updated_at", "version"}
     response = await client.get(f"/api/v1/items/{created['id']}", headers=account.headers)
     assert response.json() == created
     listed = await client.get("/api/v1/items", headers=account.headers)
@@ -163,22 +166,22 @@ def test_the_title_pattern_names_every_invisible_character_of_the_bmp() -> None:
     assert sorted(map(hex, map(ord, named ^ categorised))) == []
 
 
-async def deleted_by_another_request(
-    session: AsyncSession, item_id: int, *, when: str, moment: str = "before_cursor_execute"
+async def run_by_another_request(
+    session: AsyncSession, change: Executable, *, when: str, moment: str = "before_cursor_execute"
 ) -> None:
     """At the session's first statement starting with `when` (before or after it runs, as `moment`
-    says), another connection deletes the item and commits, as a concurrent request would."""
-    deleted = False
+    says), another connection runs `change` and commits, as a concurrent request would."""
+    done = False
 
-    def delete_item(conn: Connection, cursor: Any, statement: str, *rest: Any) -> None:
-        nonlocal deleted
-        if statement.startswith(when) and not deleted:
-            deleted = True
+    def run_change(conn: Connection, cursor: Any, statement: str, *rest: Any) -> None:
+        nonlocal done
+        if statement.startswith(when) and not done:
+            done = True
             with conn.engine.begin() as other:
-                other.execute(delete(Item).where(Item.id == item_id))
+                other.execute(change)
 
     # On this session's connection only: the app's other connections are not touched.
-    event.listen((await session.connection()).sync_connection, moment, delete_item)
+    event.listen((await session.connection()).sync_connection, moment, run_change)
 
 
 async def owner_and_item(client: AsyncClient, account: Account) -> tuple[int, int]:
@@ -199,9 +202,31 @@ async def test_a_change_to_an_item_another_request_deletes_meanwhile_finds_it_mi
 ) -> None:
     owner_id, item_id = await owner_and_item(client, account)
     async with app_context.database.sessions() as session:
-        await deleted_by_another_request(session, item_id, when=statement)
+        await run_by_another_request(session, delete(Item).where(Item.id == item_id), when=statement)
         with pytest.raises(NotFoundError):
             await CHANGES[statement](ItemService(session), owner_id, item_id)
+
+
+# Each change at version 1, keyed by the statement that writes it.
+CHANGES_AT_VERSION_1: dict[str, Callable[[ItemService, int, int], Awaitable[object]]] = {
+    "UPDATE items": lambda items, owner_id, item_id: items.update(owner_id, item_id, {"title": "mine"}, version=1),
+    "DELETE FROM items": lambda items, owner_id, item_id: items.delete(owner_id, item_id, version=1),
+}
+
+
+@pytest.mark.parametrize("statement", list(CHANGES_AT_VERSION_1))
+async def test_a_change_to_a_version_another_request_changes_meanwhile_is_refused_and_keeps_theirs(
+    client: AsyncClient, account: Account, app_context: AppContext, statement: str
+) -> None:
+    owner_id, item_id = await owner_and_item(client, account)
+    theirs = update(Item).where(Item.id == item_id).values(title="theirs", version=Item.version + 1)
+    async with app_context.database.sessions() as session:
+        await run_by_another_request(session, theirs, when=statement)
+        with pytest.raises(VersionMismatchError):
+            await CHANGES_AT_VERSION_1[statement](ItemService(session), owner_id, item_id)
+
+    item = (await client.get(f"/api/v1/items/{item_id}", headers=account.headers)).json()
+    assert (item["title"], item["version"]) == ("theirs", 2)
 
 
 async def test_reading_every_item_misses_none_when_one_is_deleted_meanwhile(
@@ -211,7 +236,8 @@ async def test_reading_every_item_misses_none_when_one_is_deleted_meanwhile(
     later = [(await create(client, account, f"item {number}"))["id"] for number in range(5)]
     async with app_context.database.sessions() as session:
         # Once the first page is read, its first item goes.
-        await deleted_by_another_request(session, first, when="SELECT items.id", moment="after_cursor_execute")
+        deletion = delete(Item).where(Item.id == first)
+        await run_by_another_request(session, deletion, when="SELECT items.id", moment="after_cursor_execute")
         read = [row.id for row in await ItemService(session).all_of(owner_id, page_size=2)]
 
     assert set(later) <= set(read)
@@ -284,3 +310,72 @@ async def test_an_idempotency_key_that_is_not_printable_ascii_is_refused(
     response = await client.post(ITEMS, json=MILK, headers=headers)
     assert (response.status_code, response.json()["error"]["code"]) == (422, "validation_error")
     assert await titles(client, account) == []
+
+
+def at_version(account: Account, etag: str) -> dict[str, str]:
+    return {**account.headers, "If-Match": etag}
+
+
+async def test_every_answer_with_an_item_carries_its_version_as_its_etag(client: AsyncClient, account: Account) -> None:
+    created = await client.post(ITEMS, json=MILK, headers=account.headers)
+    item_url = f"{ITEMS}/{created.json()['id']}"
+    assert (created.headers["etag"], created.json()["version"]) == ('"1"', 1)
+    assert (await client.get(item_url, headers=account.headers)).headers["etag"] == '"1"'
+
+    changed = await client.patch(item_url, json={"title": "Buy oat milk"}, headers=account.headers)
+
+    assert (changed.headers["etag"], changed.json()["version"]) == ('"2"', 2)
+    assert (await client.get(item_url, headers=account.headers)).headers["etag"] == '"2"'
+    assert [item["version"] for item in (await client.get(ITEMS, headers=account.headers)).json()] == [2]
+
+
+async def test_a_change_sent_with_the_etag_it_read_applies(client: AsyncClient, account: Account) -> None:
+    read = await client.post(ITEMS, json=MILK, headers=account.headers)
+    item_url = f"{ITEMS}/{read.json()['id']}"
+    headers = at_version(account, read.headers["etag"])
+    changed = await client.patch(item_url, json={"title": "Buy oat milk"}, headers=headers)
+    assert (changed.status_code, changed.json()["title"]) == (200, "Buy oat milk")
+    deleted = await client.delete(item_url, headers=at_version(account, changed.headers["etag"]))
+    assert deleted.status_code == 204
+
+
+@pytest.mark.parametrize(("method", "body"), [("PATCH", {"title": "Buy bread"}), ("PATCH", {}), ("DELETE", None)])
+async def test_a_change_based_on_an_older_version_is_refused_and_changes_nothing(
+    client: AsyncClient, account: Account, method: str, body: dict[str, str] | None
+) -> None:
+    read = await client.post(ITEMS, json=MILK, headers=account.headers)
+    item_url = f"{ITEMS}/{read.json()['id']}"
+    newer = await client.patch(item_url, json={"title": "Buy oat milk"}, headers=account.headers)
+
+    refused = await client.request(method, item_url, json=body, headers=at_version(account, read.headers["etag"]))
+
+    assert (refused.status_code, refused.json()["error"]["code"]) == (412, "version_mismatch")
+    assert (await client.get(item_url, headers=account.headers)).json() == newer.json()
+
+
+async def test_an_if_match_of_any_version_needs_the_item_to_exist(client: AsyncClient, account: Account) -> None:
+    item_url = f"{ITEMS}/{(await create(client, account, 'Buy milk'))['id']}"
+    changed = await client.patch(item_url, json={"title": "Buy bread"}, headers=at_version(account, "*"))
+    assert changed.status_code == 200
+    assert (await client.delete(item_url, headers=at_version(account, "*"))).status_code == 204
+    assert (await client.delete(item_url, headers=at_version(account, "*"))).status_code == 404
+    assert (await client.delete(item_url, headers=at_version(account, '"2"'))).status_code == 404
+
+
+@pytest.mark.parametrize("etag", ['W/"1"', "1", '"0"', '"1", "2"', '"1' + "0" * 18 + '"'])
+async def test_an_if_match_that_is_not_one_of_our_etags_is_refused(
+    client: AsyncClient, account: Account, etag: str
+) -> None:
+    item_url = f"{ITEMS}/{(await create(client, account, 'Buy milk'))['id']}"
+    response = await client.patch(item_url, json={"title": "Buy bread"}, headers=at_version(account, etag))
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "validation_error")
+    assert (await client.get(item_url, headers=account.headers)).json()["title"] == "Buy milk"
+
+
+async def test_changes_sent_at_once_with_the_same_etag_make_one_change(client: AsyncClient, account: Account) -> None:
+    item_url = f"{ITEMS}/{(await create(client, account, 'Buy milk'))['id']}"
+    responses = await asyncio.gather(
+        *(client.patch(item_url, json={"title": f"edit {n}"}, headers=at_version(account, '"1"')) for n in range(6))
+    )
+    assert sorted(response.status_code for response in responses) == [200] + [412] * 5
+    assert (await client.get(item_url, headers=account.headers)).json()["version"] == 2

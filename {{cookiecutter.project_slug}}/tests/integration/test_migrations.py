@@ -122,6 +122,16 @@ async def add_user(connection: AsyncConnection, email: str = "old@example.com") 
     return int((await connection.execute(insert(users).values(**user).returning(users.c.id))).scalar_one())
 
 
+async def add_items(connection: AsyncConnection, owner_id: int, *titles: str, keyed: bool = False) -> Table:
+    """The owner's items with these titles (each its title as `Idempotency-Key` when `keyed`); the
+    `items` table as it is at the database's revision."""
+    items = await table_now(connection, "items")
+    for title in titles:
+        item = {"owner_id": owner_id, "title": title, "created_at": utc_now(), "updated_at": utc_now()}
+        await connection.execute(insert(items).values(**item, **({"idempotency_key": title} if keyed else {})))
+    return items
+
+
 async def test_sessions_from_before_0005_end_when_their_newest_refresh_token_does(tmp_path: Path) -> None:
     now = utc_now()
     sessions = TABLES["login_sessions"]
@@ -170,10 +180,7 @@ async def test_0012_keeps_every_item_and_gives_no_item_the_id_of_a_deleted_one(t
     items = TABLES["items"]
     async with database_at(tmp_path, "0011") as connection:
         owner_id = await add_user(connection)
-        items_at_0011 = await table_now(connection, "items")
-        for title in ("kept", "newest"):
-            item = {"owner_id": owner_id, "title": title, "created_at": utc_now(), "updated_at": utc_now()}
-            await connection.execute(insert(items_at_0011).values(**item, idempotency_key=title))
+        await add_items(connection, owner_id, "kept", "newest", keyed=True)
 
         await connection.run_sync(_migrate, "head")
 
@@ -186,6 +193,21 @@ async def test_0012_keeps_every_item_and_gives_no_item_the_id_of_a_deleted_one(t
         await connection.run_sync(_migrate, "0011", down=True)
         await connection.run_sync(_migrate, "head")
         assert (await connection.execute(select(items.c.id))).all() == [(1,), (3,)]
+
+
+async def test_0013_starts_every_item_at_version_1_and_its_downgrade_keeps_deleted_ids_unused(tmp_path: Path) -> None:
+    items = TABLES["items"]
+    async with database_at(tmp_path, "0012") as connection:
+        owner_id = await add_user(connection)
+        items_at_0012 = await add_items(connection, owner_id, "kept", "newest")
+
+        await connection.run_sync(_migrate, "head")
+
+        assert (await connection.execute(select(items.c.title, items.c.version))).all() == [("kept", 1), ("newest", 1)]
+        await connection.run_sync(_migrate, "0012", down=True)
+        await connection.execute(delete(items_at_0012).where(items_at_0012.c.title == "newest"))
+        item = {"owner_id": owner_id, "title": "new", "created_at": utc_now(), "updated_at": utc_now()}
+        assert await connection.scalar(insert(items_at_0012).values(**item).returning(items_at_0012.c.id)) == 3
 
 
 async def test_sessions_from_before_0007_were_last_used_when_they_last_renewed_their_tokens(tmp_path: Path) -> None:

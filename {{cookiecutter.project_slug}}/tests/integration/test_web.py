@@ -343,6 +343,46 @@ async def test_deleting_an_item_asks_to_confirm_first(client: AsyncClient) -> No
     assert "Buy milk" in (await client.get("/ui/items")).text  # nothing deleted yet
 
 
+def version_on(page: str) -> str:
+    """The item version an edit or delete page sends along."""
+    match = re.search(r'name="version" value="(\d+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+async def test_saving_an_edit_page_opened_before_another_change_asks_first(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    item_id = await create(client, "Buy milk")
+    opened = version_on((await client.get(f"/ui/items/{item_id}/edit")).text)
+    in_another_tab = version_on((await client.get(f"/ui/items/{item_id}/edit")).text)
+    await post_form(client, f"/ui/items/{item_id}/edit", title="Buy bread", version=in_another_tab)
+
+    stale = await post_form(client, f"/ui/items/{item_id}/edit", title="Buy oat milk", version=opened)
+
+    assert stale.status_code == 409
+    assert "This item was changed since you opened this page. Save again" in stale.text
+    assert 'value="Buy oat milk"' in stale.text  # what the user typed stays in the form
+    assert "Buy bread" in (await client.get("/ui/items")).text
+    saved = await post_form(client, f"/ui/items/{item_id}/edit", title="Buy oat milk", version=version_on(stale.text))
+    assert saved.headers["location"] == "/ui/items?done=updated"
+    assert "Buy oat milk" in (await client.get("/ui/items")).text
+
+
+async def test_deleting_from_a_page_opened_before_a_change_asks_again(client: AsyncClient) -> None:
+    await sign_up_and_log_in(client)
+    item_id = await create(client, "Buy milk")
+    opened = version_on((await client.get(f"/ui/items/{item_id}/delete")).text)
+    assert (await post_form(client, f"/ui/items/{item_id}/edit", title="Buy bread")).status_code == 303
+
+    stale = await post_form(client, f"/ui/items/{item_id}/delete", version=opened)
+
+    assert stale.status_code == 409
+    assert "<h1>Delete “Buy bread”?</h1>" in stale.text  # the item as it is now
+    assert "Buy bread" in (await client.get("/ui/items")).text
+    deleted = await post_form(client, f"/ui/items/{item_id}/delete", version=version_on(stale.text))
+    assert deleted.headers["location"] == "/ui/items?done=deleted"
+
+
 async def test_dates_are_valid_html_time_values(client: AsyncClient) -> None:
     """HTML allows at most three digits of a second's fraction; Python prints six."""
     await sign_up_and_log_in(client)

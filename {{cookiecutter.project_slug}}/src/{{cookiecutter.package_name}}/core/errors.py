@@ -36,6 +36,7 @@ from .exceptions import (
     PermissionDeniedError,
     RateLimitedError,
     ServiceError,
+    VersionMismatchError,
 )
 from .request_id import current_request_id
 
@@ -78,6 +79,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     InvalidTokenError: 400,
     NotFoundError: 404,
     ConflictError: 409,
+    VersionMismatchError: 412,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     RateLimitedError: 429,

@@ -50,6 +50,11 @@ class IdempotencyKeyReusedError(ServiceError):
     message = "This Idempotency-Key was used for a request with another body"
 
 
+class VersionMismatchError(ServiceError):
+    code = "version_mismatch"
+    message = "The item changed since you read it: read it again for its current version"
+
+
 class InvalidCodeError(ServiceError):
     code = "invalid_code"
     message = "The code is incorrect or was already used"

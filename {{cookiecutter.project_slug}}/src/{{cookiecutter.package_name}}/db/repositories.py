@@ -7,11 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, bindparam, delete, func, inspect, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, bindparam, delete, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import ConflictError, InvalidAccessTokenError, NotFoundError
+from ..core.exceptions import (
+    ConflictError,
+    InvalidAccessTokenError,
+    NotFoundError,
+    ServiceError,
+    VersionMismatchError,
+)
 from ..core.security import RefreshToken as IssuedRefreshToken
 from ..core.security import hash_account_token
 from .models import (
@@ -160,7 +166,7 @@ class UserFilters:
 
 # A listed item: its columns only. Pages are read, never changed, so they need no ORM objects
 # (identity map, change tracking) built per row.
-ItemRow = Row[int, str, str | None, datetime, datetime]
+ItemRow = Row[int, str, str | None, datetime, datetime, int]
 
 
 class ItemRepository:
@@ -204,7 +210,7 @@ class ItemRepository:
         self, owner_id: int, *, limit: int, offset: int = 0, after_id: int = 0
     ) -> Sequence[ItemRow]:
         """A page by position (`offset`), or after the item `after_id` (stable while items are deleted)."""
-        columns = select(Item.id, Item.title, Item.description, Item.created_at, Item.updated_at)
+        columns = select(Item.id, Item.title, Item.description, Item.created_at, Item.updated_at, Item.version)
         statement = columns.where(Item.owner_id == owner_id, Item.id > after_id)
         return (await self.session.execute(statement.order_by(Item.id).limit(limit).offset(offset))).all()
 
@@ -215,18 +221,37 @@ class ItemRepository:
             raise NotFoundError("Item not found")
         return item
 
-    async def update_for_owner(self, owner_id: int, item_id: int, changes: Mapping[str, Any]) -> Item:
-        """Set `changes` in one statement: an item deleted by another request meanwhile is missing."""
-        statement = update(Item).where(Item.id == item_id, Item.owner_id == owner_id).values(**changes)
-        item: Item | None = await self.session.scalar(statement.returning(Item))
+    async def update_for_owner(
+        self, owner_id: int, item_id: int, changes: Mapping[str, Any], *, version: int | None = None
+    ) -> Item:
+        """Set `changes` and count a new version in one statement, so an item deleted or changed by
+        another request meanwhile is missing (NotFoundError) or, with `version`, changed
+        (VersionMismatchError)."""
+        which = _item_at(owner_id, item_id, version)
+        statement = update(Item).where(*which).values(**changes, version=Item.version + 1).returning(Item)
+        item: Item | None = await self.session.scalar(statement)
         if item is None:
-            raise NotFoundError("Item not found")
+            raise await self._missing_or_changed(owner_id, item_id)
         return item
 
-    async def delete_for_owner(self, owner_id: int, item_id: int) -> None:
-        statement = delete(Item).where(Item.id == item_id, Item.owner_id == owner_id).returning(Item.id)
+    async def delete_for_owner(self, owner_id: int, item_id: int, *, version: int | None = None) -> None:
+        """Delete the item (at `version`, when given); NotFoundError or VersionMismatchError otherwise."""
+        statement = delete(Item).where(*_item_at(owner_id, item_id, version)).returning(Item.id)
         if await self.session.scalar(statement) is None:
-            raise NotFoundError("Item not found")
+            raise await self._missing_or_changed(owner_id, item_id)
+
+    async def _missing_or_changed(self, owner_id: int, item_id: int) -> ServiceError:
+        """Why a statement on the owner's item matched no row: it is missing, or at another version."""
+        await self.get_for_owner(owner_id, item_id)  # raises NotFoundError when it is missing
+        return VersionMismatchError()
+
+
+def _item_at(owner_id: int, item_id: int, version: int | None) -> list[ColumnElement[bool]]:
+    """The owner's item, at `version` when one is given."""
+    which = [Item.id == item_id, Item.owner_id == owner_id]
+    if version is not None:
+        which.append(Item.version == version)
+    return which
 
 
 # Built once with bound parameters: every authenticated request runs it, and building the

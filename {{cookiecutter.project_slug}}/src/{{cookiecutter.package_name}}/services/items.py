@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import ConflictError, IdempotencyKeyReusedError
+from ..core.exceptions import ConflictError, IdempotencyKeyReusedError, VersionMismatchError
 from ..db.models import Item
 from ..db.repositories import ItemRepository, ItemRow
 
@@ -65,16 +65,23 @@ class ItemService:
         """The item; NotFoundError when it does not exist or belongs to someone else."""
         return await self.items.get_for_owner(owner_id, item_id)
 
-    async def update(self, owner_id: int, item_id: int, changes: Mapping[str, Any]) -> Item:
-        """Set the given fields (validated by the caller's schema) and nothing else."""
+    async def update(
+        self, owner_id: int, item_id: int, changes: Mapping[str, Any], *, version: int | None = None
+    ) -> Item:
+        """Set the given fields (validated by the caller's schema) and nothing else. With `version`
+        (the one the caller read), only while the item is still at it: VersionMismatchError otherwise."""
         if not changes:
-            return await self.get(owner_id, item_id)
-        item = await self.items.update_for_owner(owner_id, item_id, changes)
+            item = await self.get(owner_id, item_id)
+            if version is not None and item.version != version:
+                raise VersionMismatchError
+            return item
+        item = await self.items.update_for_owner(owner_id, item_id, changes, version=version)
         await self.session.commit()
         return item
 
-    async def delete(self, owner_id: int, item_id: int) -> None:
-        await self.items.delete_for_owner(owner_id, item_id)
+    async def delete(self, owner_id: int, item_id: int, *, version: int | None = None) -> None:
+        """Delete the item; with `version`, only while it is still at it (VersionMismatchError otherwise)."""
+        await self.items.delete_for_owner(owner_id, item_id, version=version)
         await self.session.commit()
 
     async def all_of(self, owner_id: int, *, page_size: int, limit: int | None = None) -> Sequence[ItemRow]:

@@ -31,6 +31,7 @@ from ..core.exceptions import (
     IdempotencyKeyReusedError,
     InvalidCredentialsError,
     RateLimitedError,
+    VersionMismatchError,
 )
 from ..db.models import MAX_ID
 from ..db.repositories import UserRepository
@@ -246,10 +247,18 @@ async def create_item(
     return redirect("/items", done="created")
 
 
+# The edit and delete pages carry the version of the item they show, so that saving or deleting
+# does not silently undo a change made meanwhile (in another tab, or through the API).
+FormVersion = Annotated[int | None, Form(ge=1, le=MAX_ID)]
+CHANGED_SINCE_OPENED = (
+    "This item was changed since you opened this page. Save again to replace those changes with yours."
+)
+
+
 @router.get("/items/{item_id:int}/edit")
 async def edit_item_page(request: Request, user: SignedInUser, items: Items, item_id: ItemId) -> Response:
     item = await items.get(user.user_id, item_id)
-    values = {"item_id": item.id, "title": item.title, "description": item.description or ""}
+    values = {"item_id": item.id, "title": item.title, "description": item.description or "", "version": item.version}
     return render(request, "item_form.html", values)
 
 
@@ -262,16 +271,23 @@ async def update_item(
     csrf_token: FormText = "",
     title: FormText = "",
     description: FormTextarea = "",
+    version: FormVersion = None,
 ) -> Response:
     check_csrf(request, csrf_token)
     user_id = user.user_id
+    values = {"item_id": item_id, "title": title, "description": description, "version": version}
     try:
         changes = ItemUpdate(title=title, description=description or None)
     except ValidationError as error:
         await items.get(user_id, item_id)  # another user's item is not found, whatever the form says
-        values = {"item_id": item_id, "title": title, "description": description, "errors": field_errors(error)}
-        return render(request, "item_form.html", values, 422)
-    await items.update(user_id, item_id, changes.model_dump())
+        return render(request, "item_form.html", {**values, "errors": field_errors(error)}, 422)
+    try:
+        await items.update(user_id, item_id, changes.model_dump(), version=version)
+    except VersionMismatchError:
+        # The form again with what the user typed, now against the current version.
+        current = await items.get(user_id, item_id)
+        values |= {"version": current.version, "errors": {"title": CHANGED_SINCE_OPENED}}
+        return render(request, "item_form.html", values, 409)
     return redirect("/items", done="updated")
 
 
@@ -279,13 +295,24 @@ async def update_item(
 async def confirm_item_deletion(request: Request, user: SignedInUser, items: Items, item_id: ItemId) -> Response:
     """Deletion cannot be undone, so the list's link leads here first."""
     item = await items.get(user.user_id, item_id)
-    return render(request, "item_delete.html", {"item_id": item.id, "title": item.title})
+    return render(request, "item_delete.html", {"item_id": item.id, "title": item.title, "version": item.version})
 
 
 @router.post("/items/{item_id:int}/delete")
 async def delete_item(
-    request: Request, user: SignedInUser, items: Items, item_id: ItemId, csrf_token: FormText = ""
+    request: Request,
+    user: SignedInUser,
+    items: Items,
+    item_id: ItemId,
+    csrf_token: FormText = "",
+    version: FormVersion = None,
 ) -> Response:
     check_csrf(request, csrf_token)
-    await items.delete(user.user_id, item_id)
+    try:
+        await items.delete(user.user_id, item_id, version=version)
+    except VersionMismatchError:
+        # Asked again, showing the item as it is now.
+        item = await items.get(user.user_id, item_id)
+        values = {"item_id": item.id, "title": item.title, "version": item.version, "changed": True}
+        return render(request, "item_delete.html", values, 409)
     return redirect("/items", done="deleted")

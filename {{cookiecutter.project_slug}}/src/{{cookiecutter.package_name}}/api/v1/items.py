@@ -29,6 +29,29 @@ IdempotencyKey = Annotated[
 ]
 REPLAYED = "Idempotent-Replayed"
 
+# The item's version as a strong ETag: `"3"`. A change sent with `If-Match` applies only to that
+# version, so it cannot silently undo a change made since the client read the item.
+IfMatch = Annotated[
+    str | None,
+    Header(
+        pattern=r'^(\*|"[1-9][0-9]{0,17}")$',
+        description='The `ETag` of the item as you read it (`"3"`), or `*` for any version: when the item'
+        " has changed since, nothing is changed and the answer is 412 (`version_mismatch`).",
+    ),
+]
+ETAG_HEADER = {
+    "ETag": {"description": 'The item\'s version, `"<version>"`: send it as `If-Match`', "schema": {"type": "string"}}
+}
+
+
+def etag(item: Item) -> str:
+    return f'"{item.version}"'
+
+
+def version_to_match(if_match: str | None) -> int | None:
+    """The version an `If-Match` names; None without one or for `*` (the item only has to exist)."""
+    return None if if_match is None or if_match == "*" else int(if_match.strip('"'))
+
 
 @router.post(
     "",
@@ -40,7 +63,8 @@ REPLAYED = "Idempotent-Replayed"
                 REPLAYED: {
                     "description": "`true` when an earlier request with the same key created the item",
                     "schema": {"type": "string", "enum": ["true"]},
-                }
+                },
+                **ETAG_HEADER,
             }
         },
         **documented_errors(400, 409, 413),
@@ -53,11 +77,14 @@ async def create_item(
     """With an `Idempotency-Key`, a retry gets the item the first request created, not a second one;
     the same key with another title or description is a 422 (`idempotency_key_reused`)."""
     if idempotency_key is None:
-        return await items.create(user_id, body.title, body.description)
-    creation = await items.create_once(user_id, body.title, body.description, idempotency_key)
-    if creation.replayed:
-        response.headers[REPLAYED] = "true"
-    return creation.item
+        item = await items.create(user_id, body.title, body.description)
+    else:
+        creation = await items.create_once(user_id, body.title, body.description, idempotency_key)
+        if creation.replayed:
+            response.headers[REPLAYED] = "true"
+        item = creation.item
+    response.headers["ETag"] = etag(item)
+    return item
 
 
 @router.get("", response_model=list[ItemRead], summary="List your items, oldest first")
@@ -74,20 +101,45 @@ async def list_items(
 
 
 # {item_id:int} matches digits only, so sibling paths such as /items/export stay routes of their own.
-@router.get("/{item_id:int}", response_model=ItemRead, responses=documented_errors(404), summary="Read an item")
-async def read_item(item_id: ItemId, user_id: CurrentUserId, items: Items) -> Item:
-    return await items.get(user_id, item_id)
+@router.get(
+    "/{item_id:int}",
+    response_model=ItemRead,
+    responses={status.HTTP_200_OK: {"headers": ETAG_HEADER}, **documented_errors(404)},
+    summary="Read an item",
+)
+async def read_item(item_id: ItemId, user_id: CurrentUserId, items: Items, response: Response) -> Item:
+    item = await items.get(user_id, item_id)
+    response.headers["ETag"] = etag(item)
+    return item
 
 
 @router.patch(
-    "/{item_id:int}", response_model=ItemRead, responses=documented_errors(400, 404, 413), summary="Change an item"
+    "/{item_id:int}",
+    response_model=ItemRead,
+    responses={status.HTTP_200_OK: {"headers": ETAG_HEADER}, **documented_errors(400, 404, 412, 413)},
+    summary="Change an item",
 )
-async def update_item(item_id: ItemId, body: ItemUpdate, user_id: CurrentUserId, items: Items) -> Item:
-    return await items.update(user_id, item_id, body.model_dump(exclude_unset=True))
+async def update_item(
+    item_id: ItemId,
+    body: ItemUpdate,
+    user_id: CurrentUserId,
+    items: Items,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Item:
+    """Only the fields sent change. With `If-Match`, only the version you read does."""
+    changes = body.model_dump(exclude_unset=True)
+    item = await items.update(user_id, item_id, changes, version=version_to_match(if_match))
+    response.headers["ETag"] = etag(item)
+    return item
 
 
 @router.delete(
-    "/{item_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=documented_errors(404), summary="Delete an item"
+    "/{item_id:int}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(404, 412),
+    summary="Delete an item",
 )
-async def delete_item(item_id: ItemId, user_id: CurrentUserId, items: Items) -> None:
-    await items.delete(user_id, item_id)
+async def delete_item(item_id: ItemId, user_id: CurrentUserId, items: Items, if_match: IfMatch = None) -> None:
+    """With `If-Match`, only the version you read is deleted."""
+    await items.delete(user_id, item_id, version=version_to_match(if_match))

@@ -383,3 +383,6 @@ class ItemRead(BaseModel):
     description: str | None
     created_at: datetime
     updated_at: datetime
+    version: int = Field(
+        description='Counted up by every change. To change or delete only this version, send `If-Match: "<version>"`'
+    )
