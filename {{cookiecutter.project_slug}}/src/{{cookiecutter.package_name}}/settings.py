@@ -316,6 +316,8 @@ class Settings(BaseSettings):
             problems.append("PUBLIC_BASE_URL must start with https://: the links in mail carry tokens")
         return problems
 
+{%- if cookiecutter.use_sentry %}
+
     def secret_values(self) -> set[str]:
         """Every secret the settings hold: SecretStr fields (alone or in lists) and the passwords inside URLs."""
         values: set[str] = set()
@@ -327,6 +329,7 @@ class Settings(BaseSettings):
             elif isinstance(value, str) and "://" in value:
                 values |= _url_passwords(value)
         return values - {""}
+{%- endif %}
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """As pydantic's, with the passwords in URLs hidden like SecretStr values: a repr of the settings

@@ -45,8 +45,6 @@ from .test_account_deletion import recorded
 from .test_admin import user_id_of
 from .test_password_reset import connection_closed
 
-MakeAccount = Callable[[str], Awaitable[Account]]
-
 
 @pytest.fixture
 def settings(settings_factory: Callable[..., Settings]) -> Settings:

@@ -229,6 +229,9 @@ async def test_a_change_to_a_version_another_request_changes_meanwhile_is_refuse
     assert (item["title"], item["version"]) == ("theirs", 2)
 
 
+{%- if cookiecutter.use_celery %}
+
+
 async def test_reading_every_item_misses_none_when_one_is_deleted_meanwhile(
     client: AsyncClient, account: Account, app_context: AppContext
 ) -> None:
@@ -241,6 +244,7 @@ async def test_reading_every_item_misses_none_when_one_is_deleted_meanwhile(
         read = [row.id for row in await ItemService(session).all_of(owner_id, page_size=2)]
 
     assert set(later) <= set(read)
+{%- endif %}
 
 
 ITEMS = "/api/v1/items"

@@ -171,7 +171,7 @@ def test_a_password_only_the_standard_library_parses_is_filtered_too(
     settings_factory: Callable[..., Settings], sink: EnvelopeSink
 ) -> None:
     # redis-py reads this password as "Pa@ss:SentinelRedisPass91x"; SQLAlchemy's parser fails on it.
-    url = "redis://:Pa@ss:SentinelRedisPass91x@127.0.0.1:6379/0"  # pragma: allowlist secret
+    url = "redis://:Pa@ss:SentinelRedisPass91x@127.0.0.1:6379/0"
     assert init_sentry(settings_factory(sentry_dsn=sink.dsn, redis_url=url))
     sentry_sdk.capture_message(f"could not reach {url}, nor with Pa%40ss%3ASentinelRedisPass91x")
     sentry_sdk.flush(timeout=5)

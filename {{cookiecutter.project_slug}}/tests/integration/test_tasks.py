@@ -406,8 +406,8 @@ async def test_a_dead_result_backend_fails_an_enqueue_at_once_without_retrying(
     settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Publishing subscribes to the job's result on a Redis result backend. Celery's default retries
-    # that 20 times, a second apart: with Redis down each enqueue held one of the API's few threads
-    # for some 20 s. The API never waits for a result: one attempt, then 503.
+    # that 20 times, a second apart, which would hold one of the API's few threads that long. The
+    # API never waits for a result: one attempt, then 503.
     settings = settings_factory(
         celery_broker_url=f"sqla+sqlite:///{tmp_path / 'broker.db'}",  # up: only the result backend is down
         celery_result_backend=f"redis://127.0.0.1:{free_port()}/1",
@@ -566,8 +566,8 @@ def test_a_worker_waits_out_an_outage_of_the_result_backend_and_the_api_does_not
     settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A job reads the result backend before it runs (IdempotentTask): a read that failed at once
-    # left the job's message unacknowledged and its worker slot taken for good. The worker retries,
-    # with backoff, a bounded number of times; the API, which answers 503 instead, never retries.
+    # would leave the job's message unacknowledged and its worker slot taken for good. The worker
+    # retries, with backoff, a bounded number of times; the API, which answers 503 instead, never retries.
     settings = settings_factory(celery_result_backend=f"redis://127.0.0.1:{free_port()}/1")
     worker_app, api_app = create_celery(settings), JobQueue(settings).celery
     for app, expected_error, expected_retries in (
@@ -611,9 +611,9 @@ def test_what_celery_shows_of_its_configuration_holds_no_password(settings_facto
     # `celery inspect conf`, `celery report` and Flower show the configuration as these render it.
     settings = settings_factory(
         database_url="postgresql+asyncpg://app:DbSecret91x@db.internal/app",  # pragma: allowlist secret
-        redis_url="redis://:RedisSecret91x@redis.internal:6379/0",  # pragma: allowlist secret
-        celery_broker_url="redis://:BrokerSecret91x@redis.internal:6379/1",  # pragma: allowlist secret
-        celery_result_backend="redis://:ResultSecret91x@redis.internal:6379/2",  # pragma: allowlist secret
+        redis_url="redis://:RedisSecret91x@redis.internal:6379/0",
+        celery_broker_url="redis://:BrokerSecret91x@redis.internal:6379/1",
+        celery_result_backend="redis://:ResultSecret91x@redis.internal:6379/2",
     )
     conf = create_celery(settings).conf
     shown = str(conf.humanize(with_defaults=False, censored=True)) + str(conf.table(with_defaults=False, censored=True))

@@ -48,7 +48,7 @@ TOKEN = "/api/v1/auth/token"
 PASSWORD_CHANGE = "/api/v1/users/me/password"
 MFA = "/api/v1/auth/mfa"
 CONFIRMED = {"password": PASSWORD}
-NEW_TOTP_KEY = "another-key-for-the-totp-secrets-0123456789"  # pragma: allowlist secret
+NEW_TOTP_KEY = "another-key-for-the-totp-secrets-0123456789"
 
 
 @dataclass

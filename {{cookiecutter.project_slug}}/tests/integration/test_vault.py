@@ -106,8 +106,8 @@ def vault_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, vault: Vault) -> 
     return configure
 
 
-VAULT_TOTP_KEY = "totp-from-vault-" + "t" * 40  # pragma: allowlist secret
-VAULT_EARLIER_KEY = "earlier-from-vault-" + "e" * 40  # pragma: allowlist secret
+VAULT_TOTP_KEY = "totp-from-vault-" + "t" * 40
+VAULT_EARLIER_KEY = "earlier-from-vault-" + "e" * 40
 SECRET = {
     "SECRET_KEY": VAULT_SECRET_KEY,
     "totp_encryption_key": VAULT_TOTP_KEY,
@@ -172,7 +172,7 @@ def test_bad_credentials_stop_start_up_with_one_clear_line(
 def test_production_refuses_to_skip_vaults_certificate_check(
     fake: FakeVault, vault_env: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake.state.approles["service"] = "approle-secret-id"  # pragma: allowlist secret
+    fake.state.approles["service"] = "approle-secret-id"
     vault_env(fake.url, VAULT_ROLE_ID="service", VAULT_SECRET_ID="approle-secret-id", VAULT_SKIP_VERIFY="true")
     monkeypatch.setenv("ENVIRONMENT", "production")
     with pytest.raises(SettingsError, match="VAULT_SKIP_VERIFY=true is refused in production"):
@@ -213,7 +213,7 @@ async def test_readiness_reports_vault_and_renewable_tokens_are_renewed(
 
 
 async def test_the_settings_and_the_app_share_one_login(fake: FakeVault, vault_env: Callable[..., str]) -> None:
-    fake.state.approles["service"] = "s3cret-id"  # pragma: allowlist secret
+    fake.state.approles["service"] = "s3cret-id"
     path = vault_env(fake.url, VAULT_ROLE_ID="service", VAULT_SECRET_ID="s3cret-id")
     fake.state.secrets[("secret", path)] = SECRET
     app = create_app(get_settings())

@@ -32,7 +32,7 @@ from ..support import CLIENT_ADDRESS, PASSWORD, PUBLIC_ADDRESSES, WRONG_PASSWORD
 from .test_access_control import url_of
 
 EMAIL = "grace@example.com"
-TOO_SHORT = "short"  # pragma: allowlist secret
+TOO_SHORT = "short"
 
 
 async def csrf_token(client: AsyncClient, page: str = "/ui/login") -> str:

@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+{%- if cookiecutter.use_celery %}
+from celery.utils.time import get_exponential_backoff_interval
+{%- endif %}
 from fastapi.routing import iter_route_contexts
 {%- if cookiecutter.use_opentelemetry %}
 from opentelemetry.sdk import environment_variables as otel_variables
@@ -52,6 +55,9 @@ from {{ cookiecutter.package_name }}.services.account_recovery import (
 )
 from {{ cookiecutter.package_name }}.services.email_change import CONFIRM_PAGE
 from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.use_celery %}
+from {{ cookiecutter.package_name }}.tasks.app import create_celery
+{%- endif %}
 
 from ..support import SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
@@ -431,7 +437,20 @@ def test_a_stopped_worker_finishes_its_running_jobs(environment: str) -> None:
     deployment, _ = running(environment, "worker")
     settings = settings_from(config(environment))
     grace_period = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert grace_period > settings.celery_task_time_limit_seconds
+    assert grace_period > settings.celery_task_time_limit_seconds + 3 * longest_result_backend_retries(settings)
+
+
+def longest_result_backend_retries(settings: Settings) -> float:
+    """Seconds one round of retrying the result backend can sleep, with the jitter at its top every
+    time. Celery counts a retry before it sleeps, so the sleeps are those of retries 1 to N."""
+    conf = create_celery(settings).conf
+    sleeps_ms = (
+        get_exponential_backoff_interval(
+            conf.result_backend_base_sleep_between_retries_ms, retry, conf.result_backend_max_sleep_between_retries_ms
+        )
+        for retry in range(1, conf.result_backend_max_retries + 1)
+    )
+    return sum(sleeps_ms) / 1000
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import structlog
+from asgi_correlation_id import correlation_id
 
 from {{ cookiecutter.package_name }}.core.logging import REDACTED, configure_logging
-from {{ cookiecutter.package_name }}.core.request_id import set_request_id
 
 from ..support import PASSWORD, PUBLIC_ADDRESSES, SECRET_KEY, TOTP_ENCRYPTION_KEY, IsolatedSettings
 
@@ -33,7 +33,7 @@ def test_json_lines_carry_level_time_and_request_id(capsys: pytest.CaptureFixtur
     )
 
     def log_during_a_request() -> None:
-        set_request_id("req-123")
+        correlation_id.set("req-123")  # as the middleware does for a request
         structlog.get_logger("test").info("something_happened", answer=42)
 
     contextvars.copy_context().run(log_during_a_request)  # the id does not leak into other tests

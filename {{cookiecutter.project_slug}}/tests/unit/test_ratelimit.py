@@ -54,9 +54,7 @@ async def test_attempts_count_as_failures_until_one_succeeds() -> None:
     refusals: list[str] = []
     login_guard = guard(refusals, login_lockout_threshold=2, login_lockout_seconds=300)
     await login_guard.check("ada@example.com", "10.0.0.1")
-    assert not await login_guard.is_locked("ada@example.com")
     await login_guard.check("ada@example.com", "10.0.0.2")
-    assert await login_guard.is_locked("ada@example.com")
     with pytest.raises(AccountLockedError) as raised:
         await login_guard.check("ada@example.com", "10.0.0.9")  # from any address
     assert 250 <= raised.value.retry_after_seconds <= 300
@@ -77,8 +75,9 @@ async def test_a_success_forgets_the_attempts_before_it() -> None:
     await login_guard.check("ada@example.com", "10.0.0.1")
     await login_guard.record_success("ada@example.com")
     await login_guard.check("ada@example.com", "10.0.0.1")
-    await login_guard.check("ada@example.com", "10.0.0.1")
-    assert await login_guard.is_locked("ada@example.com")
+    await login_guard.check("ada@example.com", "10.0.0.1")  # the third failure had locked it: the first was forgotten
+    with pytest.raises(AccountLockedError):
+        await login_guard.check("ada@example.com", "10.0.0.1")
 
 
 ON_REDIS = pytest.mark.skipif("TEST_REDIS_URL" not in os.environ, reason="set TEST_REDIS_URL to run it on Redis")
@@ -177,7 +176,6 @@ async def test_redis_keys_name_neither_the_account_nor_the_client() -> None:
         await login_guard.check_sending(account, client_ip)
         with pytest.raises(AccountLockedError):
             await login_guard.check(account, client_ip)
-        assert await login_guard.is_locked(account)
         keys = [key.decode() async for key in redis.scan_iter()]
     finally:
         await login_guard.close()
@@ -195,9 +193,8 @@ async def test_an_unreachable_redis_fails_open_with_a_warning_and_a_metric(capsy
     login_guard = LoginGuard(settings, on_storage_error=errors.inc, on_refused=refusals.append)
     assert login_guard.uses_redis
     try:
-        for _ in range(3):
+        for _ in range(3):  # over the limit of one a minute, yet let through
             await login_guard.check("ada@example.com", "10.0.0.1")
-        assert not await login_guard.is_locked("ada@example.com")
         await login_guard.record_success("ada@example.com")
         with pytest.raises(ConnectionError):
             await login_guard.ping()

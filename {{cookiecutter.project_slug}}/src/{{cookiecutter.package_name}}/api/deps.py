@@ -25,7 +25,7 @@ from ..core.request_id import current_request_id
 from ..db.models import MAX_ID, Role, User
 from ..db.repositories import UserRepository
 from ..mail import Outbox
-from ..services.account_recovery import AccountRecovery
+from ..services.account_recovery import AccountRecovery, LinkRequests
 from ..services.admin import AdminService
 from ..services.audit import AuditTrail, Origin
 from ..services.auth import AuthService, Principal, authenticate
@@ -136,7 +136,7 @@ async def get_outbox(context: Context, background_tasks: BackgroundTasks) -> Out
     return Outbox(context.mailer, background_tasks)
 
 
-# `mail.send("password_reset", to, link=..., expires_in=...)`: delivered after the response.
+# For the services that mail: `outbox.send("two_factor_enabled", to)` is delivered after the response.
 Mail = Annotated[Outbox, Depends(get_outbox)]
 
 # A larger id than the database can store is a 422, never a driver overflow.
@@ -263,6 +263,13 @@ async def get_recovery_mail(context: Context, origin: RequestOrigin, background_
 
 
 RecoveryMails = Annotated[RecoveryMail, Depends(get_recovery_mail)]
+
+
+async def get_link_requests(session: Session, context: Context, audit: Audit, mails: RecoveryMails) -> LinkRequests:
+    return LinkRequests(session, context.passwords, context.login_guard, audit, mails)
+
+
+Links = Annotated[LinkRequests, Depends(get_link_requests)]
 
 
 async def get_admin_service(session: Session, audit: Audit, two_factor: TwoFactor, mail: Mail) -> AdminService:

@@ -125,11 +125,6 @@ class LoginGuard:
         await self._fail_open(self._limiter.hit(self._export_budget, "exports-per-user", identifier), True)
 {%- endif %}
 
-    async def is_locked(self, account: str) -> bool:
-        """True when the failures counted so far lock the account (the next attempt is refused)."""
-        failures = self._lockout.test(self._failures, FAILED_LOGINS, self._pseudonym(account))
-        return not await self._fail_open(failures, True)
-
     async def newly_locked(self, account: str) -> bool:
         """True when the failures counted so far lock the account, for the first caller only: of
         guesses sent at once, several fail after the lockout began, and one of them reports it."""

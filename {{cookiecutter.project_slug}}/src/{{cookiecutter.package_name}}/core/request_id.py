@@ -16,9 +16,13 @@ def is_well_formed(request_id: str) -> bool:
     return _WELL_FORMED.fullmatch(request_id) is not None
 
 
+{%- if cookiecutter.use_celery %}
+
+
 def set_request_id(request_id: str | None) -> None:
-    """For work outside an HTTP request, e.g. a background job that carries its request's id."""
+    """For work outside an HTTP request: a background job that carries its request's id."""
     correlation_id.set(request_id)
+{%- endif %}
 
 
 def current_request_id() -> str | None:

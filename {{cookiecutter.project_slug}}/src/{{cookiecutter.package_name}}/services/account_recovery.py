@@ -1,13 +1,15 @@
 """Password reset and e-mail verification: single-use links sent by e-mail.
 
-The sending methods run after the response (see `api/deps.RecoveryMail`): a password-reset
-request answers the same, in the same time, whether or not the address has an account, because
-the account is looked up only once the answer has been sent.
+`LinkRequests` takes the requests that mail a link (sign-up among them); `AccountRecovery` sends
+the links, after the response (see `api/deps.RecoveryMail`), and takes them back. So a
+password-reset request answers the same, in the same time, whether or not the address has an
+account: the account is looked up only once the answer has been sent.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Protocol
 from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,16 +17,65 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..core.exceptions import InvalidTokenError
 from ..core.ratelimit import LoginGuard
 from ..core.security import PasswordHasher, new_account_token
-from ..db.models import SPENT_BY_A_NEW_PASSWORD, TokenPurpose, utc_now
+from ..db.models import SPENT_BY_A_NEW_PASSWORD, TokenPurpose, User, utc_now
 from ..db.repositories import AccountTokenRepository, LoginSessionRepository, UserRepository
 from ..mail import Mailer
 from ..settings import Settings
 from .audit import Action, AuditTrail, Outcome
+from .auth import register_user
 
 # The pages under PUBLIC_BASE_URL that take the links' tokens.
 RESET_PAGE = "/reset-password"
 VERIFY_PAGE = "/verify-email"
 INVALID_RESET_LINK = "The reset link is invalid, expired or already used: ask for a new one"
+
+
+class LinkMails(Protocol):
+    """Mails a link after the response (`api/deps.RecoveryMail`)."""
+
+    def send_password_reset(self, email: str) -> None: ...
+
+    def send_verification(self, user_id: int) -> None: ...
+
+
+class LinkRequests:
+    """Sign-up and the requests for a link by mail: a forgotten password, the verification link again.
+
+    Each first spends the e-mail budget of the address and of the client (RateLimitedError when
+    either is spent), whichever page or route it comes from, so none can be used to flood an inbox.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        passwords: PasswordHasher,
+        login_guard: LoginGuard,
+        audit: AuditTrail,
+        mails: LinkMails,
+    ) -> None:
+        self.session = session
+        self.passwords = passwords
+        self.login_guard = login_guard
+        self.audit = audit
+        self.mails = mails
+
+    async def register(self, email: str, password: str, client_ip: str) -> User:
+        """Create a member's account (ConflictError when the address is taken) and mail it a verification link."""
+        await self.login_guard.check_sending(email, client_ip)
+        user = await register_user(self.session, self.passwords, self.audit, email, password)
+        self.mails.send_verification(user.id)
+        return user
+
+    async def request_password_reset(self, email: str, client_ip: str) -> None:
+        """Mail a reset link if the address has an active account; the caller cannot tell which."""
+        await self.login_guard.check_sending(email, client_ip)
+        self.mails.send_password_reset(email)
+
+    async def resend_verification(self, user_id: int, client_ip: str) -> None:
+        """Mail the verification link again; nothing is sent once the address is verified."""
+        user = await UserRepository(self.session).get(user_id)
+        await self.login_guard.check_sending(user.email, client_ip)
+        self.mails.send_verification(user.id)
 
 
 class AccountRecovery:

@@ -1,4 +1,4 @@
-"""Item use cases. The API, the web UI and the export job all work on items through `ItemService`."""
+"""Item use cases. The API{% if cookiecutter.use_playwright %}, the web UI{% endif %}{% if cookiecutter.use_celery %} and the export job{% endif %} {{ "all work" if cookiecutter.use_playwright or cookiecutter.use_celery else "works" }} on items through `ItemService`."""
 
 from __future__ import annotations
 
@@ -83,6 +83,7 @@ class ItemService:
         """Delete the item; with `version`, only while it is still at it (VersionMismatchError otherwise)."""
         await self.items.delete_for_owner(owner_id, item_id, version=version)
         await self.session.commit()
+{%- if cookiecutter.use_celery %}
 
     async def all_of(self, owner_id: int, *, page_size: int, limit: int | None = None) -> Sequence[ItemRow]:
         """Every item of the owner (only the first `limit`, by id, when given), read page by page so
@@ -96,3 +97,4 @@ class ItemService:
             if len(page) < size:
                 break
         return items
+{%- endif %}

@@ -85,7 +85,7 @@ class TwoFactorService:
         if user.two_factor_enabled:
             raise ConflictError("Two-factor login is already enabled")
         if user.totp_secret is None:
-            raise ConflictError("Start enrolment first (POST /api/v1/users/me/2fa/setup)")
+            raise ConflictError("Start two-factor enrolment first")
         if not await self._accept_totp(user, without_blanks(code)):
             raise InvalidCodeError
         user.totp_enabled_at = utc_now()

@@ -23,7 +23,7 @@ SEND_EMAIL = "mail.send_email"
 MAX_RETRY_COUNTDOWN = 600
 WITHHELD = "<withheld>"  # how Celery's tools show each argument of a job
 # How often a worker retries a read or write of the result backend that failed to connect, with
-# exponential backoff and full jitter: about 15 s in all, 30 s at most. A job makes up to three
+# exponential backoff and full jitter: about 20 s in all, 40 s at most. A job makes up to three
 # (its "already done" check, STARTED, its result), and the shutdown grace period covers them.
 RESULT_BACKEND_MAX_RETRIES = 12
 
@@ -66,16 +66,15 @@ def create_celery(settings: Settings, *, api: bool = False) -> ServiceCelery:
         redis_socket_timeout=settings.celery_publish_timeout_seconds,
         # A job reads the result backend before it runs (IdempotentTask) and writes its result
         # after: a failure there is raised outside the job, which leaves its message unacknowledged
-        # and its worker slot taken, so a short outage of the result backend (broker up) stopped the
-        # worker for good. Workers retry instead, and go on when it is back. Bounded: a result
-        # backend gone for good ends in errors in the log, not threads asleep for ever. The API
-        # answers 503 at once instead (JobQueue).
+        # and its worker slot taken for good. So workers retry, and go on when the result backend is
+        # back. Bounded: a result backend gone for good ends in errors in the log, not threads
+        # asleep for ever. The API answers 503 at once instead (JobQueue).
         result_backend_always_retry=not api,
         result_backend_max_retries=RESULT_BACKEND_MAX_RETRIES,
         # Publishing a job subscribes to its result on a Redis result backend, whether or not
         # anyone waits for it, with 20 retries a second apart by default: with Redis down, each
-        # enqueue held one of the API's few threads for some 20 s, and readiness read `timeout`.
-        # The API never waits for a result: it tries once and answers 503.
+        # enqueue would hold one of the API's few threads that long. The API never waits for a
+        # result: it tries once and answers 503.
         result_backend_transport_options={"retry_policy": {"max_retries": 0}} if api else {},
         worker_hijack_root_logger=False,  # keep the service's structured log format
         worker_redirect_stdouts=False,  # the structured log already writes to standard output

@@ -16,11 +16,11 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from ..api.deps import Context, EmailChanges, Recovery, RecoveryMails, Session, client_ip
+from ..api.deps import EmailChanges, Links, Recovery, Session, client_ip
 from ..api.v1.schemas import EmailChangeConfirmation, EmailVerification, PasswordReset, PasswordResetRequest
 from ..core.exceptions import ConflictError, InvalidTokenError, RateLimitedError
 from ..db.models import TokenPurpose
-from ..db.repositories import AccountTokenRepository, UserRepository
+from ..db.repositories import AccountTokenRepository
 from .rendering import error_page, field_errors, redirect, render
 from .routes import FormText
 from .session import SessionPrincipal, SignedInUser, check_csrf, session_principal
@@ -44,18 +44,15 @@ async def forgot_password_page(request: Request) -> Response:
 
 
 @router.post("/forgot-password")
-async def forgot_password(
-    request: Request, context: Context, mail: RecoveryMails, email: FormText = "", csrf_token: FormText = ""
-) -> Response:
+async def forgot_password(request: Request, links: Links, email: FormText = "", csrf_token: FormText = "") -> Response:
     check_csrf(request, csrf_token)
     try:
         body = PasswordResetRequest(email=email.strip())
-        await context.login_guard.check_sending(body.email, client_ip(request))
+        await links.request_password_reset(body.email, client_ip(request))
     except ValidationError as error:
         return render(request, "forgot_password.html", {"email": email, "errors": field_errors(error)}, 422)
     except RateLimitedError as error:
         return render(request, "forgot_password.html", {"email": email, "errors": {"email": error.message}}, 429)
-    mail.send_password_reset(body.email)
     return redirect("/forgot-password", done="reset-link-sent")
 
 
@@ -98,16 +95,14 @@ async def verify_email(
 
 @router.post("/verify-email/resend")
 async def resend_verification(
-    request: Request, user: SignedInUser, db: Session, context: Context, mail: RecoveryMails, csrf_token: FormText = ""
+    request: Request, user: SignedInUser, links: Links, csrf_token: FormText = ""
 ) -> Response:
     """As the API's resend: rate limited per address and client; nothing is sent once verified."""
     check_csrf(request, csrf_token)
-    account = await UserRepository(db).get(user.user_id)
     try:
-        await context.login_guard.check_sending(account.email, client_ip(request))
+        await links.resend_verification(user.user_id, client_ip(request))
     except RateLimitedError as error:
         return error_page(request, HTTPStatus.TOO_MANY_REQUESTS, error.message)
-    mail.send_verification(account.id)
     return redirect("/items", done="verification-sent")
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from pydantic import AfterValidator, ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Audit, Auth, Context, ItemId, Items, RecoveryMails, Session, client_ip
+from ..api.deps import Auth, Context, ItemId, Items, Links, Session, client_ip
 from ..api.v1.schemas import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IDEMPOTENCY_KEY_PATTERN,
@@ -35,7 +35,7 @@ from ..core.exceptions import (
 )
 from ..db.models import MAX_ID
 from ..db.repositories import UserRepository
-from ..services.auth import IssuedTokens, SecondFactorRequired, register_user
+from ..services.auth import IssuedTokens, SecondFactorRequired
 from .rendering import field_errors, redirect, render
 from .session import (
     SessionPrincipal,
@@ -81,28 +81,19 @@ async def signup_page(request: Request) -> Response:
 
 @router.post("/signup")
 async def signup(
-    request: Request,
-    context: Context,
-    db: Session,
-    audit: Audit,
-    mail: RecoveryMails,
-    email: FormText = "",
-    password: FormText = "",
-    csrf_token: FormText = "",
+    request: Request, links: Links, email: FormText = "", password: FormText = "", csrf_token: FormText = ""
 ) -> Response:
     """As the API's registration: the address gets a verification link, within the same e-mail budget."""
     check_csrf(request, csrf_token)
     try:
         registration = Registration(email=email.strip(), password=password)
-        await context.login_guard.check_sending(registration.email, client_ip(request))
-        user = await register_user(db, context.passwords, audit, registration.email, registration.password)
+        await links.register(registration.email, registration.password, client_ip(request))
     except ValidationError as error:
         return render(request, "signup.html", {"email": email, "errors": field_errors(error)}, 422)
     except ConflictError as error:
         return render(request, "signup.html", {"email": email, "errors": {"email": error.message}}, 409)
     except RateLimitedError as error:
         return render(request, "signup.html", {"email": email, "errors": {"email": error.message}}, 429)
-    mail.send_verification(user.id)
     return redirect("/login", done="signed-up")
 
 

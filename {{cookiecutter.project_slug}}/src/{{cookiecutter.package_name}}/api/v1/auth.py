@@ -10,9 +10,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from ...core.errors import documented_errors
 from ...db.models import User
-from ...db.repositories import UserRepository
-from ...services.auth import IssuedTokens, SecondFactorRequired, register_user
-from ..deps import Audit, Auth, Context, CurrentUser, EmailChanges, Recovery, RecoveryMails, Session, client_ip
+from ...services.auth import IssuedTokens, SecondFactorRequired
+from ..deps import Auth, CurrentUser, EmailChanges, Links, Recovery, client_ip
 from . import PREFIX
 from .schemas import (
     EmailChangeConfirmation,
@@ -38,17 +37,12 @@ router = APIRouter(prefix=f"{PREFIX}/auth", tags=["auth"])
     responses=documented_errors(400, 409, 413, 422, 429),
     summary="Create an account",
 )
-async def register(
-    body: Registration, request: Request, session: Session, context: Context, audit: Audit, mail: RecoveryMails
-) -> User:
+async def register(body: Registration, request: Request, links: Links) -> User:
     """Passwords need 12+ characters and must not be common; the e-mail address must be unused.
 
     A verification link is sent to the address (rate limited per address and client).
     """
-    await context.login_guard.check_sending(body.email, client_ip(request))
-    user = await register_user(session, context.passwords, audit, body.email, body.password)
-    mail.send_verification(user.id)
-    return user
+    return await links.register(body.email, body.password, client_ip(request))
 
 
 @router.post(
@@ -106,12 +100,9 @@ async def logout(user: CurrentUser, auth: Auth) -> None:
     responses=documented_errors(400, 413, 422, 429),
     summary="Ask for a password-reset link",
 )
-async def request_password_reset(
-    body: PasswordResetRequest, request: Request, context: Context, mail: RecoveryMails
-) -> None:
+async def request_password_reset(body: PasswordResetRequest, request: Request, links: Links) -> None:
     """The same answer whether or not the address has an account; the link is sent only if it has."""
-    await context.login_guard.check_sending(body.email, client_ip(request))
-    mail.send_password_reset(body.email)
+    await links.request_password_reset(body.email, client_ip(request))
 
 
 @router.post(
@@ -141,13 +132,9 @@ async def verify_email(body: EmailVerification, recovery: Recovery) -> None:
     responses=documented_errors(401, 429),
     summary="Send the verification link again",
 )
-async def resend_verification(
-    user: CurrentUser, request: Request, session: Session, context: Context, mail: RecoveryMails
-) -> None:
+async def resend_verification(user: CurrentUser, request: Request, links: Links) -> None:
     """Rate limited per address and client; nothing is sent once the address is verified."""
-    account = await UserRepository(session).get(user.user_id)
-    await context.login_guard.check_sending(account.email, client_ip(request))
-    mail.send_verification(account.id)
+    await links.resend_verification(user.user_id, client_ip(request))
 
 
 @router.post(

@@ -183,7 +183,7 @@ class PasswordChange(BaseModel):
 AccountToken = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Code = Annotated[str, StringConstraints(min_length=6, max_length=32)]
 EXAMPLE_CODE = "123456"
-EXAMPLE_LINK_TOKEN = "kQ0u4hLr5QbZ..."  # noqa: S105  # nosec B105  # pragma: allowlist secret
+EXAMPLE_LINK_TOKEN = "kQ0u4hLr5QbZ..."  # noqa: S105  # nosec B105
 
 
 class PasswordResetRequest(BaseModel):
