@@ -54,6 +54,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("delete", "/api/v1/admin/users/{user_id}"): "admin",
     ("post", "/api/v1/admin/users/{user_id}/revoke-sessions"): "admin",
     ("post", "/api/v1/admin/users/{user_id}/reset-2fa"): "admin",
+    ("post", "/api/v1/admin/users/{user_id}/require-new-password"): "admin",
     ("get", "/api/v1/admin/audit-events"): "admin",
     ("get", "/health/live"): "public",
     ("get", "/health/ready"): "public",

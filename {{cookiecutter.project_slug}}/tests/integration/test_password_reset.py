@@ -91,6 +91,41 @@ async def test_known_and_unknown_addresses_get_the_same_answer(
     assert reset_mails_to(mailbox) == [account.email]
 
 
+async def test_an_admin_requires_a_new_password_and_keeps_whoever_knew_the_old_one_out(
+    client: AsyncClient, account: Account, admin: Account, mailbox: Mailbox
+) -> None:
+    """The compromised-account runbook: the account stays active, so its owner can reset the password."""
+    user_id, admin_id = await user_id_of(client, account), await user_id_of(client, admin)
+
+    response = await client.post(f"/api/v1/admin/users/{user_id}/require-new-password", headers=admin.headers)
+
+    assert response.status_code == 204
+    assert mailbox.last_to(account.email)["Subject"].startswith("Set a new password")
+    old_password = {"username": account.email, "password": PASSWORD}
+    assert (await client.post("/api/v1/auth/token", data=old_password)).status_code == 401
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 401
+    refresh = {"refresh_token": account.refresh_token}
+    assert (await client.post("/api/v1/auth/refresh", json=refresh)).status_code == 401
+    token = await reset_link_token(client, mailbox, account.email)
+    assert (await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})).status_code == 204
+    await log_in(client, account.email, NEW_PASSWORD)
+    recorded = await client.get(
+        "/api/v1/admin/audit-events", params={"action": "admin.new_password_required"}, headers=admin.headers
+    )
+    assert [(event["actor_id"], event["target_id"]) for event in recorded.json()] == [(admin_id, str(user_id))]
+
+
+async def test_an_admin_requires_no_new_password_of_their_own_account_or_a_missing_one(
+    client: AsyncClient, admin: Account
+) -> None:
+    admin_id = await user_id_of(client, admin)
+    own = await client.post(f"/api/v1/admin/users/{admin_id}/require-new-password", headers=admin.headers)
+    assert (own.status_code, own.json()["error"]["code"]) == (409, "conflict")
+    missing = await client.post("/api/v1/admin/users/999999/require-new-password", headers=admin.headers)
+    assert missing.status_code == 404
+    await log_in(client, admin.email)  # the password still works
+
+
 async def test_a_deactivated_account_gets_no_reset_link(
     client: AsyncClient, account: Account, mailbox: Mailbox, app_context: AppContext
 ) -> None:

@@ -76,6 +76,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("post", "/admin/users/{user_id}/deactivate"): "admin",
     ("post", "/admin/users/{user_id}/reactivate"): "admin",
     ("post", "/admin/users/{user_id}/reset-2fa"): "admin",
+    ("post", "/admin/users/{user_id}/require-new-password"): "admin",
     ("get", "/admin/users/{user_id}/delete"): "admin",
     ("post", "/admin/users/{user_id}/delete"): "admin",
 }
@@ -480,6 +481,29 @@ async def test_an_admin_resets_the_two_factor_login_of_a_member_who_lost_every_c
     assert (await client.get("/ui/items")).headers["location"] == "/ui/login?done=session-expired"
     client.cookies.delete("session")
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).headers["location"] == "/ui/items"
+
+
+async def test_an_admin_requires_a_new_password_from_the_list_of_users(
+    client: AsyncClient, mailbox: Mailbox, admin: Account
+) -> None:
+    await sign_up_and_log_in(client)
+    member_session = client.cookies["session"]
+    member_id = await user_id_of(client, admin, EMAIL)
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+    page = (await client.get("/ui/admin/users")).text
+    assert f'aria-label="Require a new password of {EMAIL}"' in page
+    assert f'aria-label="Require a new password of {admin.email}"' not in page  # yours takes your current one
+
+    response = await post_form(client, f"/ui/admin/users/{member_id}/require-new-password")
+
+    assert response.headers["location"] == "/ui/admin/users?done=new-password-required"
+    page = (await client.get("/ui/admin/users", params={"done": "new-password-required"})).text
+    assert 'role="status">The account&#39;s password no longer works' in page
+    assert mailbox.last_to(EMAIL)["Subject"].startswith("Set a new password")
+    client.cookies.set("session", member_session, path="/ui")
+    assert (await client.get("/ui/items")).headers["location"] == "/ui/login?done=session-expired"
+    client.cookies.delete("session")
+    assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 401
 
 
 async def test_an_admin_is_not_offered_to_reset_their_own_two_factor_login(

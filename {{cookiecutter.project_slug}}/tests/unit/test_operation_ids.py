@@ -44,6 +44,7 @@ OPERATION_IDS = {
     ("delete", "/api/v1/admin/users/{user_id}"): "admin-delete_user",
     ("post", "/api/v1/admin/users/{user_id}/revoke-sessions"): "admin-revoke_sessions",
     ("post", "/api/v1/admin/users/{user_id}/reset-2fa"): "admin-reset_two_factor",
+    ("post", "/api/v1/admin/users/{user_id}/require-new-password"): "admin-require_new_password",
     ("get", "/api/v1/admin/audit-events"): "admin-list_audit_events",
     ("get", "/health/live"): "health-live",
     ("get", "/health/ready"): "health-ready",

@@ -272,8 +272,10 @@ async def get_link_requests(session: Session, context: Context, audit: Audit, ma
 Links = Annotated[LinkRequests, Depends(get_link_requests)]
 
 
-async def get_admin_service(session: Session, audit: Audit, two_factor: TwoFactor, mail: Mail) -> AdminService:
-    return AdminService(session, audit, two_factor, mail)
+async def get_admin_service(
+    session: Session, context: Context, audit: Audit, two_factor: TwoFactor, mail: Mail
+) -> AdminService:
+    return AdminService(session, audit, context.passwords, two_factor, mail)
 
 
 AdminActions = Annotated[AdminService, Depends(get_admin_service)]

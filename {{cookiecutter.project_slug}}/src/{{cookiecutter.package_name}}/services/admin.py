@@ -1,13 +1,15 @@
 """What administrators do: look at accounts, change roles, switch accounts off and on, end sessions,
-reset two-factor login, delete accounts."""
+require a new password, reset two-factor login, delete accounts."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..core.exceptions import ConflictError, NotFoundError, PermissionDeniedError
+from ..core.security import PasswordHasher
 from ..db.models import SPENT_BY_A_NEW_PASSWORD, AuditEvent, Role, User
 from ..db.repositories import (
     AccountTokenRepository,
@@ -24,12 +26,21 @@ from .two_factor import TwoFactorService
 
 LAST_ADMIN = "The last active admin cannot be demoted, deactivated or deleted"
 OWN_TWO_FACTOR = "Turn off your own two-factor login with your password and a code, as every user does"
+OWN_ACCOUNT = "Change your own password with the current one, as every user does"
 
 
 class AdminService:
-    def __init__(self, session: AsyncSession, audit: AuditTrail, two_factor: TwoFactorService, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        audit: AuditTrail,
+        passwords: PasswordHasher,
+        two_factor: TwoFactorService,
+        outbox: Outbox,
+    ) -> None:
         self.session = session
         self.audit = audit
+        self.passwords = passwords
         self.two_factor = two_factor
         self.outbox = outbox
         self.users = UserRepository(session)
@@ -86,6 +97,24 @@ class AdminService:
         await self._end_access(user_id)
         self.audit.record(Action.REVOKE_SESSIONS, actor_id=admin.user_id, target_user_id=user_id)
         await self.session.commit()
+
+    async def require_new_password(self, admin: Principal, user_id: int) -> None:
+        """For an account whose password someone else may know: the password stops working (it is
+        replaced by a random one that nobody is told), every session ends and pending links are
+        spent. The account stays active, so its owner, told by e-mail, sets a new password with a
+        reset link, and whoever knew the old one cannot log in meanwhile. ConflictError for the
+        admin's own account: that takes the current password, as for anyone.
+        """
+        if user_id == admin.user_id:
+            raise ConflictError(OWN_ACCOUNT)
+        unknown_password = await self.passwords.hash(secrets.token_urlsafe(32))  # before rows are held: it is slow
+        await self._still_an_admin(admin)
+        user = await self._hold(user_id)
+        user.password_hash = unknown_password
+        await self._end_access(user_id)
+        self.audit.record(Action.NEW_PASSWORD_REQUIRED, actor_id=admin.user_id, target_user_id=user_id)
+        await self.session.commit()
+        self.outbox.send("new_password_required", user.email)
 
     async def reset_two_factor(self, admin: Principal, user_id: int) -> None:
         """Two-factor login off for a user who lost the authenticator and the recovery codes.

@@ -87,6 +87,15 @@ async def reactivate(
     return await change_then_list(request, admin, actions, change, "reactivated")
 
 
+@router.post("/users/{user_id:int}/require-new-password")
+async def require_new_password(
+    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    change = actions.require_new_password(admin, user_id)
+    return await change_then_list(request, admin, actions, change, "new-password-required")
+
+
 @router.post("/users/{user_id:int}/reset-2fa")
 async def reset_two_factor(
     request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""

@@ -50,6 +50,10 @@ NOTICES = {
     "reactivated": "Account reactivated.",
     "user-deleted": "Account deleted with everything it owned; its owner is told by e-mail.",
     "two-factor-reset": "Two-factor login reset: the account's sessions have ended, and its owner is told by e-mail.",
+    "new-password-required": (
+        "The account's password no longer works and its sessions have ended; its owner is told by e-mail"
+        " to set a new one."
+    ),
 }
 
 

@@ -93,6 +93,20 @@ async def revoke_sessions(user_id: UserId, admin: Admin, actions: AdminActions) 
 
 
 @router.post(
+    "/users/{user_id}/require-new-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented_errors(404, 409),
+    summary="Make an account's password stop working until its owner sets a new one",
+)
+async def require_new_password(user_id: UserId, admin: Admin, actions: AdminActions) -> None:
+    """For an account whose password someone else may know. The account stays active, but its
+    password no longer works: its sessions and pending links end, and its owner is told by e-mail
+    to set a new password through the password-reset link (`POST /api/v1/auth/password-reset`).
+    409 for your own account (change yours with your current password, as every user does)."""
+    await actions.require_new_password(admin, user_id)
+
+
+@router.post(
     "/users/{user_id}/reset-2fa",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=documented_errors(404, 409),
