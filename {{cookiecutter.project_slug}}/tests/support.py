@@ -7,7 +7,8 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -23,7 +24,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from sqlalchemy import make_url, text
+from sqlalchemy import Connection, Engine, Executable, event, make_url, text
 
 from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -238,3 +239,26 @@ async def until_a_statement_waits_on_a_lock(app_context: AppContext, statement_s
             await watcher.rollback()
             await asyncio.sleep(0.05)
     raise AssertionError(f"no {statement_start} waited on a lock")
+
+
+@contextmanager
+def run_by_another_request(
+    target: Connection | Engine, change: Executable, *, when: str, moment: str = "before_cursor_execute"
+) -> Iterator[None]:
+    """In the block: at the first statement starting with `when` on `target` (one connection, or
+    every connection of an engine), before or after it runs as `moment` says, another connection
+    runs `change` and commits, as a concurrent request would."""
+    done = False
+
+    def run_change(conn: Connection, cursor: Any, statement: str, *rest: Any) -> None:
+        nonlocal done
+        if statement.startswith(when) and not done:
+            done = True
+            with conn.engine.begin() as other:
+                other.execute(change)
+
+    event.listen(target, moment, run_change)
+    try:
+        yield
+    finally:
+        event.remove(target, moment, run_change)

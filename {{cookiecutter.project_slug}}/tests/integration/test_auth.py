@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi import BackgroundTasks, FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select, text, update
@@ -24,7 +24,10 @@ from {{ cookiecutter.package_name }}.db.repositories import UserRepository
 from {{ cookiecutter.package_name }}.mail import Outbox
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.services.audit import AuditTrail, Origin
-from {{ cookiecutter.package_name }}.services.auth import AuthService
+from {{ cookiecutter.package_name }}.services.auth import (
+    CREDENTIALS_CHANGED_MEANWHILE,
+    AuthService,
+)
 from {{ cookiecutter.package_name }}.services.two_factor import TwoFactorService
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -37,6 +40,7 @@ from ..support import (
     Mailbox,
     full_width,
     log_in,
+    run_by_another_request,
     skip_unless_row_locks,
     token_from,
     until_a_statement_waits_on_a_lock,
@@ -44,6 +48,8 @@ from ..support import (
 from .test_account_deletion import recorded
 from .test_admin import user_id_of
 from .test_password_reset import connection_closed
+
+OTHER_ADDRESS = "ada@example.org"
 
 
 @pytest.fixture
@@ -342,6 +348,38 @@ async def test_a_password_replaced_while_a_login_checks_it_ends_that_login(
         with pytest.raises(InvalidCredentialsError):
             await login
     assert "access_token" in await log_in(client, account.email, NEW_PASSWORD)
+
+
+async def change_password(client: AsyncClient, account: Account) -> Response:
+    body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    return await client.post("/api/v1/users/me/password", json=body, headers=account.headers)
+
+
+async def change_address(client: AsyncClient, account: Account) -> Response:
+    body = {"new_email": OTHER_ADDRESS, "password": PASSWORD}
+    return await client.post("/api/v1/users/me/email", json=body, headers=account.headers)
+
+
+@pytest.mark.parametrize("change", [change_password, change_address])
+async def test_a_change_checked_against_a_password_replaced_meanwhile_is_refused(
+    client: AsyncClient,
+    account: Account,
+    app_context: AppContext,
+    mailbox: Mailbox,
+    change: Callable[[AsyncClient, Account], Awaitable[Response]],
+) -> None:
+    """An admin requires a new password (or the owner resets it) after the request checked the old
+    one, before the request writes: whoever knew the old password gains nothing."""
+    replaced = update(User).where(User.email == account.email).values(password_hash="replaced meanwhile")
+    engine = app_context.database.engine.sync_engine
+    with run_by_another_request(engine, replaced, when="UPDATE users SET password_hash"):
+        response = await change(client, account)
+
+    assert (response.status_code, response.json()["error"]["message"]) == (401, CREDENTIALS_CHANGED_MEANWHILE)
+    async with app_context.database.sessions() as session:
+        stored = await session.scalar(select(User.password_hash).where(User.email == account.email))
+    assert stored == "replaced meanwhile"
+    assert OTHER_ADDRESS not in [message["To"] for message in mailbox.messages]
 
 
 async def test_repeated_failures_lock_the_account(client: AsyncClient, account: Account) -> None:

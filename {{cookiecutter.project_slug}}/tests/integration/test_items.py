@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import Connection, Executable, delete, event, update
+from sqlalchemy import Connection, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from {{ cookiecutter.package_name }}.api.v1.schemas import (
@@ -25,7 +25,7 @@ from {{ cookiecutter.package_name }}.core.exceptions import (
 from {{ cookiecutter.package_name }}.db.models import Item
 from {{ cookiecutter.package_name }}.services.items import ItemService
 
-from ..support import Account, walk_by_id
+from ..support import Account, run_by_another_request, walk_by_id
 
 
 async def create(client: AsyncClient, account: Account, title: str, description: str | None = None) -> dict[str, Any]:
@@ -166,22 +166,11 @@ def test_the_title_pattern_names_every_invisible_character_of_the_bmp() -> None:
     assert sorted(map(hex, map(ord, named ^ categorised))) == []
 
 
-async def run_by_another_request(
-    session: AsyncSession, change: Executable, *, when: str, moment: str = "before_cursor_execute"
-) -> None:
-    """At the session's first statement starting with `when` (before or after it runs, as `moment`
-    says), another connection runs `change` and commits, as a concurrent request would."""
-    done = False
-
-    def run_change(conn: Connection, cursor: Any, statement: str, *rest: Any) -> None:
-        nonlocal done
-        if statement.startswith(when) and not done:
-            done = True
-            with conn.engine.begin() as other:
-                other.execute(change)
-
-    # On this session's connection only: the app's other connections are not touched.
-    event.listen((await session.connection()).sync_connection, moment, run_change)
+async def connection_of(session: AsyncSession) -> Connection:
+    """The session's connection: a hook on it leaves the app's other connections alone."""
+    connection = (await session.connection()).sync_connection
+    assert connection is not None  # an open connection has its synchronous side
+    return connection
 
 
 async def owner_and_item(client: AsyncClient, account: Account) -> tuple[int, int]:
@@ -202,8 +191,9 @@ async def test_a_change_to_an_item_another_request_deletes_meanwhile_finds_it_mi
 ) -> None:
     owner_id, item_id = await owner_and_item(client, account)
     async with app_context.database.sessions() as session:
-        await run_by_another_request(session, delete(Item).where(Item.id == item_id), when=statement)
-        with pytest.raises(NotFoundError):
+        deletion = delete(Item).where(Item.id == item_id)
+        connection = await connection_of(session)
+        with run_by_another_request(connection, deletion, when=statement), pytest.raises(NotFoundError):
             await CHANGES[statement](ItemService(session), owner_id, item_id)
 
 
@@ -221,8 +211,8 @@ async def test_a_change_to_a_version_another_request_changes_meanwhile_is_refuse
     owner_id, item_id = await owner_and_item(client, account)
     theirs = update(Item).where(Item.id == item_id).values(title="theirs", version=Item.version + 1)
     async with app_context.database.sessions() as session:
-        await run_by_another_request(session, theirs, when=statement)
-        with pytest.raises(VersionMismatchError):
+        connection = await connection_of(session)
+        with run_by_another_request(connection, theirs, when=statement), pytest.raises(VersionMismatchError):
             await CHANGES_AT_VERSION_1[statement](ItemService(session), owner_id, item_id)
 
     item = (await client.get(f"/api/v1/items/{item_id}", headers=account.headers)).json()
@@ -240,8 +230,9 @@ async def test_reading_every_item_misses_none_when_one_is_deleted_meanwhile(
     async with app_context.database.sessions() as session:
         # Once the first page is read, its first item goes.
         deletion = delete(Item).where(Item.id == first)
-        await run_by_another_request(session, deletion, when="SELECT items.id", moment="after_cursor_execute")
-        read = [row.id for row in await ItemService(session).all_of(owner_id, page_size=2)]
+        connection = await connection_of(session)
+        with run_by_another_request(connection, deletion, when="SELECT items.id", moment="after_cursor_execute"):
+            read = [row.id for row in await ItemService(session).all_of(owner_id, page_size=2)]
 
     assert set(later) <= set(read)
 {%- endif %}

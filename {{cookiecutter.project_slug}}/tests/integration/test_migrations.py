@@ -195,7 +195,7 @@ async def test_0012_keeps_every_item_and_gives_no_item_the_id_of_a_deleted_one(t
         assert (await connection.execute(select(items.c.id))).all() == [(1,), (3,)]
 
 
-async def test_0013_starts_every_item_at_version_1_and_its_downgrade_keeps_deleted_ids_unused(tmp_path: Path) -> None:
+async def test_0013_starts_every_item_at_version_1_and_its_downgrade_gives_out_no_deleted_id(tmp_path: Path) -> None:
     items = TABLES["items"]
     async with database_at(tmp_path, "0012") as connection:
         owner_id = await add_user(connection)
@@ -204,8 +204,8 @@ async def test_0013_starts_every_item_at_version_1_and_its_downgrade_keeps_delet
         await connection.run_sync(_migrate, "head")
 
         assert (await connection.execute(select(items.c.title, items.c.version))).all() == [("kept", 1), ("newest", 1)]
+        await connection.execute(delete(items).where(items.c.title == "newest"))
         await connection.run_sync(_migrate, "0012", down=True)
-        await connection.execute(delete(items_at_0012).where(items_at_0012.c.title == "newest"))
         item = {"owner_id": owner_id, "title": "new", "created_at": utc_now(), "updated_at": utc_now()}
         assert await connection.scalar(insert(items_at_0012).values(**item).returning(items_at_0012.c.id)) == 3
 

@@ -506,6 +506,20 @@ async def test_an_admin_requires_a_new_password_from_the_list_of_users(
     assert (await post_form(client, "/ui/login", email=EMAIL, password=PASSWORD)).status_code == 401
 
 
+async def test_a_deactivated_account_can_be_required_a_new_password_before_it_is_reactivated(
+    client: AsyncClient, admin: Account
+) -> None:
+    await sign_up_and_log_in(client)
+    member_id = await user_id_of(client, admin, EMAIL)
+    deactivate = {"is_active": False}
+    assert (await client.patch(f"/api/v1/admin/users/{member_id}", json=deactivate, headers=admin.headers)).is_success
+    await post_form(client, "/ui/login", email=admin.email, password=PASSWORD)
+
+    page = (await client.get("/ui/admin/users")).text
+
+    assert f'aria-label="Require a new password of {EMAIL}"' in page  # the runbook's step before reactivating
+
+
 async def test_an_admin_is_not_offered_to_reset_their_own_two_factor_login(
     client: AsyncClient, verified_admin: Account, clock: Clock
 ) -> None:

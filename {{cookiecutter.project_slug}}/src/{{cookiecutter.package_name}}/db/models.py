@@ -142,7 +142,7 @@ class Item(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
     # Counted up by every change: the item's ETag, which a change sent with `If-Match` must still
     # match, so that a change based on an old read does not silently undo a newer one.
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    version: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
     # The `Idempotency-Key` the item was created with, and the hash of that request.
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))

@@ -32,7 +32,7 @@ SUBJECTS = {
     "email_verification": "Confirm your e-mail address",
     "two_factor_enabled": "Two-factor authentication is on",
     "two_factor_disabled": "Two-factor authentication is off",
-    "new_password_required": "Set a new password",
+    "new_password_required": "Set a new password",  # pragma: allowlist secret
     "recovery_code_used": "A recovery code was used",
     "account_deleted": "Your account is deleted",
     "email_change": "Confirm your new e-mail address",

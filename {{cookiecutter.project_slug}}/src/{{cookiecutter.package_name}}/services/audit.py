@@ -51,7 +51,7 @@ class Action(StrEnum):
     REACTIVATE = "admin.reactivate"
     REVOKE_SESSIONS = "admin.revoke_sessions"
     TWO_FACTOR_RESET = "admin.two_factor_reset"
-    NEW_PASSWORD_REQUIRED = "admin.new_password_required"  # noqa: S105  # nosec B105
+    NEW_PASSWORD_REQUIRED = "admin.new_password_required"  # noqa: S105  # nosec B105  # pragma: allowlist secret
     DELETE_USER = "admin.delete_user"
     LIST_USERS = "admin.list_users"
     READ_USER = "admin.read_user"

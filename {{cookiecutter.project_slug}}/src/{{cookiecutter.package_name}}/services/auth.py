@@ -38,6 +38,9 @@ from .two_factor import Enrolment, TwoFactorService
 
 log = structlog.get_logger(__name__)
 
+# A change checked against the password, which a reset or an admin replaced before it was written.
+CREDENTIALS_CHANGED_MEANWHILE = "The password was changed meanwhile: log in again"
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedTokens:
@@ -239,7 +242,8 @@ class AuthService:
         """
         user = await self.users.get(principal.user_id)
         await self._check_current_password(user, current_password, client_ip, Action.PASSWORD_CHANGE)
-        user.password_hash = await self.passwords.hash(new_password)
+        if not await self.users.hold_password(user, await self.passwords.hash(new_password)):
+            raise AuthenticationError(CREDENTIALS_CHANGED_MEANWHILE)
         await self.account_tokens.spend_all(user.id, *SPENT_BY_A_NEW_PASSWORD)
         await self.login_sessions.revoke_all(user.id)
         self.audit.record(Action.PASSWORD_CHANGE, actor_id=user.id, target_user_id=user.id)

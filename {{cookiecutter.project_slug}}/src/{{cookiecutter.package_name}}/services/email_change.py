@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core.exceptions import ConflictError, InvalidTokenError
+from ..core.exceptions import AuthenticationError, ConflictError, InvalidTokenError
 from ..core.ratelimit import LoginGuard
 from ..core.security import new_account_token
 from ..db.models import TokenPurpose, utc_now
@@ -22,7 +22,7 @@ from ..mail import Outbox
 from ..settings import Settings
 from .account_recovery import duration_text, link_to
 from .audit import Action, AuditTrail
-from .auth import AuthService, Principal
+from .auth import CREDENTIALS_CHANGED_MEANWHILE, AuthService, Principal
 
 # The page under PUBLIC_BASE_URL that takes the link's token.
 CONFIRM_PAGE = "/confirm-email-change"
@@ -60,7 +60,10 @@ class EmailChangeService:
             raise ConflictError("This is already your e-mail address")
         if await self.users.by_email(new_email) is not None:
             raise ConflictError("An account with this e-mail address already exists")
-        await self.users.lock(user.id)  # a concurrent request waits, then spends this one's link
+        # Held from here, while the password is still the one checked: a concurrent request, or an
+        # admin requiring a new password, waits, then spends this one's link.
+        if not await self.users.hold_password(user, None):
+            raise AuthenticationError(CREDENTIALS_CHANGED_MEANWHILE)
         await self.tokens.spend_all(user.id, TokenPurpose.EMAIL_CHANGE)
         token = new_account_token()
         ttl = timedelta(seconds=self.settings.email_verification_ttl_seconds)
