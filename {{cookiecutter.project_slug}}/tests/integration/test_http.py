@@ -123,7 +123,7 @@ async def test_a_response_is_logged_and_counted_before_its_background_tasks_run(
 
     async def send_mail_later() -> None:
         seen_by_the_task["log"] = capsys.readouterr().out
-        seen_by_the_task["metrics"] = app.state.context.metrics.exposition().decode()
+        seen_by_the_task["metrics"] = (await app.state.context.metrics.exposition()).decode()
 
     async def answer(background_tasks: BackgroundTasks) -> dict[str, str]:
         background_tasks.add_task(send_mail_later)

@@ -9,6 +9,7 @@ which worker counted what.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -194,7 +196,35 @@ def test_a_worker_forgets_what_workers_no_longer_running_had_in_progress(
     assert {path.name for path in (tmp_path / "workers").iterdir()} == {str(running), str(os.getpid())}
 
 
-def test_a_scrape_reads_again_when_a_file_vanishes_while_it_reads() -> None:
+def test_a_worker_removes_the_empty_files_of_a_worker_killed_while_creating_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    (tmp_path / "workers").mkdir()
+    (tmp_path / "workers" / str(ended.pid)).touch()
+    (tmp_path / f"counter_{ended.pid}.db").touch()  # created, never sized
+    MmapedDict(str(tmp_path / f"histogram_{ended.pid}.db")).close()  # sized: its counts stay in the totals
+    monkeypatch.setenv(MULTIPROCESS_DIR, str(tmp_path))
+
+    Metrics(version="1", environment="test")
+
+    assert [path.name for path in tmp_path.glob("*.db")] == [f"histogram_{ended.pid}.db"]
+
+
+async def test_a_scrape_waits_for_a_starting_worker_to_size_its_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(MULTIPROCESS_DIR, str(tmp_path))
+    metrics = Metrics(version="1", environment="test")
+    starting = tmp_path / "counter_123.db"
+    starting.touch()  # as prometheus_client creates it, before it sizes it
+    asyncio.get_running_loop().call_later(0.05, lambda: MmapedDict(str(starting)).close())
+
+    assert b"app_info" in await metrics.exposition()
+
+
+async def test_a_scrape_reads_again_when_a_file_vanishes_while_it_reads() -> None:
     # As when a worker starting up deletes a dead worker's file that this scrape had listed.
     metrics = Metrics(version="1", environment="test")
     reads: list[str] = []
@@ -207,7 +237,7 @@ def test_a_scrape_reads_again_when_a_file_vanishes_while_it_reads() -> None:
 
     metrics.watch_pool(pool_stats)
 
-    assert b'db_pool_connections{state="idle"} 1.0' in metrics.exposition()
+    assert b'db_pool_connections{state="idle"} 1.0' in await metrics.exposition()
     assert len(reads) == 2
 
 

@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from tenacity import retry, retry_if_exception_type, stop_after_attempt
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ..core.exceptions import AccountLockedError, RateLimitedError
 from ..core.middleware import is_last_message, route_template
@@ -127,8 +127,8 @@ class Metrics:
         """Expose `db_pool_connections{state=...}` read from `pool_stats` at every scrape."""
         self._add_process_collector(_PoolCollector(pool_stats))
 
-    def exposition(self) -> bytes:
-        return _exposition_of(self.scraped)
+    async def exposition(self) -> bytes:
+        return await _exposition_of(self.scraped)
 
     def _add_process_collector(self, collector: Collector) -> None:
         # Values only this process knows (multiprocess files hold counters, histograms and gauges):
@@ -138,11 +138,17 @@ class Metrics:
             self.scraped.register(collector)
 
 
-# With several workers, one starting up creates its files (empty for a moment) and deletes those of
-# dead workers while another reads the directory for a scrape: that reading fails, and reading the
-# directory again finds it settled.
-@retry(retry=retry_if_exception_type((FileNotFoundError, struct.error)), stop=stop_after_attempt(3), reraise=True)
-def _exposition_of(registry: CollectorRegistry) -> bytes:
+# With several workers, one starting up creates its files (empty until it sizes them) and deletes
+# those of dead workers while another reads the directory for a scrape: that reading fails, and
+# reading the directory again a moment later finds it settled. The moment can be long on a busy
+# machine, where the starting worker may wait for a CPU between creating a file and sizing it.
+@retry(
+    retry=retry_if_exception_type((FileNotFoundError, struct.error)),
+    wait=wait_exponential(multiplier=0.005, max=0.2),
+    stop=stop_after_delay(2),
+    reraise=True,
+)
+async def _exposition_of(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
@@ -162,8 +168,17 @@ def _forget_dead_workers(directory: Path) -> None:
         if pid == os.getpid() or not _is_running(pid):
             with suppress(FileNotFoundError):  # a worker starting alongside got there first
                 mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+                _remove_empty_files(directory, pid)
                 marker.unlink()
     (workers / str(os.getpid())).touch()
+
+
+def _remove_empty_files(directory: Path, pid: int) -> None:
+    # A worker killed between creating a file and sizing it leaves it empty for good, and
+    # prometheus_client cannot read an empty file: every scrape would fail. It holds no counts.
+    for path in directory.glob(f"*_{pid}.db"):
+        if path.stat().st_size == 0:
+            path.unlink()
 
 
 def _is_running(pid: int) -> bool:
@@ -266,4 +281,4 @@ router = APIRouter(include_in_schema=False)
 @router.get("/metrics")
 async def metrics_endpoint(request: Request) -> Response:
     metrics: Metrics = request.app.state.context.metrics
-    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(await metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
