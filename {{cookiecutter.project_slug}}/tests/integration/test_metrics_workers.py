@@ -54,6 +54,7 @@ COUNTED_TIMEOUT_SECONDS = 10  # a worker counts a request just after it has sent
 class Server:
     url: str
     temp_dir: Path  # the server's TMPDIR, which holds its metrics directory
+    log: Path
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def two_workers(tmp_path: Path) -> Iterator[Server]:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_answering(url + READY, server, log, STARTUP_TIMEOUT_SECONDS)
-        yield Server(url, temp_dir)
+        yield Server(url, temp_dir, log)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -120,14 +121,17 @@ def counted_requests(metrics_dir: Path, sent: int) -> dict[str, float]:
     return counts
 
 
-def scraped(client: httpx.Client, url: str, family_name: str) -> list[Sample]:
-    exposition = client.get(url + "/metrics").text
-    (family,) = [family for family in text_string_to_metric_families(exposition) if family.name == family_name]
+def scraped(client: httpx.Client, server: Server, family_name: str) -> list[Sample]:
+    response = client.get(server.url + "/metrics")
+    assert response.status_code == 200, server.log.read_text()  # the error log says why
+    families = text_string_to_metric_families(response.text)
+    (family,) = [family for family in families if family.name == family_name]
     return family.samples
 
 
-def scraped_total(client: httpx.Client, url: str) -> float:
-    return sum(sample.value for sample in scraped(client, url, "http_requests") if sample.labels.get("handler") == LIVE)
+def scraped_total(client: httpx.Client, server: Server) -> float:
+    samples = scraped(client, server, "http_requests")
+    return sum(sample.value for sample in samples if sample.labels.get("handler") == LIVE)
 
 
 def test_every_scrape_counts_the_requests_of_both_workers(two_workers: Server) -> None:
@@ -146,7 +150,7 @@ def test_every_scrape_counts_the_requests_of_both_workers(two_workers: Server) -
         assert len(per_worker) == 2, f"one worker served all {sent} requests"
         assert sum(per_worker.values()) == sent
         # Each scrape lands on either worker; every one reports the total.
-        assert [scraped_total(client, two_workers.url) for _ in range(6)] == [sent] * 6
+        assert [scraped_total(client, two_workers) for _ in range(6)] == [sent] * 6
 
 
 def requests_in_progress(metrics_dir: Path) -> dict[int, float]:
@@ -172,7 +176,7 @@ def test_a_worker_that_dies_mid_request_leaves_no_request_in_progress(two_worker
     # uvicorn starts a worker in its place; then only the scrape itself is in progress.
     with httpx.Client(headers={"Connection": "close"}, timeout=REQUEST_TIMEOUT_SECONDS) as client:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while (in_progress := sum(s.value for s in scraped(client, two_workers.url, IN_PROGRESS))) != 1:
+        while (in_progress := sum(s.value for s in scraped(client, two_workers, IN_PROGRESS))) != 1:
             assert time.monotonic() < deadline, f"{in_progress} requests still in progress"
             time.sleep(0.2)
 
@@ -196,6 +200,11 @@ def test_a_worker_forgets_what_workers_no_longer_running_had_in_progress(
     assert {path.name for path in (tmp_path / "workers").iterdir()} == {str(running), str(os.getpid())}
 
 
+def write_sized_file(path: Path) -> None:
+    """Size a metrics file as prometheus_client does when a worker first counts."""
+    MmapedDict(str(path)).close()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
+
+
 def test_a_worker_removes_the_empty_files_of_a_worker_killed_while_creating_them(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -204,7 +213,7 @@ def test_a_worker_removes_the_empty_files_of_a_worker_killed_while_creating_them
     (tmp_path / "workers").mkdir()
     (tmp_path / "workers" / str(ended.pid)).touch()
     (tmp_path / f"counter_{ended.pid}.db").touch()  # created, never sized
-    MmapedDict(str(tmp_path / f"histogram_{ended.pid}.db")).close()  # sized: its counts stay in the totals
+    write_sized_file(tmp_path / f"histogram_{ended.pid}.db")  # its counts stay in the totals
     monkeypatch.setenv(MULTIPROCESS_DIR, str(tmp_path))
 
     Metrics(version="1", environment="test")
@@ -219,7 +228,7 @@ async def test_a_scrape_waits_for_a_starting_worker_to_size_its_file(
     metrics = Metrics(version="1", environment="test")
     starting = tmp_path / "counter_123.db"
     starting.touch()  # as prometheus_client creates it, before it sizes it
-    asyncio.get_running_loop().call_later(0.05, lambda: MmapedDict(str(starting)).close())
+    asyncio.get_running_loop().call_later(0.05, write_sized_file, starting)
 
     assert b"app_info" in await metrics.exposition()
 
