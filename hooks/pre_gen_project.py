@@ -20,7 +20,8 @@ from email.headerregistry import Address
 ANSWERS_JSON = r"""{{ cookiecutter | tojson }}"""
 
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
-PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
+# A letter first: dunder names such as __main__ or __pycache__ cannot be a project's package.
+PACKAGE_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 # Public PEP 440 versions: 1.2.3, 1.0rc1, 2.0.post1, 0.1.0.dev3
 VERSION_PATTERN = re.compile(r"\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?")
@@ -39,8 +40,7 @@ ENTITY_REF_PATTERN = re.compile(
 # (tests/checks.py: unrefused_import_names), so a new dependency cannot be missed.
 DEPENDENCY_IMPORT_NAMES = frozenset(
     {
-        "_argon2_cffi_bindings", "_cffi_backend", "_hypothesis_ftz_detector",
-        "_hypothesis_globals", "_hypothesis_pytestplugin", "_pytest", "_yaml", "aiosmtpd", "aiosmtplib", "aiosqlite",
+        "aiosmtpd", "aiosmtplib", "aiosqlite",
         "alembic", "amqp", "annotated_doc", "annotated_types", "anyio", "argon2", "asgiref",
         "asgi_correlation_id", "ast_serialize", "asyncpg", "bandit", "billiard", "boolean", "cachecontrol", "celery",
         "certifi", "cffi", "cfgv", "charset_normalizer", "click", "click_didyoumean",
@@ -108,6 +108,11 @@ DEPENDENCY_DISTRIBUTIONS = frozenset(
 # Besides sys.stdlib_module_names: the regression-test package it leaves out, and the project's own
 # top-level folders, which imports and coverage would find instead of the package.
 RESERVED_NAMES = frozenset({"test", "tests", "migrations", "docs", "deploy", "monitoring", "src"})
+# Folders the project's .gitignore leaves out at any depth, src/<package> too: git, hatchling (the
+# wheel and the editable install) and ruff would all skip the code. Other ignored names are refused
+# already (site: a stdlib module; __pycache__: no letter first); tests/test_hooks.py checks that every
+# folder name the template's .gitignore and .dockerignore leave out is refused.
+IGNORED_FOLDERS = frozenset({"build", "dist", "htmlcov"})
 # Projects run on Python 3.11 to 3.14, whichever Python runs this hook: the standard library's
 # modules removed in 3.12 and 3.13 or added in 3.14, and the soft keywords (`type` since 3.12).
 OTHER_PYTHONS_STDLIB = frozenset(
@@ -210,8 +215,9 @@ def package_problems(package: str) -> list[str]:
     """Why ``package`` cannot be the generated package's import name (empty when it can)."""
     if not PACKAGE_PATTERN.fullmatch(package) or len(package) > MAX_NAME_LENGTH:
         return [
-            f"package_name {package!r} is not a valid Python package name: use lowercase letters,"
-            " digits and underscores, not starting with a digit (answer package_name=... to choose one)"
+            f"package_name {package!r} is not a valid Python package name: use lowercase letters, digits"
+            f" and underscores, starting with a letter (at most {MAX_NAME_LENGTH} characters; answer"
+            " package_name=... to choose one)"
         ]
     if keyword.iskeyword(package) or package in SOFT_KEYWORDS:
         return [f"package_name {package!r} is a Python keyword: choose another name"]
@@ -219,6 +225,11 @@ def package_problems(package: str) -> list[str]:
         return [
             f"package_name {package!r} would shadow a standard library module or a folder of the project:"
             " choose another name"
+        ]
+    if package in IGNORED_FOLDERS:
+        return [
+            f"package_name {package!r} is a folder name the project's .gitignore leaves out, so git and the"
+            " package build would skip the code: choose another name"
         ]
     if package in DEPENDENCY_IMPORT_NAMES:
         return [f"package_name {package!r} would shadow a library the service or its tools import: choose another name"]

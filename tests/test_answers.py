@@ -67,6 +67,13 @@ def hook_copies(temp_dir: Path) -> list[str]:
         ("project_name=", "ERROR: project_name is empty"),  # no slug to derive: the hook still runs
         ("project_name=!!!", "ERROR: project_name '!!!' has no letters or digits to make the folder and package names"),
         ("project_slug=pyjwt", "ERROR: project_slug 'pyjwt' is the name of a library the project installs"),
+        # src/build would be git-ignored: the project could not import its own package.
+        ("project_name=Build", "ERROR: package_name 'build' is a folder name the project's .gitignore leaves out"),
+        ("package_name=__main__", "ERROR: package_name '__main__' is not a valid Python package name"),
+        # The derived slug is cut short enough for a folder name (255 bytes), so the hook sees it...
+        ("project_name=" + "N" * 300, "ERROR: project_slug 'nnnnnnnnnn"),
+        # ...and long enough that a cut at a dash cannot leave a slug the hook accepts.
+        ("project_name=" + "a" * 64 + " b" * 100, "ERROR: project_slug '" + "a" * 64 + "-b"),
     ],
 )
 def test_invalid_answer_is_refused_with_one_clear_first_line(tmp_path: Path, answer: str, first_line: str) -> None:
@@ -79,6 +86,21 @@ def test_invalid_answer_is_refused_with_one_clear_first_line(tmp_path: Path, ans
     assert result.stdout.splitlines()[0].startswith(first_line), result.stdout
     assert list(output.iterdir()) == [], "a refused bake must leave nothing behind"
     assert hook_copies(temp_dir) == []
+
+
+@pytest.mark.parametrize("slug", ["", "s" * 256])
+def test_a_slug_that_cannot_be_a_folder_is_refused_before_the_hook_and_leaves_nothing(
+    tmp_path: Path, slug: str
+) -> None:
+    # cookiecutter makes the project folder before it runs the hook: an empty slug names the output
+    # folder itself ("directory already exists"), a 256-character one is an OSError (README.md says so).
+    output = tmp_path / "output"
+    output.mkdir()
+    result = run_cookiecutter(output, f"project_slug={slug}")
+
+    assert result.returncode != 0
+    assert "ERROR:" not in result.stdout, "the hook does not run"
+    assert list(output.iterdir()) == []
 
 
 def test_a_bake_leaves_no_hook_copies_in_the_temp_folder(tmp_path: Path) -> None:

@@ -74,6 +74,10 @@ def test_kubernetes_limits_the_slug_to_what_its_names_allow() -> None:
         ("package_name", "json", "package_name 'json' would shadow a standard library module"),
         ("package_name", "fastapi", "package_name 'fastapi' would shadow a library"),
         ("package_name", "requests", "package_name 'requests' would shadow a library"),
+        ("package_name", "dist", "package_name 'dist' is a folder name the project's .gitignore leaves out"),
+        ("package_name", "__main__", "package_name '__main__' is not a valid Python package name"),
+        ("package_name", "_orders", "package_name '_orders' is not a valid Python package name"),
+        ("package_name", "p" * 65, "at most 64 characters"),
         ("author_email", "jane", "author_email 'jane' is not an e-mail address"),
         ("author_email", "jane@example", "author_email 'jane@example' is not an e-mail address"),
         ("author_email", "ja ne@example.com", "author_email 'ja ne@example.com'"),
@@ -112,7 +116,26 @@ def test_the_installed_libraries_check_names_each_distribution_the_hook_accepts(
 def test_the_installed_libraries_check_names_each_import_name_the_hook_accepts() -> None:
     # The slow tier runs this check on every installed variant's .venv; here, on names we choose.
     import_names = {"requests", "_pytest", "json", "yaml-stubs", "c787785866c7b801238d__mypyc", "left_pad", "_left"}
-    assert unrefused_import_names(import_names) == ["_left", "left_pad"]
+    assert unrefused_import_names(import_names) == ["left_pad"]
+
+
+def ignored_folder_names() -> set[str]:
+    """The names a package could have that the project's .gitignore or .dockerignore leaves out: each
+    pattern that is a Python identifier once its slashes are stripped (every Jinja condition counts)."""
+    names = set()
+    for ignore_file in (".gitignore", ".dockerignore"):
+        for line in (PROJECT_TEMPLATE_DIR / ignore_file).read_text(encoding="utf-8").splitlines():
+            name = line.strip().removeprefix("**/").strip("/")
+            if name.isidentifier():
+                names.add(name)
+    return names
+
+
+def test_every_folder_name_the_project_ignores_is_refused_as_package_name() -> None:
+    # src/<package> would be ignored too: git, the wheel and ruff would leave the code out.
+    names = ignored_folder_names()
+    assert {"build", "dist", "htmlcov", "site", "__pycache__"} <= names, "the ignore files were read"
+    assert [name for name in sorted(names) if not pre_gen.package_problems(name)] == []
 
 
 def test_every_boolean_of_cookiecutter_json_is_checked_by_the_hook() -> None:
