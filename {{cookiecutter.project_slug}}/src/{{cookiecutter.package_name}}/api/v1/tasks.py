@@ -75,9 +75,10 @@ async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted
 async def read_task(task_id: str, user_id: CurrentUserId, context: Context) -> TaskStatus:
     """`PENDING` while the job waits in the queue, `STARTED` once a worker runs it, then `SUCCESS` (with
     its `result`) or `FAILURE`; `RETRY` while it waits to try again. A job's state and result are kept
-    a day after it finished. After that, and for an id the queue never saw or a job that was lost,
-    the state is `PENDING` too: a job still `PENDING` long after it was started will not finish, so
-    start another."""
+    a day after it finished. After that, and for an id the queue never saw, the state is `PENDING` too.
+    A job whose worker stopped mid-run stays `STARTED` until it runs again, if it ever does: one
+    `STARTED` for longer than the job time limit (`CELERY_TASK_TIME_LIMIT_SECONDS`) may never
+    finish, so start another."""
     if not task_id.startswith(f"{user_id}-"):
         raise NotFoundError("Task not found")  # another user's job does not exist for the caller
     state, result = await context.jobs.state(task_id)
