@@ -26,6 +26,7 @@ from .core.request_id import is_well_formed
 from .core.security import PasswordHasher, TokenService
 from .core.two_factor import SecretBox
 from .db.engine import Database
+from .db.schema import SchemaCheck
 from .mail import Mailer
 from .observability import metrics
 from .observability.metrics import Metrics
@@ -132,6 +133,7 @@ def build_context(settings: Settings) -> AppContext:
 {%- endif %}
     )
     context.add_readiness_check("database", database.ping)
+    context.add_readiness_check("schema", SchemaCheck(database))
     context.on_shutdown.append(database.dispose)
     if login_guard.uses_redis:
         # Login rate limiting fails open without Redis: the service still serves.

@@ -18,9 +18,15 @@ from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+{% if cookiecutter.use_celery -%}
+from celery.app.backends import by_url as result_backend_by_url
+from celery.exceptions import ImproperlyConfigured
+from kombu.transport import resolve_transport
+{% endif -%}
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, {% if cookiecutter.use_vault %}PydanticBaseSettingsSource, {% endif %}SettingsConfigDict
+from redis.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -42,6 +48,7 @@ MIN_SECRET_KEY_DISTINCT_CHARACTERS = 10
 ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
 BACKEND_ALIASES = {"postgres": "postgresql"}
 PERCENT_ENCODE = "percent-encode the password's special characters (@ is %40, : is %3A, / is %2F)"
+REDIS_URL_FORM = "redis://:password@host:6379/0"
 HIDDEN = "**********"  # what pydantic shows of a SecretStr
 
 
@@ -257,8 +264,8 @@ class Settings(BaseSettings):
             url = make_url(value)
         except ArgumentError as error:
             raise ValueError(str(error)) from None
-        except ValueError:  # int(port) of what follows a bare ":" in the password: its message shows the rest
-            raise ValueError(PERCENT_ENCODE) from None
+        except ValueError:  # int() of the port; its message would show the port
+            raise ValueError(_unreadable_port(value)) from None
         scheme = url.drivername
         if url.host and "@" in url.host:  # the password's own "@" ended it early: the rest would be shown
             raise ValueError(PERCENT_ENCODE)
@@ -279,6 +286,37 @@ class Settings(BaseSettings):
             pairs = parse_qsl(query, keep_blank_values=True)
             address += "?" + urlencode([("ssl" if key == "sslmode" else key, item) for key, item in pairs])
         return f"{backend}+{ASYNC_DRIVERS[backend]}" + address
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and (problem := _redis_url_problem(value)):
+            raise ValueError(problem)
+        return value
+{%- if cookiecutter.use_celery %}
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _usable_broker_url(cls, value: str) -> str:
+        """Every URL of the list (kombu takes `;`-separated URLs to fail over to) names a transport kombu has."""
+        for url in value.split(";"):
+            if problem := _broker_url_problem(url):
+                raise ValueError(problem)
+        return value
+
+    @field_validator("celery_result_backend")
+    @classmethod
+    def _usable_result_backend(cls, value: str) -> str:
+        try:
+            result_backend_by_url(value)
+        except (ImportError, ImproperlyConfigured) as error:  # the backend's module, named after the scheme
+            raise ValueError(
+                f"not a result backend Celery can load ({error}): use a URL such as redis://host:6379/2"
+            ) from None
+        if value.startswith(("redis://", "rediss://")) and (problem := _redis_url_problem(value)):
+            raise ValueError(problem)
+        return value
+{%- endif %}
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -402,6 +440,47 @@ def _url_passwords(value: str) -> set[str]:
             found.update(password for name, password in parse_qsl(parts.query) if name == "password")
     forms = {form for password in found for form in (password, unquote(password), quote(password, safe=""))}
     return forms - {""}
+
+
+def _unreadable_port(url: str) -> str:
+    """Why a database URL's port is no number: a typo in the port itself, or a bare ":" in the
+    password, after which the rest of the password reads as the port (then none of it may be shown)."""
+    host_and_port = urlsplit(url).netloc.rpartition("@")[2]  # after the last "@" nothing is the password
+    _, colon, port = host_and_port.rpartition(":")
+    if colon and not port.isdigit() and not host_and_port.endswith("]"):  # "]" ends an IPv6 host
+        return "the port after the host must be a number"
+    return PERCENT_ENCODE
+
+
+def _redis_url_problem(url: str) -> str | None:
+    """What the Redis client would refuse on first use; without the URL, which may hold a password."""
+    try:
+        parse_redis_url(url)  # type: ignore[no-untyped-call]  # untyped in redis-py
+    except ValueError:
+        return f"not a Redis URL such as {REDIS_URL_FORM} (redis://, rediss:// or unix://; {PERCENT_ENCODE})"
+    parts = urlsplit(url)
+    database = parts.path.strip("/")
+    # The Redis client would silently use database 0 instead.
+    if parts.scheme != "unix" and database and not database.isdigit():
+        return f"the database after the host must be a number, as the 0 in {REDIS_URL_FORM}"
+    return None
+
+{%- if cookiecutter.use_celery %}
+
+
+def _broker_url_problem(url: str) -> str | None:
+    scheme, separator, _ = url.partition("://")
+    if not separator:  # kombu would take a bare word for the name of an AMQP host
+        return "not a URL such as redis://host:6379/1"
+    transport = scheme.partition("+")[0]  # sqla+sqlite: kombu's transport, then its database
+    try:
+        resolve_transport(transport)
+    except KeyError as error:
+        return str(error.args[0])  # "No such transport: ... Did you mean ...?"
+    except ImportError as error:
+        return f"the {transport!r} transport needs a library that is not installed ({error})"
+    return _redis_url_problem(url) if transport in ("redis", "rediss") else None
+{%- endif %}
 
 
 def _is_loopback(host: str) -> bool:

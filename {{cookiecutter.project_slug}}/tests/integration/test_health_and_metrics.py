@@ -32,7 +32,7 @@ async def test_live(client: AsyncClient) -> None:
 async def test_ready_reports_each_check(client: AsyncClient) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok"{% if cookiecutter.use_celery %}, "broker": "ok"{% endif %}}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "schema": "ok"{% if cookiecutter.use_celery %}, "broker": "ok"{% endif %}}}
 
 
 @pytest.mark.parametrize("path", ["/health/live", "/health/ready"])

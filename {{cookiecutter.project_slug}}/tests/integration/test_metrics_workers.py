@@ -2,7 +2,7 @@
 worker that dies takes its requests in progress with it.
 
 The real service runs as `python -m {{ cookiecutter.package_name }} serve` with WORKERS=2 on a
-temporary SQLite database, from a temporary directory (so no `.env` is read). `serve` creates the
+temporary SQLite database (migrated first), from a temporary directory (so no `.env` is read). `serve` creates the
 Prometheus multiprocess directory under TMPDIR, which the test points at its own directory to see
 which worker counted what.
 """
@@ -38,6 +38,7 @@ from {{ cookiecutter.package_name }}.observability.metrics import (
 from ..support import SECRET_KEY, free_port, wait_until_answering
 
 PACKAGE = "{{ cookiecutter.package_name }}"
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 STARTUP_TIMEOUT_SECONDS = 60  # two workers importing the service on a busy CI machine
 # The kernel decides which worker accepts a connection; on a busy machine one can win hundreds in
 # a row, so requests go in concurrent batches (a worker busy with one leaves the next to the other).
@@ -75,6 +76,9 @@ def two_workers(tmp_path: Path) -> Iterator[Server]:
     }
     env.pop(MULTIPROCESS_DIR, None)
     env.pop("REDIS_URL", None)
+    # Migrated first, as a deployment does: until then the service is not ready.
+    migrate = [sys.executable, "-m", PACKAGE, "migrate", "--config", str(ALEMBIC_INI)]
+    subprocess.run(migrate, cwd=tmp_path, env=env, check=True, capture_output=True)  # noqa: S603 - our own CLI
     log = tmp_path / "server.log"
     with log.open("wb") as output:
         server = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments

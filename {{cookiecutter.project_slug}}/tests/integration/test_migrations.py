@@ -3,7 +3,7 @@ carry existing rows over where a revision derives a new column from them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata, produce_migrations, render_py
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.operations.ops import AddColumnOp, AlterColumnOp, UpgradeOps
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import (
     Boolean,
     Column,
@@ -37,6 +38,8 @@ from {{ cookiecutter.package_name }}.db.models import (
     render_for_migrations,
     utc_now,
 )
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
 
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 TABLES = Base.metadata.tables
@@ -208,6 +211,29 @@ async def test_0013_starts_every_item_at_version_1_and_its_downgrade_gives_out_n
         await connection.run_sync(_migrate, "0012", down=True)
         item = {"owner_id": owner_id, "title": "new", "created_at": utc_now(), "updated_at": utc_now()}
         assert await connection.scalar(insert(items_at_0012).values(**item).returning(items_at_0012.c.id)) == 3
+
+
+async def test_a_database_behind_this_release_is_not_ready_until_migrated(
+    tmp_path: Path, settings_factory: Callable[..., Settings]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
+    engine = create_async_engine(url)
+    app = create_app(settings_factory(database_url=url))
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate, "0012")  # items have no version yet
+        async with AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as client:
+            behind = await client.get("/health/ready")
+            async with engine.begin() as connection:
+                await connection.run_sync(_migrate, "head")
+            migrated = await client.get("/health/ready")
+    finally:
+        await app.state.context.database.dispose()
+        await engine.dispose()
+
+    assert behind.status_code == 503
+    assert behind.json()["error"]["details"] == [{"check": "schema", "status": "error"}]
+    assert migrated.status_code == 200
 
 
 async def test_sessions_from_before_0007_were_last_used_when_they_last_renewed_their_tokens(tmp_path: Path) -> None:

@@ -201,6 +201,65 @@ def test_a_database_password_with_a_bare_at_sign_is_refused_without_showing_it(u
     assert secret not in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://db.example.com:5432x/app",
+        "postgresql+asyncpg://app:Sentinel91x@db.example.com:/app",  # pragma: allowlist secret
+        "postgresql+asyncpg://app:Sentinel91x@db.example.com:54 32/app",  # pragma: allowlist secret
+    ],
+)
+def test_a_port_that_is_no_number_is_named_as_the_problem(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        IsolatedSettings(database_url=url)
+    assert "the port after the host must be a number" in str(refused.value)
+    assert "Sentinel91x" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "url", "problem"),
+    [
+        ("redis_url", "cache:6379", "not a Redis URL"),
+        ("redis_url", "redis://:Sentinel91x@cache:63x9/0", "not a Redis URL"),  # pragma: allowlist secret
+        ("redis_url", "redis://:Sentinel91x@cache:6379/x", "the database after the host must be a number"),
+{%- if cookiecutter.use_celery %}
+        ("celery_broker_url", "cache", "not a URL"),
+        ("celery_broker_url", "reddis://cache:6379/1", "No such transport: reddis"),
+        ("celery_broker_url", "redis://:Sentinel91x@cache:6379/x", "the database after the host must be a number"),
+        ("celery_broker_url", "redis://r1:6379/1;redis://:Sentinel91x@r2:6379/x", "must be a number"),
+        ("celery_result_backend", "reddis://cache:6379/2", "not a result backend Celery can load"),
+        ("celery_result_backend", "redis://:Sentinel91x@cache:6379/x", "the database after the host must be a number"),
+{%- endif %}
+    ],
+)
+def test_urls_their_clients_would_refuse_stop_the_start(setting: str, url: str, problem: str) -> None:
+    overrides: dict[str, Any] = {setting: url}
+    with pytest.raises(ValidationError) as refused:
+        IsolatedSettings(**overrides)
+    assert problem in str(refused.value)
+    assert "Sentinel91x" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "url"),
+    [
+        ("redis_url", "redis://:secret@cache:6379/0"),  # pragma: allowlist secret
+        ("redis_url", "rediss://cache"),
+        ("redis_url", "unix:///run/redis.sock?db=2"),
+{%- if cookiecutter.use_celery %}
+        ("celery_broker_url", "sqla+sqlite:///./celery-broker.db"),
+        ("celery_broker_url", "amqp://guest@rabbit:5672//"),
+        ("celery_broker_url", "redis://r1:6379/1;redis://r2:6379/1"),
+        ("celery_result_backend", "db+postgresql://app@db/app"),
+        ("celery_result_backend", "rediss://cache:6379/2"),
+{%- endif %}
+    ],
+)
+def test_urls_their_clients_take_are_accepted(setting: str, url: str) -> None:
+    overrides: dict[str, Any] = {setting: url}
+    assert getattr(IsolatedSettings(**overrides), setting) == url
+
+
 def test_the_repr_hides_the_passwords_of_every_url() -> None:
     settings = IsolatedSettings(
         database_url="postgresql+asyncpg://app:Db%40Secret91x@db.internal/app",  # pragma: allowlist secret
