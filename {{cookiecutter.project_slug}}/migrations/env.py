@@ -12,6 +12,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from {{ cookiecutter.package_name }}.db.migration_ops import write_rebuilds_keeping_ids
 from {{ cookiecutter.package_name }}.db.models import Base, render_for_migrations
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
@@ -28,6 +29,8 @@ def run_migrations(connection: Connection, lock_timeout_seconds: float) -> None:
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things in place: Alembic copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
+        # ...and a copy of `users` or `items` must keep AUTOINCREMENT: ids are never reused.
+        process_revision_directives=write_rebuilds_keeping_ids if connection.dialect.name == "sqlite" else None,
         compare_type=True,
         compare_server_default=True,  # expand/contract migrations rely on server defaults
         render_item=render_for_migrations,

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from {{ cookiecutter.package_name }}.db.migration_ops import rebuild_keeping_ids
+
 revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
@@ -23,15 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        op.drop_column("items", "version")
-        return
     # SQLite drops the column by rebuilding the table, which must keep 0012's AUTOINCREMENT and its
-    # counter: the rebuilt table's would start from the highest id left, and give out again the
-    # ids of the newest items deleted.
-    counter = op.get_bind().scalar(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'items'"))
-    with op.batch_alter_table("items", recreate="always", table_kwargs={"sqlite_autoincrement": True}) as items:
+    # counter; PostgreSQL drops it in place.
+    with rebuild_keeping_ids("items") as items:
         items.drop_column("version")
-    if counter is not None:
-        op.execute("DELETE FROM sqlite_sequence WHERE name = 'items'")
-        op.execute(sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('items', :seq)").bindparams(seq=counter))
