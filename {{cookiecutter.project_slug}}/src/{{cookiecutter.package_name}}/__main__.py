@@ -51,9 +51,6 @@ T = TypeVar("T")
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     """Run the production server: uvicorn with uvloop and httptools, the app built by the factory."""
     configure_logging(settings)
-    # Waited for here too, not only in each worker's start-up: when it cannot be reached, `main`
-    # says why in one line instead of a worker's traceback.
-    asyncio.run(_wait_for_database(settings))
     workers = None if args.reload else settings.workers
     with multiprocess_mode(workers or 1):  # /metrics sums every worker
         uvicorn.run(
@@ -75,14 +72,6 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         )
     return 0
-
-
-async def _wait_for_database(settings: Settings) -> None:
-    database = Database(settings)
-    try:
-        await database.wait_until_reachable()
-    finally:
-        await database.dispose()
 
 
 def unjoined_heads(scripts: ScriptDirectory) -> str | None:
@@ -341,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeouts = "DATABASE_CONNECT_TIMEOUT_SECONDS to connect, DATABASE_COMMAND_TIMEOUT_SECONDS per statement"
             print(f"the database at {url} did not answer in time ({timeouts})", file=sys.stderr)
             return 1
-        # `serve` waited for it first; the one-off commands have nothing to wait for.
+        # `serve` waits for the database itself; the one-off commands have nothing to wait for.
         print(f"cannot connect to the database at {url}: {reason}", file=sys.stderr)
         return 1
 
