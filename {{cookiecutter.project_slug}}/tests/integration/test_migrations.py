@@ -3,7 +3,7 @@ carry existing rows over where a revision derives a new column from them."""
 
 from __future__ import annotations
 
-import os
+import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -158,8 +158,11 @@ async def add_items(connection: AsyncConnection, owner_id: int, *titles: str, ke
 def _autogenerate_and_upgrade(connection: Connection, versions: Path) -> str:
     """`alembic revision --autogenerate` into `versions`, then `migrate`; the revision's code."""
     config = Config(str(ALEMBIC_INI))
+    # One folder with the project's revisions and the new one: Alembic releases split a list of
+    # folders on different separators.
     own_versions = ALEMBIC_INI.parent / "migrations" / "versions"
-    config.set_main_option("version_locations", os.pathsep.join([str(own_versions), str(versions)]))
+    shutil.copytree(own_versions, versions, ignore=shutil.ignore_patterns("__pycache__"))
+    config.set_main_option("version_locations", str(versions))
     config.attributes["connection"] = connection
     script = command.revision(config, "drop nickname", autogenerate=True, version_path=str(versions))
     assert isinstance(script, Script)
