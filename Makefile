@@ -8,6 +8,9 @@ export UV_COMPILE_BYTECODE := 1
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 OUTPUT ?= build
 JOBS ?= auto
+# The fast tier writes a project of some 240 files for each combination; on a RAM-backed folder
+# that costs a tenth of what it costs on disk. Used where the machine has one.
+FAST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo "$${TMPDIR:-/tmp}")
 
 .PHONY: help install bake test test-fast test-slow lint benchmark clean
 
@@ -26,8 +29,8 @@ bake: install  ## generate a project with the default answers into ./build (OUTP
 
 test: test-fast test-slow  ## both tiers (25-40 minutes on 2 cores)
 
-test-fast: install  ## every option combination rendered and checked offline (2-4 minutes on 2 cores)
-	.venv/bin/pytest -n $(JOBS) -m "not slow" -q --durations=10
+test-fast: install  ## every option combination rendered and checked offline (about 2 minutes on 2 cores)
+	TMPDIR=$(FAST_TMPDIR) .venv/bin/pytest -n $(JOBS) -m "not slow" -q --durations=10
 
 test-slow: install  ## pairwise combinations installed and run through their own gates (22-35 minutes on 2 cores)
 	.venv/bin/pytest -n 2 --dist worksteal -m slow -q --durations=25

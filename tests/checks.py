@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import hashlib
 import json
 import re
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
+from validate_pyproject import api as validate_pyproject
 
 from .hook_modules import pre_gen
 from .variants import TEMPLATE_DIR
@@ -119,6 +121,8 @@ def _parse_problem(relative: str, text: str) -> str | None:
     try:
         if suffix == ".py":
             ast.parse(text, filename=relative)
+        elif relative == "pyproject.toml":
+            _pyproject_validator()(tomllib.loads(text))
         elif suffix == ".toml":
             tomllib.loads(text)
         elif suffix in {".yml", ".yaml"}:
@@ -132,6 +136,12 @@ def _parse_problem(relative: str, text: str) -> str | None:
     except Exception as error:  # noqa: BLE001 - every parser's error is a finding
         return f"{relative}: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
     return None
+
+
+@cache
+def _pyproject_validator() -> validate_pyproject.Validator:
+    """PEP 517/518/621 validation of pyproject.toml: the tables ruff_problems leaves out of ruff."""
+    return validate_pyproject.Validator()
 
 
 def _heading_problem(relative: str, text: str) -> str | None:
@@ -156,8 +166,32 @@ def yaml_documents(text: str) -> tuple[Any, ...]:
     return tuple(YAML_1_2.load_all(text))
 
 
-def ruff_problems(project: Path, ruff: str) -> list[str]:
-    """Lint and format findings of the project's own ruff configuration."""
+RUFF_INPUT_SUFFIXES = (".py", ".pyi", ".ipynb")
+# ruff's findings by a digest of what it read (see ruff_problems).
+_ruff_findings: dict[str, list[str]] = {}
+
+
+def ruff_problems(project: Path, ruff: str, texts: Mapping[str, str]) -> list[str]:
+    """Lint and format findings of the project's own ruff configuration.
+
+    Most combinations differ from one another only in files ruff does not read (CI, deploy and
+    docs files, the rest of pyproject.toml), so ruff runs once per distinct set of what it reads:
+    the Python files, the `.gitignore` it honours and the [tool.ruff] table. ruff also validates
+    the rest of pyproject.toml (RUF200); parse_problems does that for every project.
+    """
+    digest = hashlib.sha256(ruff.encode())
+    for relative, text in sorted(texts.items()):
+        if relative.endswith(RUFF_INPUT_SUFFIXES) or relative == ".gitignore":
+            digest.update(f"\0{relative}\0{text}".encode())
+    ruff_table = tomllib.loads(texts["pyproject.toml"]).get("tool", {}).get("ruff")
+    digest.update(json.dumps(ruff_table, sort_keys=True).encode())
+    key = digest.hexdigest()
+    if key not in _ruff_findings:
+        _ruff_findings[key] = _run_ruff(project, ruff)
+    return list(_ruff_findings[key])
+
+
+def _run_ruff(project: Path, ruff: str) -> list[str]:
     problems = []
     for command in ([ruff, "check", "--no-cache", "--quiet", "."], [ruff, "format", "--no-cache", "--check", "."]):
         result = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
@@ -255,7 +289,7 @@ def manifest_problems(project: Path, texts: Mapping[str, str], answers: Mapping[
     problems = []
     # .env is .env.example (scanned here) with random secrets, which can spell a short word such
     # as "hvac" or "otel"; test_bake_matrix checks that it differs from the example only there.
-    lowered = {relative: text.lower() for relative, text in texts.items() if relative != ".env"}
+    mentioned = {relative: _mentions(text) for relative, text in texts.items() if relative != ".env"}
     all_paths = [str(path.relative_to(project)).lower() for path in project.rglob("*") if ".git" not in path.parts]
     for name, feature in manifest_features().items():
         paths = [path.replace("{package}", package) for path in feature["paths"]]
@@ -265,12 +299,25 @@ def manifest_problems(project: Path, texts: Mapping[str, str], answers: Mapping[
         problems += [f"{name} is disabled but {path} exists" for path in paths if (project / path).exists()]
         for word in map(str.lower, feature["mentions"]):
             problems += [
-                f"{name} is disabled but {path} mentions {word!r}" for path, text in lowered.items() if word in text
+                f"{name} is disabled but {path} mentions {word!r}" for path, words in mentioned.items() if word in words
             ]
             problems += [f"{name} is disabled but path {path} mentions {word!r}" for path in all_paths if word in path]
     if (project / MANIFEST_NAME).exists():
         problems.append(f"{MANIFEST_NAME} was left in the project")
     return problems
+
+
+@cache
+def _mention_words() -> frozenset[str]:
+    return frozenset(word.lower() for feature in manifest_features().values() for word in feature["mentions"])
+
+
+# Most files render identically in many combinations: each distinct text is searched once per worker.
+@lru_cache(maxsize=8192)
+def _mentions(text: str) -> frozenset[str]:
+    """The manifest's mention words that this text holds, in any case."""
+    lowered = text.lower()
+    return frozenset(word for word in _mention_words() if word in lowered)
 
 
 def env_file_problems(project: Path) -> list[str]:
@@ -308,20 +355,25 @@ def undocumented_settings(project: Path) -> list[str]:
     """The fields of the project's `Settings` that its README never names as an environment variable
     (`` `NAME` ``), so a setting added without a word in the README fails the fast tier."""
     package = next(path for path in (project / "src").iterdir() if path.is_dir())
-    module = ast.parse((package / "settings.py").read_text(encoding="utf-8"))
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    return [
+        f"README.md does not document the setting {name.upper()}"
+        for name in _settings_fields((package / "settings.py").read_text(encoding="utf-8"))
+        if f"`{name.upper()}`" not in readme
+    ]
+
+
+@lru_cache(maxsize=256)
+def _settings_fields(source: str) -> tuple[str, ...]:
+    """The field names of the `Settings` class in this settings module's source."""
+    module = ast.parse(source)
     settings = next(node for node in module.body if isinstance(node, ast.ClassDef) and node.name == "Settings")
-    fields = [
+    return tuple(
         statement.target.id
         for statement in settings.body
         if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
         and statement.target.id != "model_config"
-    ]  # fmt: skip
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    return [
-        f"README.md does not document the setting {name.upper()}"
-        for name in fields
-        if f"`{name.upper()}`" not in readme
-    ]
+    )  # fmt: skip
 
 
 def installed_import_names(project: Path) -> set[str]:

@@ -133,7 +133,7 @@ def test_hostile_but_legal_answers_render_valid_files(
 
     assert unrendered_jinja(texts) == []
     assert parse_problems(texts) == []
-    assert ruff_problems(project, ruff) == []
+    assert ruff_problems(project, ruff, texts) == []
     assert ci_shell_problems(project, shellcheck) == []
     assert workflow_security_problems(project, zizmor) == []
     assert dockerfile_problems(project, hadolint) == []
@@ -154,7 +154,7 @@ def test_longest_allowed_names_pass_the_projects_own_ruff(cookies: Any, ruff: st
     answers = {**FAST, **longest, "project_name": "N" * longest_name, "package_name": "p" * longest_name}
     project = bake_ok(cookies, answers)
 
-    assert ruff_problems(project, ruff) == []
+    assert ruff_problems(project, ruff, text_files(project)) == []
 
 
 # Any printable text a person might type as a name: letters of any script, punctuation, symbols.

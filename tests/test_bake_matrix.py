@@ -46,7 +46,7 @@ def test_combination_renders_clean_project(
     texts = text_files(project)
     problems = unrendered_jinja(texts) + parse_problems(texts) + manifest_problems(project, texts, answers)
     problems += entity_problems(project / "catalog-info.yaml")
-    problems += ruff_problems(project, ruff) + env_file_problems(project)
+    problems += ruff_problems(project, ruff, texts) + env_file_problems(project)
     problems += readme_tree_problems(project) + undocumented_settings(project)
     problems += ci_shell_problems(project, shellcheck) + dockerfile_problems(project, hadolint)
 

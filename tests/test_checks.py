@@ -11,6 +11,7 @@ from .checks import (
     manifest_problems,
     parse_problems,
     readme_tree_problems,
+    ruff_problems,
     text_files,
     undocumented_settings,
     workflow_security_problems,
@@ -86,6 +87,38 @@ def test_a_heading_run_into_its_neighbour_is_reported(cookies: Any) -> None:
 
     notes.write_text("# Notes\n\nOne paragraph.\n## Next\n", encoding="utf-8")
     assert parse_problems(text_files(project)) == ["docs/notes.md line 4: no blank line before the heading '## Next'"]
+
+
+def test_a_pyproject_table_of_the_wrong_shape_is_reported(cookies: Any) -> None:
+    project = bake_ok(cookies, DEFAULTS)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+
+    pyproject.write_text(text.replace("dependencies = [", 'dependencies = "fastapi"\nunused = [', 1), encoding="utf-8")
+
+    assert parse_problems(text_files(project)) == [
+        "pyproject.toml: ValidationError: `project.dependencies` must be array"
+    ]
+
+
+def test_ruff_checks_again_whenever_a_file_it_reads_changes(cookies: Any, ruff: str) -> None:
+    """ruff runs once per distinct set of the files it reads: a change to any of them is checked."""
+    project = bake_ok(cookies, DEFAULTS)
+    assert ruff_problems(project, ruff, text_files(project)) == []
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+
+    pyproject.write_text(text.replace("line-length = 120", "line-length = 40"), encoding="utf-8")
+    problems = ruff_problems(project, ruff, text_files(project))
+    assert "format:\n" in problems[-1]
+    assert "would be reformatted" in problems[-1]
+
+    pyproject.write_text(text, encoding="utf-8")
+    with (project / "src" / "orders_service" / "about.py").open("a", encoding="utf-8") as module:
+        module.write("\n\nimport os\n")
+    [lint_problem] = ruff_problems(project, ruff, text_files(project))
+    assert "check:\n" in lint_problem
+    assert "F401" in lint_problem
 
 
 def test_shell_in_the_ci_files_is_checked(cookies: Any, shellcheck: str) -> None:
