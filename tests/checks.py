@@ -167,6 +167,8 @@ def yaml_documents(text: str) -> tuple[Any, ...]:
 
 
 RUFF_INPUT_SUFFIXES = (".py", ".pyi", ".ipynb")
+# Files whose rules say which files ruff reads, or how, wherever they are in the project.
+RUFF_INPUT_NAMES = frozenset({".gitignore", ".ignore", "ruff.toml", ".ruff.toml"})
 # ruff's findings by a digest of what it read (see ruff_problems).
 _ruff_findings: dict[str, list[str]] = {}
 
@@ -175,16 +177,18 @@ def ruff_problems(project: Path, ruff: str, texts: Mapping[str, str]) -> list[st
     """Lint and format findings of the project's own ruff configuration.
 
     Most combinations differ from one another only in files ruff does not read (CI, deploy and
-    docs files, the rest of pyproject.toml), so ruff runs once per distinct set of what it reads:
-    the Python files, the `.gitignore` it honours and the [tool.ruff] table. ruff also validates
-    the rest of pyproject.toml (RUF200); parse_problems does that for every project.
+    docs files, most of pyproject.toml), so ruff runs once per distinct set of what it reads: the
+    Python files, the ignore files it honours, any ruff.toml, the [tool.ruff] table and
+    `requires-python`. ruff also validates the rest of pyproject.toml (RUF200); parse_problems does
+    that for every project.
     """
     digest = hashlib.sha256(ruff.encode())
     for relative, text in sorted(texts.items()):
-        if relative.endswith(RUFF_INPUT_SUFFIXES) or relative == ".gitignore":
+        if relative.endswith(RUFF_INPUT_SUFFIXES) or Path(relative).name in RUFF_INPUT_NAMES:
             digest.update(f"\0{relative}\0{text}".encode())
-    ruff_table = tomllib.loads(texts["pyproject.toml"]).get("tool", {}).get("ruff")
-    digest.update(json.dumps(ruff_table, sort_keys=True).encode())
+    pyproject = tomllib.loads(texts["pyproject.toml"])
+    settings = [pyproject.get("tool", {}).get("ruff"), pyproject.get("project", {}).get("requires-python")]
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     key = digest.hexdigest()
     if key not in _ruff_findings:
         _ruff_findings[key] = _run_ruff(project, ruff)
