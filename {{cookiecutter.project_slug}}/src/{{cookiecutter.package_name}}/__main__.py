@@ -295,9 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _port(value: str) -> int:
-    port = int(value)
+    port = int(value) if value.isdecimal() else 0
     if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port (1-65535)")
+        raise argparse.ArgumentTypeError(f"{value} is not a port (1-65535)")
     return port
 
 

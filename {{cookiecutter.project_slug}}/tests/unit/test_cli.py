@@ -599,8 +599,8 @@ def test_serve_with_workers_and_no_writable_temporary_directory_says_what_to_mou
     assert "PROMETHEUS_MULTIPROC_DIR" in error
 
 
-@pytest.mark.parametrize("port", ["0", "70000"])
-def test_serve_refuses_a_number_that_is_no_port(
+@pytest.mark.parametrize("port", ["0", "70000", "abc", "-1"])
+def test_serve_refuses_a_value_that_is_no_port(
     database_file: Path, capsys: pytest.CaptureFixture[str], port: str
 ) -> None:
     with pytest.raises(SystemExit):
