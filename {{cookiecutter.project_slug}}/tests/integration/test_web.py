@@ -138,6 +138,23 @@ async def test_every_form_post_without_the_csrf_token_is_refused(
             assert "Reload the page and try again" in response.text, path
 
 
+@pytest.mark.parametrize("sent_from", ["cross-site", "same-site"])
+async def test_a_form_another_site_sent_is_refused_even_with_the_right_token(
+    client: AsyncClient, sent_from: str
+) -> None:
+    """A sibling subdomain can set this site's CSRF cookie, and so know the token it posts."""
+    await sign_up_and_log_in(client)
+    form = {"csrf_token": await csrf_token(client), "title": "Forged", "description": ""}
+
+    forged = await client.post("/ui/items/new", data=form, headers={"Sec-Fetch-Site": sent_from})
+    assert forged.status_code == 403
+    assert "did not come from this site" in forged.text
+    assert "You have no items yet." in (await client.get("/ui/items")).text
+
+    sent_here = await client.post("/ui/items/new", data=form, headers={"Sec-Fetch-Site": "same-origin"})
+    assert sent_here.headers["location"] == "/ui/items?done=created"
+
+
 async def test_sign_up_reports_each_problem_next_to_its_field(client: AsyncClient) -> None:
     response = await post_form(client, "/ui/signup", email="not-an-address", password=TOO_SHORT)
     assert response.status_code == 422

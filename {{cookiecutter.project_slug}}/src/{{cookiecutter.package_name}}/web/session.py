@@ -4,7 +4,9 @@ The session cookie carries the service's own access token (HttpOnly, SameSite=La
 production, scoped to the UI's path), so the UI authenticates exactly like the API: a session
 ends when the token expires (ACCESS_TOKEN_TTL_SECONDS), at logout, or when an admin or a password
 change revokes it. Forms are protected by the double-submit
-pattern: a random token in a SameSite=Lax cookie must match the hidden form field.
+pattern: a random token in a SameSite=Lax cookie must match the hidden form field. And a form that
+the browser says another site sent (`Sec-Fetch-Site`) is refused, matching token or not: a sibling
+subdomain can set the cookie on this site's domain, and so choose the token it posts.
 
 Between the password and the code of a two-factor login, the second step's token waits in a
 cookie of its own (HttpOnly, SameSite=Strict, as short-lived as the token), not in a hidden
@@ -113,6 +115,11 @@ def remember_csrf_token(request: Request, response: Response, context: AppContex
 
 
 def check_csrf(request: Request, submitted: str) -> None:
+    # Browsers have sent Sec-Fetch-Site since 2023; "none" is a request the user made (a reload).
+    # Without the header (an older browser), the token alone decides: comparing Origin with Host
+    # instead would refuse every form behind a proxy that rewrites Host.
+    if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
+        raise CsrfError
     expected = request.cookies.get(CSRF_COOKIE)
     if not expected or not secrets.compare_digest(expected.encode(), submitted.encode()):
         raise CsrfError
