@@ -186,6 +186,17 @@ async def test_logging_in_sets_a_secure_by_default_session_cookie(client: AsyncC
     assert "Signed in as <strong>grace@example.com</strong>" in (await client.get("/ui/items")).text
 
 
+async def test_logging_in_gives_the_browser_a_new_csrf_token(client: AsyncClient) -> None:
+    await post_form(client, "/ui/signup", email=EMAIL, password=PASSWORD)
+    known_before = await csrf_token(client)
+    await client.post("/ui/login", data={"csrf_token": known_before, "email": EMAIL, "password": PASSWORD})
+
+    assert client.cookies["csrf"] != known_before
+    stale = await client.post("/ui/items/new", data={"csrf_token": known_before, "title": "Planted", "description": ""})
+    assert stale.status_code == 403
+    assert "You have no items yet." in (await client.get("/ui/items")).text
+
+
 def test_session_cookies_are_secure_in_production(settings_factory: Callable[..., Settings]) -> None:
     settings = settings_factory(environment="production", allow_sqlite_in_production=True, **PUBLIC_ADDRESSES)
     response = Response()

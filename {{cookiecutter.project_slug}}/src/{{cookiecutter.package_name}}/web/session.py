@@ -79,6 +79,9 @@ def start_session(response: Response, context: AppContext, access_token: str) ->
     # No Max-Age: the token inside expires by itself. A cookie that expired with it would vanish, and
     # the next page could not say that the session ended (or that the form just sent was not saved).
     _set_cookie(response, context, SESSION_COOKIE, access_token, max_age=None, samesite="lax")
+    # A new form token for the new session: one known before the login (planted by a sibling
+    # subdomain, or read on a shared computer) does not carry over into it.
+    _set_cookie(response, context, CSRF_COOKIE, secrets.token_urlsafe(32), max_age=None, samesite="lax")
 
 
 def end_session(response: Response, context: AppContext) -> None:
