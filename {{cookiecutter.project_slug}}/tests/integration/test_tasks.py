@@ -213,10 +213,21 @@ async def test_a_running_job_reads_started(
     assert (await finished(client, account, task_id))["state"] == "SUCCESS"
 
 
-async def test_a_job_of_a_user_whose_id_starts_with_yours_is_not_found(client: AsyncClient, account: Account) -> None:
-    # A job's owner is the id before its dash: user 1 must not read user 10's job.
+@pytest.mark.parametrize(
+    "other_job",
+    [
+        lambda user_id: f"{user_id}0-{uuid4().hex}",  # user 10's export, read by user 1
+        # A mail or cleanup job: its id is a UUID, which may begin with the caller's id and a dash.
+        lambda user_id: f"{user_id}-{str(uuid4())[9:]}",
+        lambda user_id: f"{user_id}-{uuid4().hex.upper()}",
+    ],
+    ids=["longer-owner", "uuid-of-another-job", "upper-case"],
+)
+async def test_only_an_export_of_your_own_is_found(
+    client: AsyncClient, account: Account, other_job: Callable[[int], str]
+) -> None:
     user_id = (await client.get("/api/v1/users/me", headers=account.headers)).json()["id"]
-    response = await client.get(f"/api/v1/tasks/{user_id}0-{uuid4().hex}", headers=account.headers)
+    response = await client.get(f"/api/v1/tasks/{other_job(user_id)}", headers=account.headers)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Literal
 
@@ -16,6 +17,10 @@ from . import PREFIX
 from .schemas import ItemRead
 
 router = APIRouter(prefix=PREFIX, tags=["tasks"], responses=documented_errors(401))
+
+# An export's id names its owner: `<user id>-<32 hex digits>`. The other jobs' ids are UUIDs, some of
+# which also begin with digits and a dash, so the whole form is checked, not only the owner part.
+EXPORT_ID = re.compile(r"(?P<owner>[1-9][0-9]*)-[0-9a-f]{32}")
 
 
 class TaskAccepted(BaseModel):
@@ -56,7 +61,7 @@ async def export_items(user_id: CurrentUserId, context: Context) -> TaskAccepted
     """
     await context.login_guard.check_export(user_id)
     # The owner is part of the id, so reading a job needs no lookup and no table.
-    task_id = f"{user_id}-{uuid.uuid4().hex}"
+    task_id = f"{user_id}-{uuid.uuid4().hex}"  # the form EXPORT_ID checks
     await context.jobs.enqueue(EXPORT_ITEMS, task_id, user_id=user_id)
     # Counted once queued, so a 503 (and the retry it invites) does not use up the budget; starts
     # at the same moment may all pass the check before one is counted, which lets a few more through.
@@ -79,7 +84,8 @@ async def read_task(task_id: str, user_id: CurrentUserId, context: Context) -> T
     A job whose worker stopped mid-run stays `STARTED` until it runs again, if it ever does: one
     `STARTED` for longer than the job time limit (`CELERY_TASK_TIME_LIMIT_SECONDS`) may never
     finish, so start another."""
-    if not task_id.startswith(f"{user_id}-"):
-        raise NotFoundError("Task not found")  # another user's job does not exist for the caller
+    export = EXPORT_ID.fullmatch(task_id)
+    if export is None or int(export["owner"]) != user_id:
+        raise NotFoundError("Task not found")  # another user's job, or any other job, does not exist for the caller
     state, result = await context.jobs.state(task_id)
     return TaskStatus(state=state, result=result)
