@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, MutableMapping
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -78,6 +80,17 @@ async def test_a_reset_sets_the_new_password_and_ends_every_session(
     tokens = await log_in(client, account.email, NEW_PASSWORD)
     me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.json()["email_verified"] is True  # the link proved the address
+
+
+async def test_the_reset_mail_expires_with_its_link(
+    client: AsyncClient, account: Account, mailbox: Mailbox, app_context: AppContext
+) -> None:
+    """The `Expires` header (RFC 4021): mail clients can show it{% if cookiecutter.use_celery %}, and a queued job is dropped after it{% endif %}."""
+    await reset_link_token(client, mailbox, account.email)
+    expires = parsedate_to_datetime(mailbox.last_to(account.email)["Expires"])
+    async with app_context.database.sessions() as session:
+        token = (await session.scalars(select(AccountToken).where(AccountToken.purpose == "password_reset"))).one()
+    assert abs(expires - token.expires_at) < timedelta(seconds=2)
 
 
 async def test_known_and_unknown_addresses_get_the_same_answer(

@@ -310,6 +310,31 @@ async def test_a_send_email_job_refused_for_good_fails_at_once_and_keeps_no_addr
     assert b"nobody@example.com" not in await asyncio.to_thread(results.read_bytes)
 
 
+@pytest.mark.usefixtures("worker")
+async def test_a_mail_still_queued_when_its_link_expires_is_dropped_logged_and_counted_as_failed(
+    settings_factory: Callable[..., Settings],
+    app_context: AppContext,
+    mailbox: Mailbox,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A worker died holding the job, and Redis handed it on only after its visibility timeout.
+    settings = settings_factory(email_via_celery=True)
+    configure_logging(settings)
+    mailer = Mailer(settings, jobs=app_context.jobs, on_outcome=lambda _: None)
+    failed = job_runs("failed", SEND_EMAIL)
+    link, expired = "https://orders.example/reset-password?token=s3cret-T0ken", utc_now() - timedelta(seconds=1)
+    message = mailer.compose("password_reset", "late@example.com", expires_at=expired, link=link, expires_in="30 min")
+    await mailer.deliver(message)
+
+    assert await asyncio.to_thread(wait_until, lambda: job_runs("failed", SEND_EMAIL) > failed, 10)
+    assert [received["To"] for received in mailbox.messages if received["To"] == "late@example.com"] == []
+    output = capsys.readouterr().out
+    (line,) = [json.loads(line) for line in output.splitlines() if "email_not_sent" in line]
+    assert line["message_id"] == message["Message-ID"]
+    assert line["error"] == "its link expired before a worker could send it"
+    assert "s3cret-T0ken" not in output
+
+
 def test_a_job_past_its_time_limit_is_cancelled_and_fails(
     settings_factory: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import format_datetime, formatdate, make_msgid, parseaddr{% if cookiecutter.use_celery %}, parsedate_to_datetime{% endif %}
 from pathlib import Path
 {%- if cookiecutter.use_celery %}
 from uuid import uuid4
@@ -62,14 +63,20 @@ class Mailer:
         )
         self.message_id_domain = parseaddr(settings.email_from)[1].rpartition("@")[2]
 
-    def compose(self, template: str, to: str, **values: object) -> EmailMessage:
-        """The message `template` to `to`: plain text with an HTML alternative."""
+    def compose(self, template: str, to: str, *, expires_at: datetime | None = None, **values: object) -> EmailMessage:
+        """The message `template` to `to`: plain text with an HTML alternative.
+
+        `expires_at`: when the message's link stops working. It becomes the `Expires` header (RFC 4021),
+        which some mail clients show{% if cookiecutter.use_celery %}, and a queued message not sent by then is dropped{% endif %}.
+        """
         message = EmailMessage()
         message["Subject"] = f"{SUBJECTS[template]} - {TITLE}"
         message["From"] = self.settings.email_from
         message["To"] = ascii_address(to)
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = make_msgid(domain=self.message_id_domain)
+        if expires_at is not None:
+            message["Expires"] = format_datetime(expires_at)
         values = {"service": TITLE, **values}
         message.set_content(self.templates.get_template(f"{template}.txt").render(values))
         message.add_alternative(self.templates.get_template(f"{template}.html").render(values), subtype="html")
@@ -113,8 +120,11 @@ class Mailer:
         unreachable). False when the broker did not take it: the caller sends it from here, because
         a reset link or a security notice must not be lost with the broker. A broker that took the
         job late may deliver it too; both copies have the same Message-ID."""
+        # A job still queued when the link expires (a worker died with it, and Redis hands it on only
+        # after its visibility timeout) is dropped by the worker and counted as failed, not sent dead.
+        expires = parsedate_to_datetime(message["Expires"]) if message["Expires"] else None
         try:
-            await jobs.enqueue(SEND_EMAIL, str(uuid4()), message=message.as_string())
+            await jobs.enqueue(SEND_EMAIL, str(uuid4()), expires=expires, message=message.as_string())
         except JobQueueUnavailableError as error:
             log.warning(
                 "email_not_queued", message_id=message["Message-ID"], subject=message["Subject"], error=repr(error)

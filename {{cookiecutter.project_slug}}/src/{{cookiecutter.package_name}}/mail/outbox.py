@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import BackgroundTasks
 
 from .mailer import Mailer
@@ -12,6 +14,7 @@ class Outbox:
         self.mailer = mailer
         self.background_tasks = background_tasks
 
-    def send(self, template: str, to: str, **values: object) -> None:
+    def send(self, template: str, to: str, *, expires_at: datetime | None = None, **values: object) -> None:
         """Compose now (a missing value fails the request), deliver once the client has its answer."""
-        self.background_tasks.add_task(self.mailer.deliver, self.mailer.compose(template, to, **values))
+        message = self.mailer.compose(template, to, expires_at=expires_at, **values)
+        self.background_tasks.add_task(self.mailer.deliver, message)

@@ -158,7 +158,9 @@ class AccountRecovery:
         return link_to(self.settings, page, token)
 
     async def _send(self, template: str, to: str, link: str, ttl: timedelta) -> None:
-        message = self.mailer.compose(template, to, link=link, expires_in=duration_text(ttl))
+        message = self.mailer.compose(
+            template, to, expires_at=utc_now() + ttl, link=link, expires_in=duration_text(ttl)
+        )
         await self.mailer.deliver(message)
 
 

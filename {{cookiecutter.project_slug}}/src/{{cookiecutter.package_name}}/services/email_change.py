@@ -71,7 +71,9 @@ class EmailChangeService:
         self.audit.record(Action.EMAIL_CHANGE_REQUEST, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()
         link = link_to(self.settings, CONFIRM_PAGE, token)
-        self.outbox.send("email_change", new_email, link=link, expires_in=duration_text(ttl))
+        self.outbox.send(
+            "email_change", new_email, expires_at=utc_now() + ttl, link=link, expires_in=duration_text(ttl)
+        )
 
     async def confirm(self, token: str) -> None:
         """Move the account to the link's address, verified; ConflictError when another account took it since."""

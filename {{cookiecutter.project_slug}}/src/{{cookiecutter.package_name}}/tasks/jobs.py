@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 import structlog
 from celery import Task, shared_task, states
 from celery.exceptions import BackendGetMetaError, SoftTimeLimitExceeded
+from celery.signals import task_revoked
 
 from ..api.v1.schemas import ItemRead
 from ..core.availability import is_unavailable
@@ -160,3 +161,16 @@ def send_email(self: Task[Any, Any], message: str) -> None:
     parsed: EmailMessage = message_from_string(message, _class=EmailMessage, policy=policy.default)
     run_in_time_limit(self, smtp.send(parsed, service_app(self).settings))
     log.info("email_sent", message_id=parsed["Message-ID"], subject=parsed["Subject"])
+
+
+@task_revoked.connect(weak=False, dispatch_uid="service-expired-email")
+def _log_expired_email(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
+    """A send_email job that waited past its message's `Expires` (its link) was dropped unrun."""
+    if expired and getattr(sender, "name", None) == SEND_EMAIL:
+        parsed = message_from_string(request.kwargs["message"], _class=EmailMessage, policy=policy.default)
+        log.error(
+            "email_not_sent",
+            message_id=parsed["Message-ID"],
+            subject=parsed["Subject"],
+            error="its link expired before a worker could send it",
+        )

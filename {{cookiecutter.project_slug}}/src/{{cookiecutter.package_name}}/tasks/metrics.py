@@ -6,7 +6,7 @@ import time
 from itertools import product
 from typing import Any
 
-from celery.signals import task_failure, task_postrun, task_prerun, task_retry, task_success
+from celery.signals import task_failure, task_postrun, task_prerun, task_retry, task_revoked, task_success
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from .app import EXPORT_ITEMS, PURGE_EXPIRED_AUDIT_EVENTS, PURGE_EXPIRED_CREDENTIALS, SEND_EMAIL
@@ -44,6 +44,7 @@ class WorkerMetrics:
         task_success.connect(self._outcome("succeeded"), weak=False, dispatch_uid="service-metrics-success")
         task_failure.connect(self._outcome("failed"), weak=False, dispatch_uid="service-metrics-failure")
         task_retry.connect(self._outcome("retried"), weak=False, dispatch_uid="service-metrics-retry")
+        task_revoked.connect(self._on_revoked, weak=False, dispatch_uid="service-metrics-revoked")
 
     def _on_start(self, task_id: str, task: Any, **_: Any) -> None:
         self._started[task_id] = time.monotonic()
@@ -57,6 +58,11 @@ class WorkerMetrics:
         started = self._started.pop(task_id, None)
         if started is not None:
             self.duration.labels(task=task.name).observe(time.monotonic() - started)
+
+    def _on_revoked(self, sender: Any = None, expired: bool = False, **_: Any) -> None:
+        # A job that waited past its expiry was dropped unrun: a mail in it never reaches its recipient.
+        if expired:
+            self.outcomes.labels(task=getattr(sender, "name", "unknown"), outcome="failed").inc()
 
     def _outcome(self, outcome: str) -> Any:
         def count(sender: Any = None, **_: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from kombu.exceptions import OperationalError
@@ -28,11 +29,12 @@ class JobQueue:
         self.celery = create_celery(settings, api=True)
         self.timeout = settings.celery_publish_timeout_seconds
 
-    async def enqueue(self, name: str, task_id: str, **arguments: Any) -> None:
-        """Publish job `name`; 503 (JobQueueUnavailableError) when the broker does not take it in time."""
+    async def enqueue(self, name: str, task_id: str, *, expires: datetime | None = None, **arguments: Any) -> None:
+        """Publish job `name`, which no worker starts after `expires`; 503 (JobQueueUnavailableError)
+        when the broker does not take it in time."""
         try:
             async with asyncio.timeout(self.timeout * 2):
-                await asyncio.to_thread(self._publish, name, task_id, arguments)
+                await asyncio.to_thread(self._publish, name, task_id, expires, arguments)
         # A Redis result backend's errors (publishing subscribes to the job's result) are not
         # kombu's unless the broker is on Redis too.
         except (OperationalError, OSError, TimeoutError, RedisConnectionError, RedisTimeoutError) as error:
@@ -80,5 +82,7 @@ class JobQueue:
     async def close(self) -> None:
         await asyncio.to_thread(self.celery.close)
 
-    def _publish(self, name: str, task_id: str, arguments: dict[str, Any]) -> None:
-        self.celery.send_task(name, kwargs=arguments, task_id=task_id, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+    def _publish(self, name: str, task_id: str, expires: datetime | None, arguments: dict[str, Any]) -> None:
+        self.celery.send_task(
+            name, kwargs=arguments, task_id=task_id, expires=expires, retry=True, retry_policy=PUBLISH_RETRY_POLICY
+        )
