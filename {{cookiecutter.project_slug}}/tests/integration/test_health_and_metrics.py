@@ -87,19 +87,21 @@ async def test_ready_times_out_slow_checks(settings_factory: Callable[..., Setti
 
 
 async def test_a_timed_out_check_is_left_to_finish_in_the_background(settings_factory: Callable[..., Settings]) -> None:
+    answered = asyncio.Event()
     cleaned_up = asyncio.Event()
 
     async def hangs_then_closes_slowly() -> None:
         try:
             await asyncio.sleep(10)
         finally:
-            await asyncio.shield(asyncio.sleep(0.5))  # like a dead connection given time to close
+            # Like a dead connection given time to close: here, until the test has its answer.
+            await asyncio.shield(answered.wait())
             cleaned_up.set()
 
     response = await ready_with_only(settings_factory, database=hangs_then_closes_slowly)
-    assert response.status_code == 503
-    assert not cleaned_up.is_set()  # the answer did not wait for the check's clean-up
-    await asyncio.wait_for(cleaned_up.wait(), 5)  # which still ran to its end
+    assert response.status_code == 503  # answered while the check's clean-up still waited
+    answered.set()
+    await asyncio.wait_for(cleaned_up.wait(), 5)  # which then ran to its end
 
 
 async def test_a_degradable_check_failing_keeps_the_service_ready(settings_factory: Callable[..., Settings]) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import logging
 import os
 import socket
 import sys
@@ -599,7 +600,7 @@ def test_jobs_that_start_together_share_one_database(settings_factory: Callable[
 
 
 def test_a_worker_waits_out_an_outage_of_the_result_backend_and_the_api_does_not(
-    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+    settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
     # A job reads the result backend before it runs (IdempotentTask): a read that failed at once
     # would leave the job's message unacknowledged and its worker slot taken for good. The worker
@@ -610,21 +611,30 @@ def test_a_worker_waits_out_an_outage_of_the_result_backend_and_the_api_does_not
         (worker_app, BackendGetMetaError, RESULT_BACKEND_MAX_RETRIES),
         (api_app, RedisConnectionError, 0),
     ):
-        waits: list[float] = []
-        monkeypatch.setattr(app.backend, "_sleep", waits.append)  # the backoff, not waited out here
+        app.conf.result_backend_max_sleep_between_retries_ms = 0  # the backoff, not waited out here
+        caplog.clear()
         with pytest.raises(expected_error):
             app.backend.get_task_meta(uuid4().hex)
-        assert len(waits) == expected_retries
+        assert len(backend_retries(caplog)) == expected_retries
         app.close()
 
 
+def backend_retries(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The result backend's retries, each of which Celery logs as a warning."""
+    return [
+        record
+        for record in caplog.records
+        if record.name == "celery.backends.base" and record.getMessage().startswith("Failed operation")
+    ]
+
+
 def test_a_job_runs_when_the_result_backend_cannot_say_whether_it_already_did(
-    settings_factory: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+    settings_factory: Callable[..., Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
     # Failing it instead would acknowledge its message (acks_late): the job, a mail say, would be lost.
     app = create_celery(settings_factory(celery_result_backend=f"redis://127.0.0.1:{free_port()}/1"))
     app.loader.import_default_modules()
-    monkeypatch.setattr(app.backend, "_sleep", lambda seconds: None)  # the backoff, not waited out here
+    app.conf.result_backend_max_sleep_between_retries_ms = 0  # the backoff, not waited out here
     purge = app.tasks[PURGE_EXPIRED_CREDENTIALS]
     purge.push_request(id=uuid4().hex, is_eager=False)  # as a worker runs it, with the "already done" check
     try:
@@ -633,6 +643,7 @@ def test_a_job_runs_when_the_result_backend_cannot_say_whether_it_already_did(
         purge.pop_request()
         app.close()
     assert set(purged) == {"login_sessions", "refresh_tokens", "account_tokens"}
+    assert len(backend_retries(caplog)) == RESULT_BACKEND_MAX_RETRIES  # it ran after the check gave up
 
 
 def test_beat_runs_the_purges_at_times_of_day_not_counted_from_its_start(settings: Settings) -> None:

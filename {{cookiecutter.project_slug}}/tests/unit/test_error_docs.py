@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import {{ cookiecutter.package_name }}
-from {{ cookiecutter.package_name }}.core.errors import HTTP_STATUS
+from {{ cookiecutter.package_name }}.core.errors import http_status
 from {{ cookiecutter.package_name }}.core.exceptions import ServiceError
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
@@ -38,9 +38,6 @@ def service_errors() -> set[type[ServiceError]]:
 
 
 def test_every_error_code_of_the_service_is_in_the_error_model_table() -> None:
-    raised = {
-        (next((HTTP_STATUS[cls] for cls in error.__mro__ if cls in HTTP_STATUS), 500), error.code)
-        for error in service_errors()
-    }
+    raised = {(http_status(error), error.code) for error in service_errors()}
     assert len(raised) > 5
     assert raised - documented_codes() == set()

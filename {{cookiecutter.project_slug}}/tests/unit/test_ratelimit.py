@@ -63,8 +63,10 @@ async def test_attempts_count_as_failures_until_one_succeeds() -> None:
 
 async def test_a_reset_ends_every_lockout_and_limit() -> None:
     login_guard = guard(login_rate_limit="1/minute", login_lockout_threshold=1)
-    await login_guard.check("ada@example.com", "10.0.0.1")
-    await login_guard.check("bob@example.com", "10.0.0.1")
+    for account in ("ada@example.com", "bob@example.com"):
+        await login_guard.check(account, "10.0.0.1")
+        with pytest.raises((AccountLockedError, RateLimitedError)):
+            await login_guard.check(account, "10.0.0.1")
     await login_guard.reset()
     await login_guard.check("ada@example.com", "10.0.0.1")
     await login_guard.check("bob@example.com", "10.0.0.1")

@@ -89,13 +89,13 @@ RETRY_AFTER_UNAVAILABLE = "5"  # seconds: long enough for a restarting dependenc
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}
 
 
-def http_status(exc: ServiceError) -> int:
-    """The status of the error's nearest listed class (500 for an unlisted one); the web UI's pages use it too."""
-    return next((HTTP_STATUS[cls] for cls in type(exc).__mro__ if cls in HTTP_STATUS), 500)
+def http_status(error: type[ServiceError]) -> int:
+    """The status of the error class's nearest listed class (500 for an unlisted one)."""
+    return next((HTTP_STATUS[cls] for cls in error.__mro__ if cls in HTTP_STATUS), 500)
 
 
 async def _service_error(_: Request, exc: ServiceError) -> Response:
-    return error_response(http_status(exc), exc.code, exc.message, headers=_headers_for(exc))
+    return error_response(http_status(type(exc)), exc.code, exc.message, headers=_headers_for(exc))
 
 
 def _headers_for(exc: ServiceError) -> dict[str, str]:

@@ -122,7 +122,7 @@ async def enable(
     except ValidationError as error:
         return render(request, "two_factor_enrol.html", {"errors": field_errors(error)}, 422)
     except (InvalidCodeError, RateLimitedError) as error:
-        return render(request, "two_factor_enrol.html", {"errors": {"code": error.message}}, http_status(error))
+        return render(request, "two_factor_enrol.html", {"errors": {"code": error.message}}, http_status(type(error)))
     except ConflictError as error:  # already enabled, or no enrolment started
         return security_page(request, account, form="two-factor", error=error.message, status_code=409)
     return render(request, "recovery_codes.html", {"codes": codes})
@@ -264,7 +264,7 @@ def refused(
     if isinstance(error, ValidationError):
         errors = field_errors(error)
         return security_page(request, account, form=form, errors=errors, status_code=422, new_email=new_email)
-    status_code = http_status(error)
+    status_code = http_status(type(error))
     field = refused_field(form, error)
     if field is not None:
         errors = {field: error.message}
