@@ -1,4 +1,12 @@
-"""Queries, one class per aggregate. Callers own the transaction: repositories flush, never commit."""
+"""Queries, one class per aggregate. Callers own the transaction: repositories flush, never commit.
+
+A method that raises ConflictError on a unique key (`UserRepository.add`, `change_email`,
+`ItemRepository.add`) rolls the session back, and with it what the caller changed earlier in the
+transaction: call it first, or after only what a conflict should undo too (the link that
+`EmailChangeService.confirm` spends). PostgreSQL cannot go on in a transaction after the error,
+and a SAVEPOINT, which could keep the rest, commits the whole transaction on SQLite when it is
+the first statement (its driver sends no BEGIN before it).
+"""
 
 from __future__ import annotations
 
