@@ -152,7 +152,7 @@ async def _dependency_error(request: Request, exc: Exception) -> Response:
 def raise_unless_unavailable(request: Request, exc: Exception) -> None:
     """Re-raise a failure that is a bug; log one that means a dependency cannot be reached."""
     if not is_unavailable(exc):
-        raise exc  # the request-context middleware answers 500 (the UI its own page), logs it and reports it
+        raise exc  # the request-context middleware answers 500{% if cookiecutter.use_playwright %} (the UI its own page){% endif %}, logs it and reports it
     log.warning("dependency_unavailable", method=request.method, path=request.url.path, error=repr(exc))
 
 

@@ -1,7 +1,7 @@
 """The errors the service raises on purpose, in the service's own terms.
 
 Services and repositories raise these; they know nothing of HTTP. `core/errors.py` maps each
-class to a status code and the one JSON error envelope, and the web UI to its own pages.
+class to a status code and the one JSON error envelope{% if cookiecutter.use_playwright %}, and the web UI to its own pages{% endif %}.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -33,46 +34,71 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
-        response_started = logged = False
-        root_path = scope.get("root_path", "")
-        started = time.perf_counter()
-
-        def log_access() -> None:
-            nonlocal logged
-            logged = True
-            self.access_log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                route=route_template(scope, root_path),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                client=scope["client"][0] if scope.get("client") else None,
-            )
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                status, response_started = message["status"], True
-            await send(message)
-            if is_last_message(message):
-                log_access()
-
+        watch = ResponseWatch(scope, send, on_complete=self.log_access)
         try:
-            await self.app(scope, receive, send_noting_status)
+            await self.app(scope, receive, watch.send)
         except Exception as error:
             self.error_log.exception("unhandled_error", method=scope["method"], path=scope["path"])
             if self.report_error is not None:
                 self.report_error(error)
-            if logged:
-                return  # the response went out whole (the UI's error page; a failed background task)
-            if response_started:
+            if watch.completed:
+                return  # the response went out whole ({% if cookiecutter.use_playwright %}the UI's error page; {% endif %}a failed background task)
+            if watch.response_started:
                 raise  # too late for an error response: let the server drop the connection
-            await error_response(500, "internal_error", "Internal server error")(scope, receive, send_noting_status)
+            await error_response(500, "internal_error", "Internal server error")(scope, receive, watch.send)
         finally:
-            if not logged:  # the response never completed: the client went away, or the server dropped it
-                log_access()
+            watch.complete()  # if the response never did: the client went away, or the server dropped it
+
+    def log_access(self, scope: Scope, outcome: RequestOutcome) -> None:
+        self.access_log.info(
+            "request",
+            method=scope["method"],
+            path=scope["path"],
+            route=outcome.route,
+            status=outcome.status,
+            duration_ms=round(outcome.seconds * 1000, 2),
+            client=scope["client"][0] if scope.get("client") else None,
+        )
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    """What the access log and the metrics record of a request."""
+
+    route: str | None  # the template of the route that answered (`route_template`)
+    status: int
+    seconds: float
+
+
+class ResponseWatch:
+    """Follows one request's response through `send`, for the access log and the metrics alike.
+
+    `on_complete` runs once: as the response completes, or at `complete()` when the application
+    ended without completing it (the client went away, or it crashed before answering: a 500).
+    """
+
+    def __init__(self, scope: Scope, send: Send, *, on_complete: Callable[[Scope, RequestOutcome], None]) -> None:
+        self.scope = scope
+        self.root_path = scope.get("root_path", "")  # as the request arrived (a mount extends it)
+        self.downstream = send
+        self.on_complete = on_complete
+        self.started = time.perf_counter()
+        self.status = 500  # what the client gets when the application fails before answering
+        self.response_started = self.completed = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status, self.response_started = message["status"], True
+        await self.downstream(message)
+        if is_last_message(message):
+            self.complete()
+
+    def complete(self) -> None:
+        if self.completed:
+            return
+        self.completed = True
+        route = route_template(self.scope, self.root_path)
+        self.on_complete(self.scope, RequestOutcome(route, self.status, time.perf_counter() - self.started))
 
 
 def is_last_message(message: Message) -> bool:
@@ -85,8 +111,8 @@ def route_template(scope: Scope, root_path: str) -> str | None:
     """The declared path of the route that answered, e.g. /api/v1/items/{item_id:int}; None if none did.
 
     `root_path` is the scope's as the request arrived. A mounted application's routes are relative
-    to where it is mounted, which the router adds to the scope's root_path (the UI's /login is
-    /ui/login). FastAPI's router records API routes only, and without a prefix given to
+    to where it is mounted, which the router adds to the scope's root_path{% if cookiecutter.use_playwright %} (the UI's /login is
+    /ui/login){% endif %}. FastAPI's router records API routes only, and without a prefix given to
     include_router: routers declare their whole prefix.
     """
     path: str | None = getattr(scope.get("route"), "path", None)

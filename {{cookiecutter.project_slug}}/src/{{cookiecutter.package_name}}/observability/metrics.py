@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from itertools import product
@@ -22,11 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ..core.exceptions import AccountLockedError, RateLimitedError
-from ..core.middleware import is_last_message, route_template
+from ..core.middleware import RequestOutcome, ResponseWatch
 from ..services.audit import Action, Outcome
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client in every process
@@ -48,7 +47,7 @@ class Metrics:
             _forget_dead_workers(Path(os.environ[MULTIPROCESS_DIR]))
             self.scraped = CollectorRegistry()
             MultiProcessCollector(self.scraped)  # type: ignore[no-untyped-call]  # untyped in prometheus_client
-        # Labels: handler (the API or UI route's template; "none" for anything else: unmatched
+        # Labels: handler (the {% if cookiecutter.use_playwright %}API or UI {% endif %}route's template; "none" for anything else: unmatched
         # paths, the docs page, static files), method and status class ("2xx"), so raw paths
         # never become label values.
         self.requests = Counter("http_requests_total", "HTTP requests answered", HTTP_LABELS, registry=self.registry)
@@ -218,31 +217,16 @@ class RequestMetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # what the client gets when the application fails before answering
-        observed = False
-        root_path = scope.get("root_path", "")
-        started = time.perf_counter()
-
-        def observe() -> None:
-            nonlocal observed
-            observed = True
-            handler = route_template(scope, root_path) or "none"
-            self.metrics.observe_request(handler, scope["method"], status, time.perf_counter() - started)
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-            if is_last_message(message):
-                observe()
-
+        watch = ResponseWatch(scope, send, on_complete=self.observe)
         try:
             with self.metrics.in_progress.track_inprogress():
-                await self.app(scope, receive, send_noting_status)
+                await self.app(scope, receive, watch.send)
         finally:
-            if not observed:
-                observe()
+            watch.complete()
+
+    def observe(self, scope: Scope, outcome: RequestOutcome) -> None:
+        handler = outcome.route or "none"
+        self.metrics.observe_request(handler, scope["method"], outcome.status, outcome.seconds)
 
 
 class MetricsDirectoryError(Exception):

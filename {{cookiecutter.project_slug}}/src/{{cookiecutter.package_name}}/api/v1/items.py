@@ -100,7 +100,7 @@ async def list_items(
     return await items.list(user_id, limit=limit, offset=offset, after_id=after_id)
 
 
-# {item_id:int} matches digits only, so sibling paths such as /items/export stay routes of their own.
+# {item_id:int} matches digits only, so a sibling path{% if cookiecutter.use_celery %} (/items/export){% endif %} stays a route of its own.
 @router.get(
     "/{item_id:int}",
     response_model=ItemRead,
