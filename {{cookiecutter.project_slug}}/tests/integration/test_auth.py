@@ -305,7 +305,7 @@ async def test_guesses_sent_at_once_that_lock_the_account_record_one_lockout(
         guesses = []
         for hasher in hashers:
             session = await stack.enter_async_context(app_context.database.sessions())
-            login = auth_service(session, app_context, hasher).login(account.email, WRONG_PASSWORD, "::1")
+            login = auth_service(session, app_context, hasher).login(account.email, WRONG_PASSWORD)
             guesses.append(asyncio.create_task(login))
         for hasher in hashers:
             await hasher.checked.wait()  # every guess counted: the account is locked
@@ -339,7 +339,7 @@ async def test_a_password_replaced_while_a_login_checks_it_ends_that_login(
 ) -> None:
     passwords = PasswordCheckHeldOpen(settings)
     async with app_context.database.sessions() as session:
-        login = asyncio.create_task(auth_service(session, app_context, passwords).login(account.email, PASSWORD, "::1"))
+        login = asyncio.create_task(auth_service(session, app_context, passwords).login(account.email, PASSWORD))
         await passwords.checked.wait()  # the old password was found right
 
         assert await new_password(client, account, mailbox) == 204

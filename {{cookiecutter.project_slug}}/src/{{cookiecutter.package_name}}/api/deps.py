@@ -188,9 +188,9 @@ Auth = Annotated[AuthService, Depends(get_auth_service)]
 
 
 async def get_email_change_service(
-    session: Session, auth: Auth, context: Context, audit: Audit, mail: Mail
+    session: Session, auth: Auth, context: Context, audit: Audit, mail: Mail, origin: RequestOrigin
 ) -> EmailChangeService:
-    return EmailChangeService(session, auth, context.login_guard, audit, mail, context.settings)
+    return EmailChangeService(session, auth, context.login_guard, audit, mail, context.settings, origin)
 
 
 EmailChanges = Annotated[EmailChangeService, Depends(get_email_change_service)]
@@ -265,8 +265,10 @@ async def get_recovery_mail(context: Context, origin: RequestOrigin, background_
 RecoveryMails = Annotated[RecoveryMail, Depends(get_recovery_mail)]
 
 
-async def get_link_requests(session: Session, context: Context, audit: Audit, mails: RecoveryMails) -> LinkRequests:
-    return LinkRequests(session, context.passwords, context.login_guard, audit, mails)
+async def get_link_requests(
+    session: Session, context: Context, audit: Audit, mails: RecoveryMails, origin: RequestOrigin
+) -> LinkRequests:
+    return LinkRequests(session, context.passwords, context.login_guard, audit, mails, origin)
 
 
 Links = Annotated[LinkRequests, Depends(get_link_requests)]

@@ -88,11 +88,12 @@ class LoginGuard:
     def uses_redis(self) -> bool:
         return self._pool is not None
 
-    async def check(self, account: str, client_ip: str) -> None:
+    async def check(self, account: str, client_ip: str | None) -> None:
         """Count a login attempt, and count it as a failure until `record_success` clears the count:
         attempts sent at once cannot all pass before the first of them fails. RateLimitedError while
-        the rate is exceeded or the account is locked."""
-        account, client_ip = self._pseudonym(account), self._pseudonym(client_ip)
+        the rate is exceeded or the account is locked. A `client_ip` of None (no client: the command
+        line) counts under one name."""
+        account, client_ip = self._pseudonym(account), self._pseudonym(client_ip or "")
         failures = await self._fail_open(self._count_failure(account), 0)
         if failures == 1:  # a new window: a lockout from here on is a new one
             await self._fail_open(self._lockout.clear(self._lockout_notice, LOCKOUT_NOTICES, account), None)
@@ -103,9 +104,9 @@ class LoginGuard:
             retry_after = await self._retry_after(self._limiter, self._attempts, "login-attempts", account, client_ip)
             self._refuse(RateLimitedError(retry_after))
 
-    async def check_sending(self, address: str, client_ip: str) -> None:
-        """Count an e-mail to `address` asked for by `client_ip`; RateLimitedError when either budget is spent."""
-        identifiers = (self._pseudonym(address), self._pseudonym(client_ip))
+    async def check_sending(self, address: str, client_ip: str | None) -> None:
+        """Count an e-mail to `address` asked for by `client_ip` (as in `check`); RateLimitedError when either budget is spent."""
+        identifiers = (self._pseudonym(address), self._pseudonym(client_ip or ""))
         for (namespace, budget), identifier in zip(self._mail_budgets, identifiers, strict=True):
             if not await self._fail_open(self._limiter.hit(budget, namespace, identifier), True):
                 raise RateLimitedError(await self._retry_after(self._limiter, budget, namespace, identifier))

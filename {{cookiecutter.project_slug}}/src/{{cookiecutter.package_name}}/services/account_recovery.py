@@ -21,7 +21,7 @@ from ..db.models import SPENT_BY_A_NEW_PASSWORD, TokenPurpose, User, utc_now
 from ..db.repositories import AccountTokenRepository, LoginSessionRepository, UserRepository
 from ..mail import Mailer
 from ..settings import Settings
-from .audit import Action, AuditTrail, Outcome
+from .audit import Action, AuditTrail, Origin, Outcome
 from .auth import register_user
 
 # The pages under PUBLIC_BASE_URL that take the links' tokens.
@@ -52,29 +52,31 @@ class LinkRequests:
         login_guard: LoginGuard,
         audit: AuditTrail,
         mails: LinkMails,
+        origin: Origin,
     ) -> None:
         self.session = session
         self.passwords = passwords
         self.login_guard = login_guard
         self.audit = audit
         self.mails = mails
+        self.origin = origin  # the client whose e-mail budget each request spends
 
-    async def register(self, email: str, password: str, client_ip: str) -> User:
+    async def register(self, email: str, password: str) -> User:
         """Create a member's account (ConflictError when the address is taken) and mail it a verification link."""
-        await self.login_guard.check_sending(email, client_ip)
+        await self.login_guard.check_sending(email, self.origin.client_ip)
         user = await register_user(self.session, self.passwords, self.audit, email, password)
         self.mails.send_verification(user.id)
         return user
 
-    async def request_password_reset(self, email: str, client_ip: str) -> None:
+    async def request_password_reset(self, email: str) -> None:
         """Mail a reset link if the address has an active account; the caller cannot tell which."""
-        await self.login_guard.check_sending(email, client_ip)
+        await self.login_guard.check_sending(email, self.origin.client_ip)
         self.mails.send_password_reset(email)
 
-    async def resend_verification(self, user_id: int, client_ip: str) -> None:
+    async def resend_verification(self, user_id: int) -> None:
         """Mail the verification link again; nothing is sent once the address is verified."""
         user = await UserRepository(self.session).get(user_id)
-        await self.login_guard.check_sending(user.email, client_ip)
+        await self.login_guard.check_sending(user.email, self.origin.client_ip)
         self.mails.send_verification(user.id)
 
 

@@ -125,7 +125,7 @@ class AuthService:
         self.audit = audit
         self.two_factor = two_factor
         self.outbox = outbox
-        self.origin = origin  # where the request came from: recorded on the sessions it starts
+        self.origin = origin  # where the request came from: on the sessions it starts, and in the login guard's counts
         self.mfa_token_ttl = mfa_token_ttl
         self.users = UserRepository(session)
         self.login_sessions = LoginSessionRepository(session)
@@ -133,7 +133,7 @@ class AuthService:
         self.account_tokens = AccountTokenRepository(session)
 
     async def login(
-        self, email: str, password: str, client_ip: str, *, refreshable: bool = True
+        self, email: str, password: str, *, refreshable: bool = True
     ) -> IssuedTokens | SecondFactorRequired:
         """Tokens of a new session, or for a two-factor user the token of the second step. A session
         that is not `refreshable` gets no refresh token and ends when its access token expires.
@@ -145,7 +145,7 @@ class AuthService:
         # The connection goes back to the pool while the password is hashed, so a flood of logins
         # cannot hold every connection; `hold_password` checks the hash again under a row lock.
         await self.session.commit()
-        await self.login_guard.check(email, client_ip)
+        await self.login_guard.check(email, self.origin.client_ip)
         valid, new_hash = await self.passwords.verify(password, user.password_hash if user else None)
         if user is None or not valid or not user.is_active:
             await self._record_failed_check(Action.LOGIN, email, user)
@@ -187,15 +187,13 @@ class AuthService:
         valid, _ = await self.passwords.verify(password, current.password_hash)
         return valid
 
-    async def complete_login(
-        self, mfa_token: str, code: str, client_ip: str, *, refreshable: bool = True
-    ) -> IssuedTokens:
+    async def complete_login(self, mfa_token: str, code: str, *, refreshable: bool = True) -> IssuedTokens:
         """The second step: a TOTP or recovery code. Wrong codes count toward the lockout like wrong passwords."""
         user_id = await self.account_tokens.user_id_of(mfa_token, TokenPurpose.MFA_LOGIN)
         user = await self.users.by_id(user_id) if user_id is not None else None
         if user is None or not user.is_active:
             raise AuthenticationError("The login step expired or is unknown: log in again")
-        await self.login_guard.check(user.email, client_ip)
+        await self.login_guard.check(user.email, self.origin.client_ip)
         if not await self.two_factor.accept_code(user, code):
             await self._record_failed_check(Action.SECOND_FACTOR, user.email, user)
             raise InvalidCredentialsError("The code is incorrect or was already used")
@@ -231,9 +229,7 @@ class AuthService:
         self.audit.record(Action.LOGOUT, actor_id=principal.user_id, target_user_id=principal.user_id)
         await self.session.commit()
 
-    async def change_password(
-        self, principal: Principal, current_password: str, new_password: str, client_ip: str
-    ) -> None:
+    async def change_password(self, principal: Principal, current_password: str, new_password: str) -> None:
         """Replace the password, end every session of the user (this one included) and spend the
         links the old password could still use.
 
@@ -241,7 +237,7 @@ class AuthService:
         stolen access token alone cannot take the account over.
         """
         user = await self.users.get(principal.user_id)
-        await self._check_current_password(user, current_password, client_ip, Action.PASSWORD_CHANGE)
+        await self._check_current_password(user, current_password, Action.PASSWORD_CHANGE)
         if not await self.users.hold_password(user, await self.passwords.hash(new_password)):
             raise AuthenticationError(CREDENTIALS_CHANGED_MEANWHILE)
         await self.account_tokens.spend_all(user.id, *SPENT_BY_A_NEW_PASSWORD)
@@ -249,18 +245,18 @@ class AuthService:
         self.audit.record(Action.PASSWORD_CHANGE, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()
 
-    async def start_two_factor(self, user: User, password: str, client_ip: str) -> Enrolment:
+    async def start_two_factor(self, user: User, password: str) -> Enrolment:
         """A new authenticator secret, once the password is confirmed: a stolen access token alone
         cannot put the attacker's authenticator on the account."""
         if user.two_factor_enabled:
             raise ConflictError("Two-factor login is already enabled: disable it first")
-        await self._check_current_password(user, password, client_ip, Action.TWO_FACTOR_ENABLE)
+        await self._check_current_password(user, password, Action.TWO_FACTOR_ENABLE)
         return await self.two_factor.start_enrolment(user)
 
-    async def enable_two_factor(self, user: User, code: str, client_ip: str) -> list[str]:
+    async def enable_two_factor(self, user: User, code: str) -> list[str]:
         """Switch two-factor login on with a code from the new authenticator; returns the recovery
         codes. Codes count toward the lockout: a stolen access token cannot guess its way to them."""
-        await self.login_guard.check(user.email, client_ip)
+        await self.login_guard.check(user.email, self.origin.client_ip)
         try:
             codes = await self.two_factor.enable(user, code)
         except InvalidCodeError:
@@ -269,18 +265,16 @@ class AuthService:
         await self.login_guard.record_success(user.email)
         return codes
 
-    async def disable_two_factor(self, principal: Principal, password: str, code: str, client_ip: str) -> None:
-        user = await self._confirm_identity(principal, password, code, client_ip)
+    async def disable_two_factor(self, principal: Principal, password: str, code: str) -> None:
+        user = await self._confirm_identity(principal, password, code)
         await self.two_factor.disable(user)
 
-    async def regenerate_recovery_codes(
-        self, principal: Principal, password: str, code: str, client_ip: str
-    ) -> list[str]:
+    async def regenerate_recovery_codes(self, principal: Principal, password: str, code: str) -> list[str]:
         """New recovery codes; the old ones stop working."""
-        user = await self._confirm_identity(principal, password, code, client_ip)
+        user = await self._confirm_identity(principal, password, code)
         return await self.two_factor.regenerate_recovery_codes(user)
 
-    async def delete_account(self, principal: Principal, password: str, code: str | None, client_ip: str) -> None:
+    async def delete_account(self, principal: Principal, password: str, code: str | None) -> None:
         """Delete the account with everything it owns; the audit log keeps its id, not its address.
 
         Needs the password, and a current code when two-factor login is on. An admin's account is
@@ -289,32 +283,30 @@ class AuthService:
         user = await self.users.get(principal.user_id)
         if user.role == Role.ADMIN:
             raise ConflictError("An admin account is deleted by another admin")
-        await self.confirm_owner(principal, password, code, client_ip, Action.ACCOUNT_DELETE)
+        await self.confirm_owner(principal, password, code, Action.ACCOUNT_DELETE)
         await self.users.delete(user.id)
         self.audit.record(Action.ACCOUNT_DELETE, actor_id=user.id, target_user_id=user.id)
         await self.session.commit()
         self.outbox.send("account_deleted", user.email)
 
-    async def confirm_owner(
-        self, principal: Principal, password: str, code: str | None, client_ip: str, action: Action
-    ) -> User:
+    async def confirm_owner(self, principal: Principal, password: str, code: str | None, action: Action) -> User:
         """The user, once the password is right, and a current code too when two-factor login is on:
         for changes that a stolen access token alone must not make. Wrong ones count toward the lockout."""
         user = await self.users.get(principal.user_id)
         if user.two_factor_enabled:
-            return await self._confirm_identity(principal, password, code or "", client_ip, action)
-        await self._check_current_password(user, password, client_ip, action)
+            return await self._confirm_identity(principal, password, code or "", action)
+        await self._check_current_password(user, password, action)
         return user
 
     async def _confirm_identity(
-        self, principal: Principal, password: str, code: str, client_ip: str, action: Action = Action.SECOND_FACTOR
+        self, principal: Principal, password: str, code: str, action: Action = Action.SECOND_FACTOR
     ) -> User:
         """The user, when both the password and a current code (or a recovery code) are right; wrong
         ones are a failed `action`."""
         user = await self.users.get(principal.user_id)
         if not user.two_factor_enabled:
             raise ConflictError("Two-factor login is not enabled")
-        await self.login_guard.check(user.email, client_ip)
+        await self.login_guard.check(user.email, self.origin.client_ip)
         valid, _ = await self.passwords.verify(password, user.password_hash)
         if not valid or not await self.two_factor.accept_code(user, code):
             await self._record_failed_check(action, user.email, user)
@@ -322,12 +314,12 @@ class AuthService:
         await self.login_guard.record_success(user.email)
         return user
 
-    async def _check_current_password(self, user: User, password: str, client_ip: str, action: Action) -> None:
+    async def _check_current_password(self, user: User, password: str, action: Action) -> None:
         """Checked like a login (rate limit and lockout included); a wrong one is a failed `action`.
 
         For a two-factor user the password alone is half a login: it leaves the count standing, or
         the right password would let wrong codes be guessed without end."""
-        await self.login_guard.check(user.email, client_ip)
+        await self.login_guard.check(user.email, self.origin.client_ip)
         valid, _ = await self.passwords.verify(password, user.password_hash)
         if not valid:
             await self._record_failed_check(action, user.email, user)

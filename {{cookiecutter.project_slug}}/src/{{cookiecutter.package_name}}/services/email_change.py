@@ -21,7 +21,7 @@ from ..db.repositories import AccountTokenRepository, UserRepository
 from ..mail import Outbox
 from ..settings import Settings
 from .account_recovery import duration_text, link_to
-from .audit import Action, AuditTrail
+from .audit import Action, AuditTrail, Origin
 from .auth import CREDENTIALS_CHANGED_MEANWHILE, AuthService, Principal
 
 # The page under PUBLIC_BASE_URL that takes the link's token.
@@ -37,6 +37,7 @@ class EmailChangeService:
         audit: AuditTrail,
         outbox: Outbox,
         settings: Settings,
+        origin: Origin,
     ) -> None:
         self.session = session
         self.auth = auth
@@ -44,18 +45,17 @@ class EmailChangeService:
         self.audit = audit
         self.outbox = outbox
         self.settings = settings
+        self.origin = origin  # the client whose e-mail budget a request spends
         self.users = UserRepository(session)
         self.tokens = AccountTokenRepository(session)
 
-    async def request(
-        self, principal: Principal, new_email: str, password: str, code: str | None, client_ip: str
-    ) -> None:
+    async def request(self, principal: Principal, new_email: str, password: str, code: str | None) -> None:
         """Mail a confirmation link to `new_email` (ConflictError when it is this or another account's).
 
         The e-mail budgets are spent before the address is looked up, so they also bound how fast
         anyone can ask whether an address has an account."""
-        user = await self.auth.confirm_owner(principal, password, code, client_ip, Action.EMAIL_CHANGE_REQUEST)
-        await self.login_guard.check_sending(new_email, client_ip)
+        user = await self.auth.confirm_owner(principal, password, code, Action.EMAIL_CHANGE_REQUEST)
+        await self.login_guard.check_sending(new_email, self.origin.client_ip)
         if new_email == user.email:
             raise ConflictError("This is already your e-mail address")
         if await self.users.by_email(new_email) is not None:

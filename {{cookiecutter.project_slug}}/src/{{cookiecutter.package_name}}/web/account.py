@@ -18,7 +18,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Auth, Context, EmailChanges, Session, SessionId, Sessions, TwoFactor, client_ip
+from ..api.deps import Auth, Context, EmailChanges, Session, SessionId, Sessions, TwoFactor
 from ..api.v1.schemas import (
     AccountDeletion,
     EmailChange,
@@ -104,7 +104,7 @@ async def start_enrolment(
     check_csrf(request, csrf_token)
     try:
         body = PasswordConfirmation(password=password)
-        enrolment = await auth.start_two_factor(account, body.password, client_ip(request))
+        enrolment = await auth.start_two_factor(account, body.password)
     except (ValidationError, ServiceError) as error:  # a wrong password, or already enabled in another tab
         return refused(request, account, "two-factor", error)
     # segno's own markup (paths drawn from the otpauth URI, no text of it): trusted, so not escaped.
@@ -118,7 +118,7 @@ async def enable(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        codes = await auth.enable_two_factor(account, TwoFactorCode(code=code).code, client_ip(request))
+        codes = await auth.enable_two_factor(account, TwoFactorCode(code=code).code)
     except ValidationError as error:
         return render(request, "two_factor_enrol.html", {"errors": field_errors(error)}, 422)
     except (InvalidCodeError, RateLimitedError) as error:
@@ -141,7 +141,7 @@ async def regenerate_recovery_codes(
     check_csrf(request, csrf_token)
     try:
         body = TwoFactorConfirmation(password=password, code=code)
-        codes = await auth.regenerate_recovery_codes(user, body.password, body.code, client_ip(request))
+        codes = await auth.regenerate_recovery_codes(user, body.password, body.code)
     except (ValidationError, ServiceError) as error:
         return refused(request, account, "two-factor", error)
     return render(request, "recovery_codes.html", {"codes": codes})
@@ -160,7 +160,7 @@ async def disable(
     check_csrf(request, csrf_token)
     try:
         body = TwoFactorConfirmation(password=password, code=code)
-        await auth.disable_two_factor(user, body.password, body.code, client_ip(request))
+        await auth.disable_two_factor(user, body.password, body.code)
     except (ValidationError, ServiceError) as error:
         return refused(request, account, "two-factor", error)
     return redirect("/account/two-factor", done="two-factor-off", fragment=TOP_OF_THE_PAGE)
@@ -181,7 +181,7 @@ async def change_password(
     check_csrf(request, csrf_token)
     try:
         body = PasswordChange(current_password=current_password, new_password=new_password)
-        await auth.change_password(user, body.current_password, body.new_password, client_ip(request))
+        await auth.change_password(user, body.current_password, body.new_password)
     except (ValidationError, ServiceError) as error:
         return refused(request, account, "password", error)
     response = redirect("/login", done="password-changed")
@@ -203,7 +203,7 @@ async def change_email(
     check_csrf(request, csrf_token)
     try:
         body = EmailChange(new_email=new_email.strip(), password=password, code=code or None)
-        await email_changes.request(user, body.new_email, body.password, body.code, client_ip(request))
+        await email_changes.request(user, body.new_email, body.password, body.code)
     except (ValidationError, ServiceError) as error:  # also: the address is taken, or already this one
         return refused(request, account, "email", error, new_email=new_email)
     return redirect("/account/two-factor", done="email-change-sent", fragment=TOP_OF_THE_PAGE)
@@ -223,7 +223,7 @@ async def delete_account(
     check_csrf(request, csrf_token)
     try:
         body = AccountDeletion(password=password, code=code or None)
-        await auth.delete_account(user, body.password, body.code, client_ip(request))
+        await auth.delete_account(user, body.password, body.code)
     except (ValidationError, ServiceError) as error:
         return refused(request, account, "delete", error)
     response = redirect("/login", done="account-deleted")

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from ..api.deps import EmailChanges, Links, Recovery, Session, client_ip
+from ..api.deps import EmailChanges, Links, Recovery, Session
 from ..api.v1.schemas import EmailChangeConfirmation, EmailVerification, PasswordReset, PasswordResetRequest
 from ..core.exceptions import ConflictError, InvalidTokenError, RateLimitedError
 from ..db.models import TokenPurpose
@@ -48,7 +48,7 @@ async def forgot_password(request: Request, links: Links, email: FormText = "", 
     check_csrf(request, csrf_token)
     try:
         body = PasswordResetRequest(email=email.strip())
-        await links.request_password_reset(body.email, client_ip(request))
+        await links.request_password_reset(body.email)
     except ValidationError as error:
         return render(request, "forgot_password.html", {"email": email, "errors": field_errors(error)}, 422)
     except RateLimitedError as error:
@@ -100,7 +100,7 @@ async def resend_verification(
     """As the API's resend: rate limited per address and client; nothing is sent once verified."""
     check_csrf(request, csrf_token)
     try:
-        await links.resend_verification(user.user_id, client_ip(request))
+        await links.resend_verification(user.user_id)
     except RateLimitedError as error:
         return error_page(request, HTTPStatus.TOO_MANY_REQUESTS, error.message)
     return redirect("/items", done="verification-sent")

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from pydantic import AfterValidator, ValidationError
 from starlette.responses import Response
 
-from ..api.deps import Auth, Context, ItemId, Items, Links, Session, client_ip
+from ..api.deps import Auth, Context, ItemId, Items, Links, Session
 from ..api.v1.schemas import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     IDEMPOTENCY_KEY_PATTERN,
@@ -87,7 +87,7 @@ async def signup(
     check_csrf(request, csrf_token)
     try:
         registration = Registration(email=email.strip(), password=password)
-        await links.register(registration.email, registration.password, client_ip(request))
+        await links.register(registration.email, registration.password)
     except ValidationError as error:
         return render(request, "signup.html", {"email": email, "errors": field_errors(error)}, 422)
     except ConflictError as error:
@@ -114,7 +114,7 @@ async def login(
     check_csrf(request, csrf_token)
     email = login_email(email)
     try:
-        outcome = await auth.login(email, password, client_ip(request), refreshable=False)
+        outcome = await auth.login(email, password, refreshable=False)
     except AuthenticationError as error:
         return render(request, "login.html", {"email": email, "error": error.message}, 401)
     except RateLimitedError as error:
@@ -141,7 +141,7 @@ async def complete_login(
     check_csrf(request, csrf_token)
     try:
         body = TwoFactorCode(code=code)
-        tokens = await auth.complete_login(login_step_token(request), body.code, client_ip(request), refreshable=False)
+        tokens = await auth.complete_login(login_step_token(request), body.code, refreshable=False)
     except ValidationError as error:
         return render(request, "login_code.html", {"errors": field_errors(error)}, 422)
     except InvalidCredentialsError as error:  # a wrong code: the step stays open for another try

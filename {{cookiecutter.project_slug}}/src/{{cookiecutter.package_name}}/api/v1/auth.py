@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from ...core.errors import documented_errors
 from ...db.models import User
 from ...services.auth import IssuedTokens, SecondFactorRequired
-from ..deps import Auth, CurrentUser, EmailChanges, Links, Recovery, client_ip
+from ..deps import Auth, CurrentUser, EmailChanges, Links, Recovery
 from . import PREFIX
 from .schemas import (
     EmailChangeConfirmation,
@@ -42,7 +42,7 @@ async def register(body: Registration, request: Request, links: Links) -> User:
 
     A verification link is sent to the address (rate limited per address and client).
     """
-    return await links.register(body.email, body.password, client_ip(request))
+    return await links.register(body.email, body.password)
 
 
 @router.post(
@@ -58,7 +58,7 @@ async def issue_tokens(
 
     With two-factor login enabled the answer is `mfa_required` and an `mfa_token` for `/auth/mfa`.
     """
-    return await auth.login(login_email(form.username), form.password, client_ip(request))
+    return await auth.login(login_email(form.username), form.password)
 
 
 @router.post(
@@ -69,7 +69,7 @@ async def issue_tokens(
 )
 async def complete_login(body: SecondFactorLogin, request: Request, auth: Auth) -> IssuedTokens:
     """A code is accepted once; wrong codes count toward the same lockout as wrong passwords."""
-    return await auth.complete_login(body.mfa_token, body.code, client_ip(request))
+    return await auth.complete_login(body.mfa_token, body.code)
 
 
 @router.post(
@@ -102,7 +102,7 @@ async def logout(user: CurrentUser, auth: Auth) -> None:
 )
 async def request_password_reset(body: PasswordResetRequest, request: Request, links: Links) -> None:
     """The same answer whether or not the address has an account; the link is sent only if it has."""
-    await links.request_password_reset(body.email, client_ip(request))
+    await links.request_password_reset(body.email)
 
 
 @router.post(
@@ -134,7 +134,7 @@ async def verify_email(body: EmailVerification, recovery: Recovery) -> None:
 )
 async def resend_verification(user: CurrentUser, request: Request, links: Links) -> None:
     """Rate limited per address and client; nothing is sent once the address is verified."""
-    await links.resend_verification(user.user_id, client_ip(request))
+    await links.resend_verification(user.user_id)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from ...db.models import User
 from ...db.repositories import UserRepository
 from ...services.sessions import LiveSession
 from ...services.two_factor import Enrolment, TwoFactorStatus
-from ..deps import Auth, CurrentUser, EmailChanges, Session, SessionId, Sessions, TwoFactor, VerifiedUser, client_ip
+from ..deps import Auth, CurrentUser, EmailChanges, Session, SessionId, Sessions, TwoFactor, VerifiedUser
 from . import PREFIX
 from .schemas import (
     AccountDeletion,
@@ -41,7 +41,7 @@ async def read_me(user: CurrentUser, session: Session) -> User:
 )
 async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth, request: Request) -> None:
     """Needs the current password (a wrong one counts as a failed login). Ends every session, this one too."""
-    await auth.change_password(user, body.current_password, body.new_password, client_ip(request))
+    await auth.change_password(user, body.current_password, body.new_password)
 
 
 @router.get(
@@ -88,7 +88,7 @@ async def change_email(body: EmailChange, user: CurrentUser, email_changes: Emai
     """Needs the password, and a code when two-factor login is on (wrong ones count as failed logins).
     The address changes when the link is followed (`/auth/email-change/confirm`); 409 when the new
     address is already yours or another account's."""
-    await email_changes.request(user, body.new_email, body.password, body.code, client_ip(request))
+    await email_changes.request(user, body.new_email, body.password, body.code)
 
 
 @router.get(
@@ -110,7 +110,7 @@ async def read_two_factor(user: CurrentUser, two_factor: TwoFactor) -> TwoFactor
 async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth: Auth, request: Request) -> Enrolment:
     """Needs a verified e-mail address and the password (a wrong one counts as a failed login).
     Scan the QR code (or type the secret), then confirm with `/2fa/enable`."""
-    return await auth.start_two_factor(user, body.password, client_ip(request))
+    return await auth.start_two_factor(user, body.password)
 
 
 @router.post(
@@ -121,7 +121,7 @@ async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth:
 )
 async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, auth: Auth, request: Request) -> RecoveryCodes:
     """Returns ten single-use recovery codes: store them safely, they are not shown again."""
-    return RecoveryCodes(recovery_codes=await auth.enable_two_factor(user, body.code, client_ip(request)))
+    return RecoveryCodes(recovery_codes=await auth.enable_two_factor(user, body.code))
 
 
 @router.post(
@@ -132,7 +132,7 @@ async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, auth: Auth,
 )
 async def disable_two_factor(body: TwoFactorConfirmation, user: CurrentUser, auth: Auth, request: Request) -> None:
     """Needs the password and a current code (or a recovery code); wrong ones count as failed logins."""
-    await auth.disable_two_factor(user, body.password, body.code, client_ip(request))
+    await auth.disable_two_factor(user, body.password, body.code)
 
 
 @router.post(
@@ -145,7 +145,7 @@ async def regenerate_recovery_codes(
     body: TwoFactorConfirmation, user: CurrentUser, auth: Auth, request: Request
 ) -> RecoveryCodes:
     """Needs the password and a current code; the earlier codes stop working."""
-    codes = await auth.regenerate_recovery_codes(user, body.password, body.code, client_ip(request))
+    codes = await auth.regenerate_recovery_codes(user, body.password, body.code)
     return RecoveryCodes(recovery_codes=codes)
 
 
@@ -159,4 +159,4 @@ async def delete_account(body: AccountDeletion, user: CurrentUser, auth: Auth, r
     """Deletes the account and its items at once, and mails a notice. Needs the password, and a code when
     two-factor login is on (wrong ones count as failed logins). An admin's account is deleted by another
     admin (409)."""
-    await auth.delete_account(user, body.password, body.code, client_ip(request))
+    await auth.delete_account(user, body.password, body.code)
