@@ -1,4 +1,4 @@
-"""The exception hierarchy and the one JSON error envelope every error response uses.
+"""Each error's status code, and the one JSON error envelope every error response uses.
 
 `{"error": {"code": ..., "message": ..., "request_id": ..., "details": [...]}}` — for errors the
 service raises, for framework errors (404, 405, 422) and, through the request-context
