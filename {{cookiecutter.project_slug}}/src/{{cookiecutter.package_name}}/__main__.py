@@ -26,7 +26,7 @@ from .core.security import PasswordHasher
 from .core.two_factor import SecretBox
 from .db.engine import Database
 from .db.models import Role
-from .observability.metrics import MetricsDirectoryError, multiprocess_mode
+from .observability.multiprocess import MetricsDirectoryError, multiprocess_mode
 from .openapi import DOCUMENT_PATH
 from .services.audit import AuditTrail, Origin, purge_expired_events
 from .services.auth import purge_expired_credentials, register_user
