@@ -156,7 +156,7 @@ class PreCommitInstall:
         self.process: subprocess.Popen[str] | None = None
         if not (project_dir / ".git").exists():
             warn(
-                "no git repository, so the pre-commit hook was not installed: run `pre-commit install` after `git init`"
+                "no git repository, so the pre-commit hook was not installed: run `make install && .venv/bin/pre-commit install` after `git init`"
             )
         elif shutil.which("pre-commit") is None:
             warn("pre-commit not found: run `make install && .venv/bin/pre-commit install` later")
