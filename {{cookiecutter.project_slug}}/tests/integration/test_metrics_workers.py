@@ -30,7 +30,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from {{ cookiecutter.package_name }}.observability.metrics import Metrics
-from {{ cookiecutter.package_name }}.observability.multiprocess import MULTIPROCESS_DIR, multiprocess_mode
+from {{ cookiecutter.package_name }}.observability.multiprocess import (
+    MULTIPROCESS_DIR,
+    multiprocess_mode,
+)
 
 from ..support import SECRET_KEY, free_port, wait_until_answering
 
