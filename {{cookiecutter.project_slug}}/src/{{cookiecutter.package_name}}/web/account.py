@@ -40,7 +40,7 @@ from ..db.models import Role, User
 from ..db.repositories import UserRepository
 from .rendering import field_errors, redirect, render
 from .routes import FormText
-from .session import SignedInUser, end_session, session_principal
+from .session import SignedInUser, check_csrf, end_session, session_principal
 
 router = APIRouter(prefix="/account", dependencies=[Depends(session_principal)])
 
@@ -98,7 +98,10 @@ async def two_factor_page(request: Request, account: SignedInAccount, two_factor
 
 
 @router.post("/two-factor/setup")
-async def start_enrolment(request: Request, account: VerifiedAccount, auth: Auth, password: FormText = "") -> Response:
+async def start_enrolment(
+    request: Request, account: VerifiedAccount, auth: Auth, password: FormText = "", csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
     try:
         body = PasswordConfirmation(password=password)
         enrolment = await auth.start_two_factor(account, body.password)
@@ -110,7 +113,10 @@ async def start_enrolment(request: Request, account: VerifiedAccount, auth: Auth
 
 
 @router.post("/two-factor/enable")
-async def enable(request: Request, account: VerifiedAccount, auth: Auth, code: FormText = "") -> Response:
+async def enable(
+    request: Request, account: VerifiedAccount, auth: Auth, code: FormText = "", csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
     try:
         codes = await auth.enable_two_factor(account, TwoFactorCode(code=code).code)
     except ValidationError as error:
@@ -130,7 +136,9 @@ async def regenerate_recovery_codes(
     auth: Auth,
     password: FormText = "",
     code: FormText = "",
+    csrf_token: FormText = "",
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         body = TwoFactorConfirmation(password=password, code=code)
         codes = await auth.regenerate_recovery_codes(user, body.password, body.code)
@@ -147,7 +155,9 @@ async def disable(
     auth: Auth,
     password: FormText = "",
     code: FormText = "",
+    csrf_token: FormText = "",
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         body = TwoFactorConfirmation(password=password, code=code)
         await auth.disable_two_factor(user, body.password, body.code)
@@ -165,8 +175,10 @@ async def change_password(
     auth: Auth,
     current_password: FormText = "",
     new_password: FormText = "",
+    csrf_token: FormText = "",
 ) -> Response:
     """Every session ends, this one too: the user logs in again with the new password."""
+    check_csrf(request, csrf_token)
     try:
         body = PasswordChange(current_password=current_password, new_password=new_password)
         await auth.change_password(user, body.current_password, body.new_password)
@@ -186,7 +198,9 @@ async def change_email(
     new_email: FormText = "",
     password: FormText = "",
     code: FormText = "",
+    csrf_token: FormText = "",
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         body = EmailChange(new_email=new_email.strip(), password=password, code=code or None)
         await email_changes.request(user, body.new_email, body.password, body.code)
@@ -204,7 +218,9 @@ async def delete_account(
     auth: Auth,
     password: FormText = "",
     code: FormText = "",
+    csrf_token: FormText = "",
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         body = AccountDeletion(password=password, code=code or None)
         await auth.delete_account(user, body.password, body.code)
@@ -221,14 +237,20 @@ async def sessions_page(request: Request, user: SignedInUser, sessions: Sessions
 
 
 @router.post("/sessions/{session_id:session_id}/end")
-async def log_out_session(request: Request, session_id: SessionId, user: SignedInUser, sessions: Sessions) -> Response:
+async def log_out_session(
+    request: Request, session_id: SessionId, user: SignedInUser, sessions: Sessions, csrf_token: FormText = ""
+) -> Response:
     """Another session of the user (the page offers no button for this one: that is "Log out")."""
+    check_csrf(request, csrf_token)
     await sessions.end(user, session_id)  # another user's or an ended session: the 404 page
     return redirect("/account/sessions", done="session-ended")
 
 
 @router.post("/sessions/end-others")
-async def log_out_other_sessions(request: Request, user: SignedInUser, sessions: Sessions) -> Response:
+async def log_out_other_sessions(
+    request: Request, user: SignedInUser, sessions: Sessions, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
     await sessions.end_others(user)
     return redirect("/account/sessions", done="other-sessions-ended")
 

@@ -22,8 +22,8 @@ from ..db.repositories import UserFilters
 from ..services.admin import AdminService
 from ..services.auth import Principal
 from .rendering import redirect, render
-from .routes import PAGE_SIZE, PageNumber
-from .session import SignedInAdmin, session_principal
+from .routes import PAGE_SIZE, FormText, PageNumber
+from .session import SignedInAdmin, check_csrf, session_principal
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(session_principal)])
 
@@ -70,27 +70,37 @@ async def change_then_list(
 
 
 @router.post("/users/{user_id:int}/deactivate")
-async def deactivate(request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId) -> Response:
+async def deactivate(
+    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
     change = actions.update_user(admin, user_id, role=None, is_active=False)
     return await change_then_list(request, admin, actions, change, "deactivated")
 
 
 @router.post("/users/{user_id:int}/reactivate")
-async def reactivate(request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId) -> Response:
+async def reactivate(
+    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
     change = actions.update_user(admin, user_id, role=None, is_active=True)
     return await change_then_list(request, admin, actions, change, "reactivated")
 
 
 @router.post("/users/{user_id:int}/require-new-password")
 async def require_new_password(
-    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId
+    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
 ) -> Response:
+    check_csrf(request, csrf_token)
     change = actions.require_new_password(admin, user_id)
     return await change_then_list(request, admin, actions, change, "new-password-required")
 
 
 @router.post("/users/{user_id:int}/reset-2fa")
-async def reset_two_factor(request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId) -> Response:
+async def reset_two_factor(
+    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
     return await change_then_list(request, admin, actions, actions.reset_two_factor(admin, user_id), "two-factor-reset")
 
 
@@ -102,5 +112,8 @@ async def confirm_deletion(request: Request, admin: SignedInAdmin, actions: Admi
 
 
 @router.post("/users/{user_id:int}/delete")
-async def delete_user(request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId) -> Response:
+async def delete_user(
+    request: Request, admin: SignedInAdmin, actions: AdminActions, user_id: UserId, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
     return await change_then_list(request, admin, actions, actions.delete_user(admin, user_id), "user-deleted")

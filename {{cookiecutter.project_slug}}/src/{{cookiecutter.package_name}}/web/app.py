@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +21,7 @@ from ..core.exceptions import EmailNotVerifiedError, NotFoundError, PermissionDe
 from . import account, admin, recovery
 from .rendering import HERE, error_page, redirect
 from .routes import router
-from .session import MOUNT_PATH, SESSION_COOKIE, CsrfError, LoginRequiredError, end_session, require_csrf
+from .session import MOUNT_PATH, SESSION_COOKIE, CsrfError, LoginRequiredError, end_session
 
 __all__ = ["MOUNT_PATH", "create_web_app"]
 
@@ -31,7 +31,6 @@ def create_web_app(context: AppContext) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        dependencies=[Depends(require_csrf)],
         exception_handlers={
             LoginRequiredError: _login_required,
             CsrfError: _csrf_failed,

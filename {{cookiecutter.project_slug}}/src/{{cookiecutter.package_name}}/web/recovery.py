@@ -23,7 +23,7 @@ from ..db.models import TokenPurpose
 from ..db.repositories import AccountTokenRepository
 from .rendering import error_page, field_errors, redirect, render
 from .routes import FormText
-from .session import SessionPrincipal, SignedInUser, session_principal
+from .session import SessionPrincipal, SignedInUser, check_csrf, session_principal
 
 router = APIRouter(dependencies=[Depends(session_principal)])
 
@@ -44,7 +44,8 @@ async def forgot_password_page(request: Request) -> Response:
 
 
 @router.post("/forgot-password")
-async def forgot_password(request: Request, links: Links, email: FormText = "") -> Response:
+async def forgot_password(request: Request, links: Links, email: FormText = "", csrf_token: FormText = "") -> Response:
+    check_csrf(request, csrf_token)
     try:
         body = PasswordResetRequest(email=email.strip())
         await links.request_password_reset(body.email)
@@ -62,8 +63,9 @@ async def reset_password_page(request: Request, db: Session, token: str = "") ->
 
 @router.post("/reset-password")
 async def reset_password(
-    request: Request, recovery: Recovery, token: FormText = "", new_password: FormText = ""
+    request: Request, recovery: Recovery, token: FormText = "", new_password: FormText = "", csrf_token: FormText = ""
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         body = PasswordReset(token=token, new_password=new_password)
         await recovery.reset_password(body.token, body.new_password)
@@ -81,8 +83,9 @@ async def verify_email_page(request: Request, db: Session, token: str = "") -> R
 
 @router.post("/verify-email")
 async def verify_email(
-    request: Request, recovery: Recovery, principal: SessionPrincipal, token: FormText = ""
+    request: Request, recovery: Recovery, principal: SessionPrincipal, token: FormText = "", csrf_token: FormText = ""
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         await recovery.verify_email(EmailVerification(token=token).token)
     except (ValidationError, InvalidTokenError):
@@ -91,8 +94,11 @@ async def verify_email(
 
 
 @router.post("/verify-email/resend")
-async def resend_verification(request: Request, user: SignedInUser, links: Links) -> Response:
+async def resend_verification(
+    request: Request, user: SignedInUser, links: Links, csrf_token: FormText = ""
+) -> Response:
     """As the API's resend: rate limited per address and client; nothing is sent once verified."""
+    check_csrf(request, csrf_token)
     try:
         await links.resend_verification(user.user_id)
     except RateLimitedError as error:
@@ -111,7 +117,9 @@ async def confirm_email_change(
     email_changes: EmailChanges,
     principal: SessionPrincipal,
     token: FormText = "",
+    csrf_token: FormText = "",
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         await email_changes.confirm(EmailChangeConfirmation(token=token).token)
     except (ValidationError, InvalidTokenError):

@@ -40,6 +40,7 @@ from .rendering import field_errors, redirect, render
 from .session import (
     SessionPrincipal,
     SignedInUser,
+    check_csrf,
     end_login_step,
     end_session,
     login_step_token,
@@ -79,8 +80,11 @@ async def signup_page(request: Request) -> Response:
 
 
 @router.post("/signup")
-async def signup(request: Request, links: Links, email: FormText = "", password: FormText = "") -> Response:
+async def signup(
+    request: Request, links: Links, email: FormText = "", password: FormText = "", csrf_token: FormText = ""
+) -> Response:
     """As the API's registration: the address gets a verification link, within the same e-mail budget."""
+    check_csrf(request, csrf_token)
     try:
         registration = Registration(email=email.strip(), password=password)
         await links.register(registration.email, registration.password)
@@ -105,7 +109,9 @@ async def login(
     auth: Auth,
     email: FormText = "",
     password: FormText = "",
+    csrf_token: FormText = "",
 ) -> Response:
+    check_csrf(request, csrf_token)
     email = login_email(email)
     try:
         outcome = await auth.login(email, password, refreshable=False)
@@ -128,8 +134,11 @@ async def login_code_page(request: Request) -> Response:
 
 
 @router.post("/login/code")
-async def complete_login(request: Request, context: Context, auth: Auth, code: FormText = "") -> Response:
+async def complete_login(
+    request: Request, context: Context, auth: Auth, code: FormText = "", csrf_token: FormText = ""
+) -> Response:
     """The second step: wrong codes count toward the lockout, as in the API."""
+    check_csrf(request, csrf_token)
     try:
         body = TwoFactorCode(code=code)
         tokens = await auth.complete_login(login_step_token(request), body.code, refreshable=False)
@@ -155,7 +164,10 @@ def signed_in(context: AppContext, tokens: IssuedTokens) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, context: Context, auth: Auth, principal: SessionPrincipal) -> Response:
+async def logout(
+    request: Request, context: Context, auth: Auth, principal: SessionPrincipal, csrf_token: FormText = ""
+) -> Response:
+    check_csrf(request, csrf_token)
     if principal is not None:
         await auth.logout(principal)  # as the API's logout: the token stops working everywhere
     response = redirect("/login", done="logged-out")
@@ -206,10 +218,12 @@ async def create_item(
     request: Request,
     user: SignedInUser,
     items: Items,
+    csrf_token: FormText = "",
     title: FormText = "",
     description: FormTextarea = "",
     idempotency_key: FormIdempotencyKey = None,
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         body = ItemCreate(title=title, description=description or None)
     except ValidationError as error:
@@ -245,10 +259,12 @@ async def update_item(
     user: SignedInUser,
     items: Items,
     item_id: ItemId,
+    csrf_token: FormText = "",
     title: FormText = "",
     description: FormTextarea = "",
     version: FormVersion = None,
 ) -> Response:
+    check_csrf(request, csrf_token)
     user_id = user.user_id
     values = {"item_id": item_id, "title": title, "description": description, "version": version}
     try:
@@ -279,8 +295,10 @@ async def delete_item(
     user: SignedInUser,
     items: Items,
     item_id: ItemId,
+    csrf_token: FormText = "",
     version: FormVersion = None,
 ) -> Response:
+    check_csrf(request, csrf_token)
     try:
         await items.delete(user.user_id, item_id, version=version)
     except VersionMismatchError:

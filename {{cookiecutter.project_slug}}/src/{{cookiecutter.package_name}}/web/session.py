@@ -117,26 +117,14 @@ def remember_csrf_token(request: Request, response: Response, context: AppContex
         _set_cookie(response, context, CSRF_COOKIE, token, max_age=None, samesite="lax")
 
 
-async def require_csrf(request: Request) -> None:
-    """Declared once for the whole UI (`create_web_app`), so no form can go without the check.
-
-    Pages (GET, HEAD) change nothing and pass. Starlette keeps the parsed form on the request, so
-    the route's own form fields do not read the body again.
-    """
-    if request.method in {"GET", "HEAD"}:
-        return
+def check_csrf(request: Request, submitted: str) -> None:
     # Browsers have sent Sec-Fetch-Site since 2023; "none" is a request the user made (a reload).
     # Without the header (an older browser), the token alone decides: comparing Origin with Host
     # instead would refuse every form behind a proxy that rewrites Host.
     if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
         raise CsrfError
-    submitted = (await request.form()).get(CSRF_FIELD)
     expected = request.cookies.get(CSRF_COOKIE)
-    if (
-        not expected
-        or not isinstance(submitted, str)
-        or not secrets.compare_digest(expected.encode(), submitted.encode())
-    ):
+    if not expected or not secrets.compare_digest(expected.encode(), submitted.encode()):
         raise CsrfError
 
 
