@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from ...core.errors import documented_errors
@@ -37,7 +37,7 @@ router = APIRouter(prefix=f"{PREFIX}/auth", tags=["auth"])
     responses=documented_errors(400, 409, 413, 422, 429),
     summary="Create an account",
 )
-async def register(body: Registration, request: Request, links: Links) -> User:
+async def register(body: Registration, links: Links) -> User:
     """Passwords need 12+ characters and must not be common; the e-mail address must be unused.
 
     A verification link is sent to the address (rate limited per address and client).
@@ -52,7 +52,7 @@ async def register(body: Registration, request: Request, links: Links) -> User:
     summary="Log in: exchange e-mail and password for tokens",
 )
 async def issue_tokens(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, auth: Auth
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: Auth
 ) -> IssuedTokens | SecondFactorRequired:
     """OAuth2 password flow (`username` is the e-mail address). Repeated failures lock the account for a while.
 
@@ -67,7 +67,7 @@ async def issue_tokens(
     responses=documented_errors(400, 401, 413, 422, 429),
     summary="Log in, second step: a code from the authenticator or a recovery code",
 )
-async def complete_login(body: SecondFactorLogin, request: Request, auth: Auth) -> IssuedTokens:
+async def complete_login(body: SecondFactorLogin, auth: Auth) -> IssuedTokens:
     """A code is accepted once; wrong codes count toward the same lockout as wrong passwords."""
     return await auth.complete_login(body.mfa_token, body.code)
 
@@ -100,7 +100,7 @@ async def logout(user: CurrentUser, auth: Auth) -> None:
     responses=documented_errors(400, 413, 422, 429),
     summary="Ask for a password-reset link",
 )
-async def request_password_reset(body: PasswordResetRequest, request: Request, links: Links) -> None:
+async def request_password_reset(body: PasswordResetRequest, links: Links) -> None:
     """The same answer whether or not the address has an account; the link is sent only if it has."""
     await links.request_password_reset(body.email)
 
@@ -132,7 +132,7 @@ async def verify_email(body: EmailVerification, recovery: Recovery) -> None:
     responses=documented_errors(401, 429),
     summary="Send the verification link again",
 )
-async def resend_verification(user: CurrentUser, request: Request, links: Links) -> None:
+async def resend_verification(user: CurrentUser, links: Links) -> None:
     """Rate limited per address and client; nothing is sent once the address is verified."""
     await links.resend_verification(user.user_id)
 

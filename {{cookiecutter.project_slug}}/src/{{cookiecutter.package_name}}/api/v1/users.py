@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from ...core.errors import documented_errors
 from ...db.models import User
@@ -39,7 +39,7 @@ async def read_me(user: CurrentUser, session: Session) -> User:
     responses=documented_errors(400, 401, 413, 422, 429),
     summary="Change your password",
 )
-async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth, request: Request) -> None:
+async def change_password(body: PasswordChange, user: CurrentUser, auth: Auth) -> None:
     """Needs the current password (a wrong one counts as a failed login). Ends every session, this one too."""
     await auth.change_password(user, body.current_password, body.new_password)
 
@@ -84,7 +84,7 @@ async def end_other_sessions(user: CurrentUser, sessions: Sessions) -> None:
     responses=documented_errors(400, 401, 409, 413, 422, 429),
     summary="Change your e-mail address: a confirmation link goes to the new one",
 )
-async def change_email(body: EmailChange, user: CurrentUser, email_changes: EmailChanges, request: Request) -> None:
+async def change_email(body: EmailChange, user: CurrentUser, email_changes: EmailChanges) -> None:
     """Needs the password, and a code when two-factor login is on (wrong ones count as failed logins).
     The address changes when the link is followed (`/auth/email-change/confirm`); 409 when the new
     address is already yours or another account's."""
@@ -107,7 +107,7 @@ async def read_two_factor(user: CurrentUser, two_factor: TwoFactor) -> TwoFactor
     responses=documented_errors(400, 401, 403, 409, 413, 422, 429),
     summary="Start two-factor enrolment: a new authenticator secret",
 )
-async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth: Auth, request: Request) -> Enrolment:
+async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth: Auth) -> Enrolment:
     """Needs a verified e-mail address and the password (a wrong one counts as a failed login).
     Scan the QR code (or type the secret), then confirm with `/2fa/enable`."""
     return await auth.start_two_factor(user, body.password)
@@ -119,7 +119,7 @@ async def start_two_factor(body: PasswordConfirmation, user: VerifiedUser, auth:
     responses=documented_errors(400, 401, 403, 409, 413, 422, 429),
     summary="Turn two-factor login on with a code from the authenticator",
 )
-async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, auth: Auth, request: Request) -> RecoveryCodes:
+async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, auth: Auth) -> RecoveryCodes:
     """Returns ten single-use recovery codes: store them safely, they are not shown again."""
     return RecoveryCodes(recovery_codes=await auth.enable_two_factor(user, body.code))
 
@@ -130,7 +130,7 @@ async def enable_two_factor(body: TwoFactorCode, user: VerifiedUser, auth: Auth,
     responses=documented_errors(400, 401, 409, 413, 422, 429),
     summary="Turn two-factor login off",
 )
-async def disable_two_factor(body: TwoFactorConfirmation, user: CurrentUser, auth: Auth, request: Request) -> None:
+async def disable_two_factor(body: TwoFactorConfirmation, user: CurrentUser, auth: Auth) -> None:
     """Needs the password and a current code (or a recovery code); wrong ones count as failed logins."""
     await auth.disable_two_factor(user, body.password, body.code)
 
@@ -141,9 +141,7 @@ async def disable_two_factor(body: TwoFactorConfirmation, user: CurrentUser, aut
     responses=documented_errors(400, 401, 409, 413, 422, 429),
     summary="Replace the recovery codes",
 )
-async def regenerate_recovery_codes(
-    body: TwoFactorConfirmation, user: CurrentUser, auth: Auth, request: Request
-) -> RecoveryCodes:
+async def regenerate_recovery_codes(body: TwoFactorConfirmation, user: CurrentUser, auth: Auth) -> RecoveryCodes:
     """Needs the password and a current code; the earlier codes stop working."""
     codes = await auth.regenerate_recovery_codes(user, body.password, body.code)
     return RecoveryCodes(recovery_codes=codes)
@@ -155,7 +153,7 @@ async def regenerate_recovery_codes(
     responses=documented_errors(400, 401, 409, 413, 422, 429),
     summary="Delete your account",
 )
-async def delete_account(body: AccountDeletion, user: CurrentUser, auth: Auth, request: Request) -> None:
+async def delete_account(body: AccountDeletion, user: CurrentUser, auth: Auth) -> None:
     """Deletes the account and its items at once, and mails a notice. Needs the password, and a code when
     two-factor login is on (wrong ones count as failed logins). An admin's account is deleted by another
     admin (409)."""
