@@ -232,7 +232,7 @@ async def test_reading_every_item_misses_none_when_one_is_deleted_meanwhile(
         deletion = delete(Item).where(Item.id == first)
         connection = await connection_of(session)
         with run_by_another_request(connection, deletion, when="SELECT items.id", moment="after_cursor_execute"):
-            read = [row.id for row in await ItemService(session).all_of(owner_id, page_size=2)]
+            read = [row["id"] for row in await ItemService(session).all_of(owner_id, page_size=2)]
 
     assert set(later) <= set(read)
 {%- endif %}

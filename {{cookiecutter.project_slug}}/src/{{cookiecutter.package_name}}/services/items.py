@@ -58,7 +58,7 @@ class ItemService:
         return Creation(earlier, replayed=True)
 
     async def list(self, owner_id: int, *, limit: int, offset: int, after_id: int = 0) -> Sequence[ItemRow]:
-        """One page of the owner's items, oldest first (rows with the item's fields as attributes)."""
+        """One page of the owner's items, oldest first."""
         return await self.items.list_for_owner(owner_id, limit=limit, offset=offset, after_id=after_id)
 
     async def get(self, owner_id: int, item_id: int) -> Item:
@@ -92,7 +92,7 @@ class ItemService:
         items: list[ItemRow] = []
         while limit is None or len(items) < limit:
             size = page_size if limit is None else min(page_size, limit - len(items))
-            page = await self.items.list_for_owner(owner_id, limit=size, after_id=items[-1].id if items else 0)
+            page = await self.items.list_for_owner(owner_id, limit=size, after_id=items[-1]["id"] if items else 0)
             items += page
             if len(page) < size:
                 break

@@ -117,7 +117,7 @@ def export_items(self: Task[Any, Any], user_id: int) -> dict[str, Any]:
         async with database.sessions() as session:
             # One more than the cap: whether there are more is known without counting them all.
             items = await ItemService(session).all_of(user_id, page_size=EXPORT_PAGE_SIZE, limit=cap + 1)
-            return [ItemRead.model_validate(item, from_attributes=True).model_dump(mode="json") for item in items]
+            return [ItemRead.model_validate(item).model_dump(mode="json") for item in items]
 
     items = run_with_database(self, export)
     truncated = len(items) > cap
