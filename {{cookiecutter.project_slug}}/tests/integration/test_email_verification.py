@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.message import EmailMessage
 
 import pytest
 from httpx import AsyncClient
 
+from {{ cookiecutter.package_name }}.context import AppContext
 from {{ cookiecutter.package_name }}.settings import Settings
 
 from ..support import Account, Mailbox, token_from
@@ -61,6 +63,24 @@ async def test_resending_sends_a_new_link(client: AsyncClient, account: Account,
     second = token_from(mailbox.last_to(account.email))
     assert second != first
     assert (await client.post(VERIFY, json={"token": second})).status_code == 204
+
+
+async def test_the_request_s_database_connection_is_back_in_the_pool_before_its_mail_goes_out(
+    client: AsyncClient, account: Account, app_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Mail is delivered after the response; a slow mail server must not keep the request's
+    # connection out of the pool (on PostgreSQL, idle in a transaction) all that time.
+    in_use_while_delivering: list[int] = []
+    deliver = app_context.mailer.deliver
+
+    async def delivering(message: EmailMessage) -> None:
+        in_use_while_delivering.append(app_context.database.pool_stats()["in_use"])
+        await deliver(message)
+
+    monkeypatch.setattr(app_context.mailer, "deliver", delivering)
+
+    assert (await client.post(RESEND, headers=account.headers)).status_code == 202
+    assert in_use_while_delivering == [0]
 
 
 async def test_nothing_is_resent_once_verified(

@@ -51,7 +51,9 @@ async def get_session(context: Context) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the session closes as the handler returns, before the response is sent and
+# background tasks (mail) run, so a slow mail server does not keep its connection out of the pool.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 # auto_error=False: a missing token gets the service's own 401 envelope, not FastAPI's.
 bearer_token = OAuth2PasswordBearer(tokenUrl=f"{PREFIX}/auth/token", auto_error=False)
