@@ -47,6 +47,11 @@ MIN_SECRET_KEY_DISTINCT_CHARACTERS = 10
 # one (postgres://, postgresql://), which would load a driver that is not installed.
 ASYNC_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
 BACKEND_ALIASES = {"postgres": "postgresql"}
+# Connections a process keeps, and opens beyond them under load, by database. SQLite commits one
+# write at a time: with two connections a read runs beside a write and other requests wait their
+# turn in the pool's queue, where many connections would race for its lock and retry after growing
+# sleeps, starving some writers for seconds.
+DEFAULT_POOL_SIZES = {"postgresql": (20, 10), "sqlite": (2, 0)}
 PERCENT_ENCODE = "percent-encode the password's special characters (@ is %40, : is %3A, / is %2F)"
 REDIS_URL_FORM = "redis://:password@host:6379/0"
 HIDDEN = "**********"  # what pydantic shows of a SecretStr
@@ -72,8 +77,9 @@ class Settings(BaseSettings):
     # Database
     database_url: str = "sqlite+aiosqlite:///./app.db"
     allow_sqlite_in_production: bool = False
-    database_pool_size: int = Field(default=20, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    # Unset: the database's own sizes (DEFAULT_POOL_SIZES).
+    database_pool_size: int | None = Field(default=None, ge=1)
+    database_max_overflow: int | None = Field(default=None, ge=0)
     database_pool_pre_ping: bool = False
     database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -381,6 +387,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def database_pool(self) -> tuple[int, int]:
+        """The pool's size and overflow: DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW, else the database's."""
+        size, overflow = DEFAULT_POOL_SIZES["sqlite" if self.is_sqlite else "postgresql"]
+        return (
+            size if self.database_pool_size is None else self.database_pool_size,
+            overflow if self.database_max_overflow is None else self.database_max_overflow,
+        )
 
     @property
     def is_production(self) -> bool:

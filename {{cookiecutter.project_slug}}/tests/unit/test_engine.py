@@ -52,7 +52,7 @@ async def test_pool_stats_count_connections(tmp_path: object) -> None:
     database = Database(IsolatedSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/pool.db"))
     try:
         async with database.engine.connect():
-            assert database.pool_stats() == {"in_use": 1, "idle": 0, "limit": 30}
-        assert database.pool_stats() == {"in_use": 0, "idle": 1, "limit": 30}
+            assert database.pool_stats() == {"in_use": 1, "idle": 0, "limit": 2}
+        assert database.pool_stats() == {"in_use": 0, "idle": 1, "limit": 2}
     finally:
         await database.dispose()

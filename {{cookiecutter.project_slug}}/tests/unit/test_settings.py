@@ -81,6 +81,13 @@ def test_database_urls_from_hosting_platforms_get_the_async_driver(given: str, u
     assert IsolatedSettings(database_url=given).database_url == used
 
 
+@pytest.mark.parametrize(("url", "sizes"), [("sqlite+aiosqlite:///./app.db", (2, 0)), (POSTGRES_URL, (20, 10))])
+def test_the_pool_takes_its_database_s_sizes_unless_they_are_set(url: str, sizes: tuple[int, int]) -> None:
+    assert IsolatedSettings(database_url=url).database_pool == sizes
+    configured = IsolatedSettings(database_url=url, database_pool_size=5, database_max_overflow=3)
+    assert configured.database_pool == (5, 3)
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [

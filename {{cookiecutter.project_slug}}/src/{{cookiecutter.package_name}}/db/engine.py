@@ -36,9 +36,10 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
 
 
 def _pool_options(settings: Settings) -> dict[str, Any]:
+    size, overflow = settings.database_pool
     options: dict[str, Any] = {
-        "pool_size": settings.database_pool_size,
-        "max_overflow": settings.database_max_overflow,
+        "pool_size": size,
+        "max_overflow": overflow,
         "pool_timeout": settings.database_pool_timeout_seconds,
         "pool_pre_ping": settings.database_pool_pre_ping,
     }
@@ -80,7 +81,7 @@ class Database:
         if settings.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._pool_limit = settings.database_pool_size + settings.database_max_overflow
+        self._pool_limit = sum(settings.database_pool)
         self._startup_attempts = settings.database_startup_attempts
         self._startup_backoff = settings.database_startup_backoff_seconds
 
